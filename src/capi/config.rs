@@ -1,0 +1,179 @@
+//! `sbx_config`: the settings of a host, built with setters so that new
+//! settings never change the layout of anything a caller compiled against.
+
+use super::{guarded_status, guarded_value, handle, opaque, optional_duration, text};
+use crate::error::Status;
+use crate::error::{Error, Result};
+use crate::host::HostConfig;
+use std::path::PathBuf;
+
+opaque! {
+    /// Host settings. Created by `sbx_config_new`, owned by the caller, freed
+    /// with `sbx_config_free`; `sbx_host_new` copies it, so it may be freed or
+    /// reused right after. Not safe to modify from several threads at once.
+    sbx_config,
+}
+
+/// A new config holding the sandboxing defaults: 256 MiB of memory per module,
+/// 10,000 table elements, a 512 KiB wasm stack, 1,000 modules per host, no
+/// timeouts, fuel off, on-demand allocation, no disk cache. Owned by the
+/// caller; free with `sbx_config_free`. Returns NULL only if allocation panics.
+#[no_mangle]
+pub extern "C" fn sbx_config_new() -> *mut sbx_config {
+    guarded_value(std::ptr::null_mut(), || {
+        super::into_handle(HostConfig::default())
+    })
+}
+
+/// Frees a config. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn sbx_config_free(config: *mut sbx_config) {
+    guarded_value((), || {
+        // SAFETY: NULL or a config from `sbx_config_new`, not used again.
+        drop(unsafe { super::from_handle::<_, HostConfig>(config) });
+    })
+}
+
+/// Applies one change to a config, validating the whole set so that a bad
+/// value is reported by the setter that introduced it.
+fn update(config: *mut sbx_config, change: impl FnOnce(&mut HostConfig) -> Result<()>) -> Status {
+    guarded_status(|| {
+        // SAFETY: a non-NULL config from `sbx_config_new`; the caller does not
+        // share it across threads while setting.
+        let config = unsafe { config.cast::<HostConfig>().as_mut() }
+            .ok_or_else(|| Error::invalid("config is NULL"))?;
+        let mut next = config.clone();
+        change(&mut next)?;
+        next.limits.validate()?;
+        *config = next;
+        Ok(())
+    })
+}
+
+/// The default deadline of each call, in nanoseconds; 0 (the default) means
+/// none. A call can override it.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_exec_timeout_ns(
+    config: *mut sbx_config,
+    timeout_ns: u64,
+) -> Status {
+    update(config, |c| {
+        c.limits.exec_timeout = optional_duration(timeout_ns);
+        Ok(())
+    })
+}
+
+/// The default deadline of each load (compile plus start function), in
+/// nanoseconds; 0 (the default) means none. A load can override it.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_load_timeout_ns(
+    config: *mut sbx_config,
+    timeout_ns: u64,
+) -> Status {
+    update(config, |c| {
+        c.limits.load_timeout = optional_duration(timeout_ns);
+        Ok(())
+    })
+}
+
+/// Linear memory per module, in bytes, 64 KiB to 4 GiB (default 256 MiB).
+/// `memory.grow` past it returns -1 inside the guest; a module whose initial
+/// memory is larger fails to load with SBX_STATUS_RESOURCE_LIMIT.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_memory_limit(config: *mut sbx_config, bytes: u64) -> Status {
+    update(config, |c| {
+        c.limits.memory_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// Elements per table, 1 to 2^32-1 (default 10,000).
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_table_elements_limit(
+    config: *mut sbx_config,
+    elements: u64,
+) -> Status {
+    update(config, |c| {
+        c.limits.table_elements = elements;
+        Ok(())
+    })
+}
+
+/// Native stack that wasm may use, in bytes, 16 KiB to 4 MiB (default
+/// 512 KiB); deeper recursion traps with SBX_TRAP_CODE_STACK_OVERFLOW. The
+/// calling thread needs this much stack plus about 256 KiB.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_max_wasm_stack(config: *mut sbx_config, bytes: u64) -> Status {
+    update(config, |c| {
+        c.limits.max_wasm_stack = bytes;
+        Ok(())
+    })
+}
+
+/// Modules loaded at once per host, at least 1 (default 1,000); with pooling,
+/// the pool's slot count, at most 4,096. A load past it fails with
+/// SBX_STATUS_INSTANCE_LIMIT; closing a module frees its slot.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_max_modules(config: *mut sbx_config, modules: u32) -> Status {
+    update(config, |c| {
+        c.limits.max_modules = modules;
+        Ok(())
+    })
+}
+
+/// Fuel per call (and per start function); 0 (the default) turns metering
+/// off. Each call starts with this budget; running out fails the call with
+/// SBX_STATUS_FUEL_EXHAUSTED. Roughly one unit per wasm instruction.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_fuel(config: *mut sbx_config, fuel_per_call: u64) -> Status {
+    update(config, |c| {
+        c.limits.fuel = (fuel_per_call != 0).then_some(fuel_per_call);
+        Ok(())
+    })
+}
+
+/// Whether to use Wasmtime's pooling allocator (default false). A pool
+/// reserves, up front, max_modules x (4 GiB + 32 MiB) of address space (not
+/// memory) and makes instantiation several times faster.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or when
+/// max_modules is above the pool's 4,096 slots.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_pooling(config: *mut sbx_config, enabled: bool) -> Status {
+    update(config, |c| {
+        c.limits.pooling = enabled;
+        Ok(())
+    })
+}
+
+/// A directory for the on-disk compiled-module cache, as `path_len` bytes of
+/// UTF-8 (not NUL-terminated); NULL with length 0 turns it off (the default).
+/// The directory must be trusted: its files are run as machine code. It is
+/// created by `sbx_host_new`. The path is copied.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config, a
+/// NULL path with a non-zero length, or a path that is not UTF-8.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_cache_dir(
+    config: *mut sbx_config,
+    path: *const u8,
+    path_len: usize,
+) -> Status {
+    update(config, |c| {
+        let path = text(path, path_len, "cache dir")?;
+        c.cache_dir = (!path.is_empty()).then(|| PathBuf::from(path));
+        Ok(())
+    })
+}
+
+pub(crate) fn read(config: *const sbx_config) -> Result<HostConfig> {
+    if config.is_null() {
+        return Ok(HostConfig::default());
+    }
+    handle::<_, HostConfig>(config, "config").cloned()
+}

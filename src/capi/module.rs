@@ -1,0 +1,268 @@
+//! `sbx_module`: load, call, interrupt, close.
+
+use super::host::{sbx_cancel, sbx_host};
+use super::{
+    bytes, guarded, guarded_status, guarded_value, handle, opaque, out, sbx_error, slice,
+    slice_mut, text, timeout,
+};
+use crate::deadline::Cancel;
+use crate::error::Status;
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::module::Module;
+use std::sync::Arc;
+
+opaque! {
+    /// A loaded module with its own memory, globals and instance.
+    /// Created by `sbx_load_module`, owned by the caller, freed by
+    /// `sbx_module_free`. Safe to use from several threads at once: calls are
+    /// serialized per module, and calls on different modules run in parallel.
+    sbx_module,
+}
+
+/// One exported function, as `sbx_module_function_at` describes it. Every
+/// pointer is borrowed from the module and valid until `sbx_module_free`.
+#[repr(C)]
+pub struct sbx_function_info {
+    /// The export name, UTF-8, `name_len` bytes, also NUL-terminated.
+    pub name: *const std::ffi::c_char,
+    /// Length of `name` in bytes, without the NUL.
+    pub name_len: usize,
+    /// Parameter types (`SBX_VALUE_TYPE_*`), `params_len` of them.
+    pub params: *const u8,
+    /// Number of parameters.
+    pub params_len: usize,
+    /// Result types (`SBX_VALUE_TYPE_*`), `results_len` of them.
+    pub results: *const u8,
+    /// Number of results.
+    pub results_len: usize,
+}
+
+fn cancel_arg<'a>(cancel: *const sbx_cancel) -> Result<Option<&'a Arc<Cancel>>> {
+    if cancel.is_null() {
+        return Ok(None);
+    }
+    handle::<_, Arc<Cancel>>(cancel, "cancel").map(Some)
+}
+
+/// Compiles (or takes from the cache) and instantiates `wasm`, running its
+/// start function, and writes the new module to `*module_out` (owned by the
+/// caller; free with `sbx_module_free`).
+///
+/// - `name`: `name_len` bytes of UTF-8, not empty or only whitespace.
+/// - `wasm`: `wasm_len` bytes of a binary module; read only during the call.
+/// - `timeout_ns`: bounds the load; 0 for the host's load timeout,
+///   `SBX_TIMEOUT_NONE` for none.
+/// - `cancel`: NULL, or a token of this host that stops the load when triggered.
+///
+/// Safe to call from several threads at once on one host.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a bad length, a
+/// bad name, a token of another host); SBX_STATUS_HANDLE_CLOSED;
+/// SBX_STATUS_COMPILE_ERROR; SBX_STATUS_LINK_ERROR (names the import);
+/// SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT; and, from the start
+/// function, SBX_STATUS_TIMEOUT, SBX_STATUS_INTERRUPTED,
+/// SBX_STATUS_FUEL_EXHAUSTED or SBX_STATUS_TRAP; SBX_STATUS_INTERNAL.
+/// On failure, if `error_out` is not NULL, writes an error the caller frees
+/// with `sbx_error_free`.
+#[no_mangle]
+pub extern "C" fn sbx_load_module(
+    host: *const sbx_host,
+    name: *const u8,
+    name_len: usize,
+    wasm: *const u8,
+    wasm_len: usize,
+    timeout_ns: u64,
+    cancel: *const sbx_cancel,
+    module_out: *mut *mut sbx_module,
+    error_out: *mut *mut sbx_error,
+) -> Status {
+    guarded(error_out, || {
+        let host = handle::<_, Host>(host, "host")?;
+        let name = text(name, name_len, "module name")?;
+        let wasm = bytes(wasm, wasm_len, "wasm")?;
+        let slot = out(module_out, "module_out")?;
+        let module = host.load(name, wasm, timeout(timeout_ns), cancel_arg(cancel)?)?;
+        slot.write(super::into_handle(module));
+        Ok(())
+    })
+}
+
+/// Calls the exported function `func` (`func_len` bytes, not NUL-terminated)
+/// with `params_len` params, and writes its results to `results`.
+///
+/// - Values cross as `uint64_t`: i32 in the low 32 bits, i64 as is, f32 as
+///   its IEEE bits in the low 32, f64 as its IEEE bits.
+/// - `results` has room for `results_cap` values; the count written goes to
+///   `*results_len_out` (may be NULL). Written only on success.
+/// - `timeout_ns`: 0 for the host's exec timeout, `SBX_TIMEOUT_NONE` for none.
+///   The deadline is re-armed for every call.
+/// - `cancel`: NULL, or a token of this host that stops the call when
+///   triggered, even if it was triggered before the call started.
+///
+/// After a timeout, interrupt, fuel exhaustion or trap the module stays
+/// usable; its memory and globals are whatever the guest left.
+/// Safe to call from several threads: calls on one module wait for each other.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, bad lengths, a
+/// token of another host); SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND;
+/// SBX_STATUS_SIGNATURE_MISMATCH (wrong param count, `results_cap` too small,
+/// or v128/reference types); SBX_STATUS_TIMEOUT; SBX_STATUS_INTERRUPTED;
+/// SBX_STATUS_FUEL_EXHAUSTED; SBX_STATUS_TRAP (see `sbx_error_trap_code`);
+/// SBX_STATUS_INTERNAL. On failure, if `error_out` is not NULL, writes an
+/// error the caller frees with `sbx_error_free`.
+#[no_mangle]
+pub extern "C" fn sbx_call_with_timeout(
+    module: *const sbx_module,
+    func: *const u8,
+    func_len: usize,
+    params: *const u64,
+    params_len: usize,
+    results: *mut u64,
+    results_cap: usize,
+    results_len_out: *mut usize,
+    timeout_ns: u64,
+    cancel: *const sbx_cancel,
+    error_out: *mut *mut sbx_error,
+) -> Status {
+    guarded(error_out, || {
+        let module = handle::<_, Module>(module, "module")?;
+        let func = bytes(func, func_len, "function name")?;
+        let params = slice(params, params_len, "params")?;
+        let results = slice_mut(results, results_cap, "results")?;
+        let written = module.call(
+            func,
+            params,
+            results,
+            timeout(timeout_ns),
+            cancel_arg(cancel)?,
+        )?;
+        if !results_len_out.is_null() {
+            // SAFETY: non-NULL out-param the caller promises is writable.
+            unsafe { results_len_out.write(written) };
+        }
+        Ok(())
+    })
+}
+
+/// Stops the call running on `module`, if there is one, with
+/// SBX_STATUS_INTERRUPTED. A call that starts later is not affected. Safe from
+/// any thread, including while another thread is inside a call on `module`.
+/// Returns SBX_STATUS_OK (whether or not a call was running);
+/// SBX_STATUS_INVALID_ARGUMENT for NULL; SBX_STATUS_HANDLE_CLOSED.
+#[no_mangle]
+pub extern "C" fn sbx_module_interrupt(module: *const sbx_module) -> Status {
+    guarded_status(|| {
+        handle::<_, Module>(module, "module")?.interrupt()?;
+        Ok(())
+    })
+}
+
+/// Closes a module: interrupts its running call, waits for it to return, and
+/// frees its instance and memory (returning its slot to the host). The
+/// handle stays valid, every function then returns SBX_STATUS_HANDLE_CLOSED,
+/// and it must still be freed with `sbx_module_free`. Safe from any thread,
+/// including during a call. Idempotent. NULL is a no-op.
+/// Returns SBX_STATUS_OK.
+#[no_mangle]
+pub extern "C" fn sbx_module_close(module: *const sbx_module) -> Status {
+    guarded_status(|| {
+        if let Ok(module) = handle::<_, Module>(module, "module") {
+            module.close();
+        }
+        Ok(())
+    })
+}
+
+/// Closes (if still open) and frees a module handle. NULL is a no-op. No
+/// other thread may use the handle once this has been called.
+#[no_mangle]
+pub extern "C" fn sbx_module_free(module: *mut sbx_module) {
+    guarded_value((), || {
+        // SAFETY: NULL or a module from `sbx_load_module`, not used again.
+        if let Some(module) = unsafe { super::from_handle::<_, Module>(module) } {
+            module.close();
+        }
+    })
+}
+
+/// Writes the fuel the last call (or the start function) used to `*fuel_out`;
+/// 0 when fuel metering is off.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+/// SBX_STATUS_HANDLE_CLOSED.
+#[no_mangle]
+pub extern "C" fn sbx_module_last_call_fuel(
+    module: *const sbx_module,
+    fuel_out: *mut u64,
+) -> Status {
+    guarded_status(|| {
+        let module = handle::<_, Module>(module, "module")?;
+        let slot = out(fuel_out, "fuel_out")?;
+        slot.write(module.last_call_fuel()?);
+        Ok(())
+    })
+}
+
+/// Writes the module's name to `*name_out` (NUL-terminated UTF-8, borrowed
+/// from the module, valid until `sbx_module_free`) and its length to
+/// `*name_len_out` (may be NULL). Works on a closed module.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+#[no_mangle]
+pub extern "C" fn sbx_module_name(
+    module: *const sbx_module,
+    name_out: *mut *const std::ffi::c_char,
+    name_len_out: *mut usize,
+) -> Status {
+    guarded_status(|| {
+        let module = handle::<_, Module>(module, "module")?;
+        let slot = out(name_out, "name_out")?;
+        slot.write(module.inner.c_name.as_ptr());
+        if !name_len_out.is_null() {
+            // SAFETY: non-NULL out-param the caller promises is writable.
+            unsafe { name_len_out.write(module.name().len()) };
+        }
+        Ok(())
+    })
+}
+
+/// Writes the number of exported functions to `*count_out`. Works on a
+/// closed module. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+#[no_mangle]
+pub extern "C" fn sbx_module_function_count(
+    module: *const sbx_module,
+    count_out: *mut usize,
+) -> Status {
+    guarded_status(|| {
+        let module = handle::<_, Module>(module, "module")?;
+        out(count_out, "count_out")?.write(module.inner.functions.len());
+        Ok(())
+    })
+}
+
+/// Describes exported function number `index` (in export order) in
+/// `*info_out`; its pointers are borrowed from the module and valid until
+/// `sbx_module_free`. Works on a closed module.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or an index
+/// past the count.
+#[no_mangle]
+pub extern "C" fn sbx_module_function_at(
+    module: *const sbx_module,
+    index: usize,
+    info_out: *mut sbx_function_info,
+) -> Status {
+    guarded_status(|| {
+        let module = handle::<_, Module>(module, "module")?;
+        let slot = out(info_out, "info_out")?;
+        let f =
+            module.inner.functions.get(index).ok_or_else(|| {
+                Error::invalid(format!("function index {index} is past the count"))
+            })?;
+        slot.write(sbx_function_info {
+            name: f.c_name.as_ptr(),
+            name_len: f.name.len(),
+            params: f.signature.params.as_ptr().cast(),
+            params_len: f.signature.params.len(),
+            results: f.signature.results.as_ptr().cast(),
+            results_len: f.signature.results.len(),
+        });
+        Ok(())
+    })
+}

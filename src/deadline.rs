@@ -1,0 +1,267 @@
+//! Deadlines and interrupts: one process-wide timer thread that bumps a
+//! host's epoch only when a deadline is due, per-store call state that the
+//! epoch callback reads, and cancel tokens.
+//!
+//! Every store runs with an epoch deadline of "the next tick". Anything that
+//! wants a running guest to look up (a due deadline, an interrupt, a cancel)
+//! bumps the engine's epoch; the guest then runs the callback installed by
+//! [`install_callback`], which decides from the store's own state whether
+//! *this* call must stop. Calls that are not targeted just re-arm.
+
+use crate::error::Stopped;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::{Engine, UpdateDeadline};
+
+static CLOCK_BASE: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Monotonic nanoseconds since an arbitrary process-wide origin; never 0.
+pub(crate) fn now_ns() -> u64 {
+    CLOCK_BASE.elapsed().as_nanos() as u64 + 1
+}
+
+/// Shared between a store, the timer thread and interrupters.
+pub(crate) struct Watch {
+    engine: Engine,
+    /// Deadline of the call in flight, in [`now_ns`] time; 0 for none.
+    deadline_ns: AtomicU64,
+    /// When the timer thread will next look at this watch; 0 when it won't.
+    armed_ns: AtomicU64,
+    /// Sequence number of the call in flight; 0 when idle.
+    running: AtomicU64,
+    /// The call that [`Watch::interrupt`] targeted.
+    interrupted: AtomicU64,
+}
+
+impl Watch {
+    pub(crate) fn new(engine: &Engine) -> Arc<Watch> {
+        Arc::new(Watch {
+            engine: engine.clone(),
+            deadline_ns: AtomicU64::new(0),
+            armed_ns: AtomicU64::new(0),
+            running: AtomicU64::new(0),
+            interrupted: AtomicU64::new(0),
+        })
+    }
+
+    /// Marks call `seq` as in flight, with an optional deadline.
+    pub(crate) fn begin(self: &Arc<Watch>, seq: u64, deadline_ns: Option<u64>) {
+        self.running.store(seq, SeqCst);
+        if let Some(deadline) = deadline_ns {
+            // Publish the deadline, then look at `armed_ns`: the timer clears
+            // `armed_ns` before it reads the deadline, so one of the two sides
+            // always sees the other (and at worst both act: one spare wake-up).
+            self.deadline_ns.store(deadline, SeqCst);
+            let armed = self.armed_ns.load(SeqCst);
+            if armed == 0 || armed > deadline {
+                TIMER.arm(self, deadline);
+            }
+        }
+    }
+
+    /// Marks the call in flight as finished.
+    pub(crate) fn end(&self) {
+        self.deadline_ns.store(0, SeqCst);
+        self.running.store(0, SeqCst);
+    }
+
+    /// Stops the call in flight, if there is one; later calls are unaffected.
+    /// Returns whether a call was in flight.
+    pub(crate) fn interrupt(&self) -> bool {
+        let seq = self.running.load(SeqCst);
+        if seq == 0 {
+            return false;
+        }
+        self.interrupted.store(seq, SeqCst);
+        self.engine.increment_epoch();
+        true
+    }
+
+    /// Decides, from inside the guest, whether call `seq` must stop now.
+    fn verdict(&self, seq: u64, cancel: Option<&Cancel>) -> Option<Stopped> {
+        if self.interrupted.load(SeqCst) == seq || cancel.is_some_and(Cancel::is_triggered) {
+            return Some(Stopped::Interrupted);
+        }
+        let deadline = self.deadline_ns.load(SeqCst);
+        if deadline != 0 && now_ns() >= deadline {
+            return Some(Stopped::Timeout);
+        }
+        None
+    }
+}
+
+/// What the epoch callback needs from the store's data.
+pub(crate) trait CallState {
+    fn watch(&self) -> &Watch;
+    fn call_seq(&self) -> u64;
+    fn cancel(&self) -> Option<&Cancel>;
+}
+
+/// Arms the store for the next call and installs the callback that decides,
+/// on every epoch bump, whether the current call must stop.
+pub(crate) fn install_callback<T: CallState + 'static>(store: &mut wasmtime::Store<T>) {
+    store.epoch_deadline_callback(|ctx| {
+        let data = ctx.data();
+        match data.watch().verdict(data.call_seq(), data.cancel()) {
+            Some(stopped) => Err(wasmtime::Error::new(stopped)),
+            None => Ok(UpdateDeadline::Continue(1)),
+        }
+    });
+    store.set_epoch_deadline(1);
+}
+
+/// A cancel token: triggering it stops every call or load that was given it,
+/// whether it is already running or has not started yet.
+pub struct Cancel {
+    engine: Engine,
+    triggered: AtomicBool,
+}
+
+impl Cancel {
+    pub(crate) fn new(engine: &Engine) -> Cancel {
+        Cancel {
+            engine: engine.clone(),
+            triggered: AtomicBool::new(false),
+        }
+    }
+
+    /// Cancels; safe from any thread, idempotent.
+    pub fn trigger(&self) {
+        self.triggered.store(true, SeqCst);
+        self.engine.increment_epoch();
+    }
+
+    /// Makes the token usable again. Not for use while a call holds it.
+    pub fn reset(&self) {
+        self.triggered.store(false, SeqCst);
+    }
+
+    /// Whether [`Cancel::trigger`] was called since creation or the last reset.
+    pub fn is_triggered(&self) -> bool {
+        self.triggered.load(SeqCst)
+    }
+
+    pub(crate) fn belongs_to(&self, engine: &Engine) -> bool {
+        Engine::same(&self.engine, engine)
+    }
+}
+
+/// Turns a relative timeout into an absolute deadline in [`now_ns`] time.
+pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<u64> {
+    timeout.map(|t| now_ns().saturating_add(t.as_nanos().min(u64::MAX as u128) as u64))
+}
+
+/// The process-wide timer. It sleeps until the earliest armed deadline and
+/// never wakes on a fixed tick.
+struct Timer {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<Entry>>,
+    /// When the thread will wake next; `u64::MAX` when it sleeps with no
+    /// deadline, 0 when it has not been started.
+    sleeping_until: u64,
+}
+
+struct Entry {
+    at: u64,
+    watch: Arc<Watch>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.at.cmp(&other.at)
+    }
+}
+
+static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
+    queue: Mutex::new(Queue::default()),
+    wake: Condvar::new(),
+});
+
+impl Timer {
+    fn arm(&'static self, watch: &Arc<Watch>, at: u64) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        watch.armed_ns.store(at, SeqCst);
+        queue.heap.push(Reverse(Entry {
+            at,
+            watch: watch.clone(),
+        }));
+        if queue.sleeping_until == 0 {
+            queue.sleeping_until = u64::MAX;
+            std::thread::Builder::new()
+                .name("sbx-deadline".into())
+                .spawn(move || self.run())
+                .expect("spawn the sbx deadline thread");
+        } else if at < queue.sleeping_until {
+            self.wake.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let now = now_ns();
+            while queue.heap.peek().is_some_and(|e| e.0.at <= now) {
+                let Reverse(entry) = queue.heap.pop().expect("peeked");
+                let watch = entry.watch;
+                // Clear first, then read the deadline (see `Watch::begin`).
+                watch.armed_ns.store(0, SeqCst);
+                let deadline = watch.deadline_ns.load(SeqCst);
+                if deadline == 0 {
+                    continue; // the call ended; nothing to watch
+                }
+                if deadline <= now {
+                    watch.engine.increment_epoch();
+                } else {
+                    watch.armed_ns.store(deadline, SeqCst);
+                    queue.heap.push(Reverse(Entry {
+                        at: deadline,
+                        watch,
+                    }));
+                }
+            }
+            queue = match queue.heap.peek().map(|e| e.0.at) {
+                None => {
+                    queue.sleeping_until = u64::MAX;
+                    self.wake.wait(queue).unwrap_or_else(|p| p.into_inner())
+                }
+                Some(at) => {
+                    queue.sleeping_until = at;
+                    let nap = Duration::from_nanos(at.saturating_sub(now_ns()));
+                    self.wake
+                        .wait_timeout(queue, nap)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+/// How many deadlines are queued; for tests that check the timer stays idle.
+pub fn queued_deadlines() -> usize {
+    TIMER
+        .queue
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .heap
+        .len()
+}

@@ -1,0 +1,335 @@
+//! Errors: one status enum for the whole API, trap kinds, and the error value
+//! that carries a message and a wasm backtrace back to the caller.
+
+use std::fmt;
+
+/// The result of every fallible sbx function.
+///
+/// Values are explicit and never reused: a retired value stays reserved.
+/// Blocks: 1-9 caller mistakes, 10-19 loading, 20-29 resolving a call,
+/// 30-39 the guest was stopped, 90-99 sbx itself.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Success.
+    Ok = 0,
+    /// A NULL pointer, a bad length, an empty or whitespace-only name, a name
+    /// that is not UTF-8, an unknown enum value or an out-of-range setting.
+    InvalidArgument = 1,
+    /// The handle was closed (by its own close or by closing its host).
+    HandleClosed = 2,
+    /// The bytes are not valid WebAssembly, or use a feature sbx does not enable.
+    CompileError = 10,
+    /// An import that the host cannot satisfy; the message names it.
+    LinkError = 11,
+    /// The host's module cap or the instance pool is full.
+    InstanceLimit = 12,
+    /// The module's initial memory or table is larger than the configured limit.
+    ResourceLimit = 13,
+    /// No export by that name, or the export is not a function.
+    ExportNotFound = 20,
+    /// Wrong number of params, a result buffer that is too small, or a
+    /// signature using types that cannot cross as `uint64_t` (v128, references).
+    SignatureMismatch = 21,
+    /// The call's (or load's) deadline passed.
+    Timeout = 30,
+    /// The call was interrupted (`sbx_module_interrupt`, a cancel token, or a close).
+    Interrupted = 31,
+    /// The call used up its fuel budget.
+    FuelExhausted = 32,
+    /// The guest trapped; the error carries the trap code and a backtrace.
+    Trap = 33,
+    /// Reading or writing the on-disk cache directory failed at host creation.
+    Io = 40,
+    /// sbx itself failed (a caught panic). The process is still usable.
+    Internal = 99,
+}
+
+impl Status {
+    /// Every status, for tables and tests.
+    pub(crate) const ALL: [Status; 15] = [
+        Status::Ok,
+        Status::InvalidArgument,
+        Status::HandleClosed,
+        Status::CompileError,
+        Status::LinkError,
+        Status::InstanceLimit,
+        Status::ResourceLimit,
+        Status::ExportNotFound,
+        Status::SignatureMismatch,
+        Status::Timeout,
+        Status::Interrupted,
+        Status::FuelExhausted,
+        Status::Trap,
+        Status::Io,
+        Status::Internal,
+    ];
+
+    /// The status whose value is `code`, if there is one.
+    pub fn from_u32(code: u32) -> Option<Status> {
+        Status::ALL.iter().copied().find(|s| *s as u32 == code)
+    }
+
+    /// The C name of the status, e.g. `SBX_STATUS_TIMEOUT`.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
+        match self {
+            Status::Ok => c"SBX_STATUS_OK",
+            Status::InvalidArgument => c"SBX_STATUS_INVALID_ARGUMENT",
+            Status::HandleClosed => c"SBX_STATUS_HANDLE_CLOSED",
+            Status::CompileError => c"SBX_STATUS_COMPILE_ERROR",
+            Status::LinkError => c"SBX_STATUS_LINK_ERROR",
+            Status::InstanceLimit => c"SBX_STATUS_INSTANCE_LIMIT",
+            Status::ResourceLimit => c"SBX_STATUS_RESOURCE_LIMIT",
+            Status::ExportNotFound => c"SBX_STATUS_EXPORT_NOT_FOUND",
+            Status::SignatureMismatch => c"SBX_STATUS_SIGNATURE_MISMATCH",
+            Status::Timeout => c"SBX_STATUS_TIMEOUT",
+            Status::Interrupted => c"SBX_STATUS_INTERRUPTED",
+            Status::FuelExhausted => c"SBX_STATUS_FUEL_EXHAUSTED",
+            Status::Trap => c"SBX_STATUS_TRAP",
+            Status::Io => c"SBX_STATUS_IO",
+            Status::Internal => c"SBX_STATUS_INTERNAL",
+        }
+    }
+
+    /// [`Self::c_name`] as `&str`.
+    pub fn name(self) -> &'static str {
+        self.c_name().to_str().expect("names are ASCII")
+    }
+}
+
+/// Why the guest trapped. Carried as a fixed-width `uint8_t` in C so that new
+/// kinds can be added without changing any signature.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrapCode {
+    /// Not a trap.
+    None = 0,
+    /// The wasm stack cap (`max_wasm_stack`) was reached.
+    StackOverflow = 1,
+    /// A load or store outside linear memory.
+    MemoryOutOfBounds = 2,
+    /// A misaligned atomic access.
+    HeapMisaligned = 3,
+    /// A table access outside the table.
+    TableOutOfBounds = 4,
+    /// `call_indirect` to a null table entry.
+    IndirectCallToNull = 5,
+    /// `call_indirect` to a function of another type.
+    BadSignature = 6,
+    /// Integer overflow (e.g. `INT_MIN / -1`).
+    IntegerOverflow = 7,
+    /// Integer division by zero.
+    IntegerDivisionByZero = 8,
+    /// A float that cannot be converted to an integer.
+    BadConversionToInteger = 9,
+    /// An `unreachable` instruction.
+    Unreachable = 10,
+    /// `memory.grow`/`table.grow` failed while configured to trap.
+    AllocationTooLarge = 11,
+    /// A null reference was dereferenced.
+    NullReference = 12,
+    /// Any other trap, including an error raised by a host function.
+    Other = 255,
+}
+
+impl TrapCode {
+    pub(crate) fn from_wasmtime(trap: wasmtime::Trap) -> TrapCode {
+        use wasmtime::Trap as T;
+        match trap {
+            T::StackOverflow => TrapCode::StackOverflow,
+            T::MemoryOutOfBounds => TrapCode::MemoryOutOfBounds,
+            T::HeapMisaligned => TrapCode::HeapMisaligned,
+            T::TableOutOfBounds => TrapCode::TableOutOfBounds,
+            T::IndirectCallToNull => TrapCode::IndirectCallToNull,
+            T::BadSignature => TrapCode::BadSignature,
+            T::IntegerOverflow => TrapCode::IntegerOverflow,
+            T::IntegerDivisionByZero => TrapCode::IntegerDivisionByZero,
+            T::BadConversionToInteger => TrapCode::BadConversionToInteger,
+            T::UnreachableCodeReached => TrapCode::Unreachable,
+            T::AllocationTooLarge => TrapCode::AllocationTooLarge,
+            T::NullReference => TrapCode::NullReference,
+            _ => TrapCode::Other,
+        }
+    }
+
+    /// A short lowercase name, e.g. `unreachable`; stable, used by the Go package.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
+        match self {
+            TrapCode::None => c"none",
+            TrapCode::StackOverflow => c"stack overflow",
+            TrapCode::MemoryOutOfBounds => c"out of bounds memory access",
+            TrapCode::HeapMisaligned => c"misaligned memory access",
+            TrapCode::TableOutOfBounds => c"out of bounds table access",
+            TrapCode::IndirectCallToNull => c"indirect call to null",
+            TrapCode::BadSignature => c"indirect call type mismatch",
+            TrapCode::IntegerOverflow => c"integer overflow",
+            TrapCode::IntegerDivisionByZero => c"integer divide by zero",
+            TrapCode::BadConversionToInteger => c"invalid conversion to integer",
+            TrapCode::Unreachable => c"unreachable",
+            TrapCode::AllocationTooLarge => c"allocation too large",
+            TrapCode::NullReference => c"null reference",
+            TrapCode::Other => c"other",
+        }
+    }
+
+    /// [`Self::c_name`] as `&str`.
+    pub fn name(self) -> &'static str {
+        self.c_name().to_str().expect("names are ASCII")
+    }
+
+    /// The trap code whose value is `code`, if there is one.
+    pub fn from_u8(code: u8) -> Option<TrapCode> {
+        const ALL: [TrapCode; 14] = [
+            TrapCode::None,
+            TrapCode::StackOverflow,
+            TrapCode::MemoryOutOfBounds,
+            TrapCode::HeapMisaligned,
+            TrapCode::TableOutOfBounds,
+            TrapCode::IndirectCallToNull,
+            TrapCode::BadSignature,
+            TrapCode::IntegerOverflow,
+            TrapCode::IntegerDivisionByZero,
+            TrapCode::BadConversionToInteger,
+            TrapCode::Unreachable,
+            TrapCode::AllocationTooLarge,
+            TrapCode::NullReference,
+            TrapCode::Other,
+        ];
+        ALL.iter().copied().find(|t| *t as u8 == code)
+    }
+}
+
+/// Why sbx stopped a running guest. Raised from the epoch callback and
+/// recognised again when the call returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    Timeout,
+    Interrupted,
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stopped::Timeout => f.write_str("deadline exceeded"),
+            Stopped::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// An sbx error: a status, a one-line message, and for traps the trap code
+/// and the wasm backtrace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    status: Status,
+    message: String,
+    trap: TrapCode,
+    backtrace: Option<String>,
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error with a status and a message.
+    pub fn new(status: Status, message: impl Into<String>) -> Error {
+        Error {
+            status,
+            message: message.into(),
+            trap: TrapCode::None,
+            backtrace: None,
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Error {
+        Error::new(Status::InvalidArgument, message)
+    }
+
+    pub(crate) fn closed(what: &str) -> Error {
+        Error::new(Status::HandleClosed, format!("{what} is closed"))
+    }
+
+    /// The status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The message, one line, without the backtrace.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The trap code; [`TrapCode::None`] unless the status is [`Status::Trap`].
+    pub fn trap_code(&self) -> TrapCode {
+        self.trap
+    }
+
+    /// The wasm backtrace, where the failure happened inside the guest.
+    pub fn backtrace(&self) -> Option<&str> {
+        self.backtrace.as_deref()
+    }
+
+    /// Classifies an error that came out of running guest code (a call, or a
+    /// start function during instantiation).
+    pub(crate) fn from_guest(err: wasmtime::Error, what: &str) -> Error {
+        let backtrace = err
+            .downcast_ref::<wasmtime::WasmBacktrace>()
+            .map(|bt| bt.to_string())
+            .filter(|bt| !bt.trim().is_empty());
+        let (status, trap, message) = if let Some(stopped) = err.downcast_ref::<Stopped>() {
+            let status = match stopped {
+                Stopped::Timeout => Status::Timeout,
+                Stopped::Interrupted => Status::Interrupted,
+            };
+            (status, TrapCode::None, format!("{what}: {stopped}"))
+        } else if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+            match trap {
+                wasmtime::Trap::OutOfFuel => (
+                    Status::FuelExhausted,
+                    TrapCode::None,
+                    format!("{what}: all fuel consumed"),
+                ),
+                wasmtime::Trap::Interrupt => (
+                    Status::Interrupted,
+                    TrapCode::None,
+                    format!("{what}: interrupted"),
+                ),
+                other => {
+                    let code = TrapCode::from_wasmtime(*other);
+                    (
+                        Status::Trap,
+                        code,
+                        format!("{what}: wasm trap: {}", code.name()),
+                    )
+                }
+            }
+        } else {
+            // An error raised by a host function, or one Wasmtime produced
+            // without a trap code: the guest's call failed all the same.
+            (
+                Status::Trap,
+                TrapCode::Other,
+                format!("{what}: {}", err.root_cause()),
+            )
+        };
+        Error {
+            status,
+            message,
+            trap,
+            backtrace,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(bt) = &self.backtrace {
+            write!(f, "\n{bt}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}

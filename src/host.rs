@@ -1,0 +1,226 @@
+//! The host: one Wasmtime engine with its limits, its compiled-module cache,
+//! and the registry of the modules loaded from it.
+
+use crate::cache::{CacheSource, ModuleCache};
+use crate::deadline::{deadline_after, Cancel, Watch};
+use crate::error::{Error, Result, Status};
+use crate::limits::Limits;
+use crate::module::{Module, ModuleInner, StoreData};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use wasmtime::{Engine, Linker};
+
+/// Everything fixed at host creation.
+#[derive(Clone, Debug, Default)]
+pub struct HostConfig {
+    /// Guest limits; see [`Limits::default`] for the sandboxing defaults.
+    pub limits: Limits,
+    /// Directory for the on-disk compiled-module cache; `None` for memory only.
+    /// It must be trusted: its contents are run as machine code.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// How long something may run: the host's default, no limit, or a duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Timeout {
+    /// The host's configured default (`exec_timeout` or `load_timeout`).
+    #[default]
+    HostDefault,
+    /// No deadline at all.
+    Never,
+    /// This long from the start of the call or load.
+    After(Duration),
+}
+
+impl Timeout {
+    pub(crate) fn deadline(self, host_default: Option<Duration>) -> Option<u64> {
+        match self {
+            Timeout::HostDefault => deadline_after(host_default),
+            Timeout::Never => None,
+            Timeout::After(d) => deadline_after(Some(d)),
+        }
+    }
+}
+
+/// A sandbox host. Cheap to clone; all clones are the same host.
+/// Safe to use from many threads at once.
+#[derive(Clone)]
+pub struct Host {
+    pub(crate) inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    pub(crate) engine: Engine,
+    pub(crate) limits: Limits,
+    pub(crate) linker: Linker<StoreData>,
+    cache: ModuleCache,
+    registry: Mutex<Registry>,
+}
+
+#[derive(Default)]
+struct Registry {
+    closed: bool,
+    /// Loads that passed the module cap but have not registered yet.
+    pending: usize,
+    next_id: u64,
+    live: HashMap<u64, Weak<ModuleInner>>,
+}
+
+impl Host {
+    /// Creates a host. Fails with `InvalidArgument` for a bad limit and `Io`
+    /// for a cache directory that cannot be created.
+    pub fn new(config: HostConfig) -> Result<Host> {
+        config.limits.validate()?;
+        let mut wasm_config = wasmtime::Config::new();
+        config.limits.configure_engine(&mut wasm_config);
+        let engine = Engine::new(&wasm_config)
+            .map_err(|e| Error::new(Status::Internal, format!("create engine: {e:#}")))?;
+        let cache = ModuleCache::new(&engine, config.cache_dir.as_deref())?;
+        let linker = Linker::new(&engine);
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                engine,
+                limits: config.limits,
+                linker,
+                cache,
+                registry: Mutex::new(Registry::default()),
+            }),
+        })
+    }
+
+    /// The limits this host was created with.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// A cancel token for calls and loads on this host.
+    pub fn new_cancel(&self) -> Arc<Cancel> {
+        Arc::new(Cancel::new(&self.inner.engine))
+    }
+
+    /// Compiles (or finds in the cache) and instantiates a module, running
+    /// its start function under `timeout` and `cancel`.
+    pub fn load(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        timeout: Timeout,
+        cancel: Option<&Arc<Cancel>>,
+    ) -> Result<Module> {
+        self.load_with_source(name, wasm, timeout, cancel)
+            .map(|(m, _)| m)
+    }
+
+    /// [`Host::load`], also saying where the compiled code came from.
+    pub fn load_with_source(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        timeout: Timeout,
+        cancel: Option<&Arc<Cancel>>,
+    ) -> Result<(Module, CacheSource)> {
+        if name.trim().is_empty() {
+            return Err(Error::invalid("module name is empty or whitespace"));
+        }
+        if cancel.is_some_and(|c| !c.belongs_to(&self.inner.engine)) {
+            return Err(Error::invalid("cancel token belongs to another host"));
+        }
+        let deadline = timeout.deadline(self.inner.limits.load_timeout);
+        let id = self.reserve_slot()?;
+        let loaded = self.instantiate(name, id, wasm, deadline, cancel);
+        let mut registry = self.registry();
+        registry.pending -= 1;
+        let (module, source) = loaded?;
+        if registry.closed {
+            drop(registry);
+            module.close();
+            return Err(Error::closed("host"));
+        }
+        registry.live.insert(id, Arc::downgrade(&module.inner));
+        Ok((module, source))
+    }
+
+    fn instantiate(
+        &self,
+        name: &str,
+        id: u64,
+        wasm: &[u8],
+        deadline: Option<u64>,
+        cancel: Option<&Arc<Cancel>>,
+    ) -> Result<(Module, CacheSource)> {
+        let inner = &self.inner;
+        let (compiled, source) = inner.cache.get_or_compile(&inner.engine, wasm)?;
+        inner.limits.check_module(&compiled)?;
+        let pre = inner
+            .linker
+            .instantiate_pre(&compiled)
+            .map_err(|e| Error::new(Status::LinkError, format!("link: {e:#}")))?;
+        let watch = Watch::new(&inner.engine);
+        let module =
+            ModuleInner::instantiate(self.inner.clone(), name, id, &pre, watch, deadline, cancel)?;
+        Ok((
+            Module {
+                inner: Arc::new(module),
+            },
+            source,
+        ))
+    }
+
+    fn reserve_slot(&self) -> Result<u64> {
+        let mut registry = self.registry();
+        if registry.closed {
+            return Err(Error::closed("host"));
+        }
+        let max = self.inner.limits.max_modules as usize;
+        if registry.live.len() + registry.pending >= max {
+            return Err(Error::new(
+                Status::InstanceLimit,
+                format!("host already has {max} modules loaded (its max_modules)"),
+            ));
+        }
+        registry.pending += 1;
+        registry.next_id += 1;
+        Ok(registry.next_id)
+    }
+
+    /// Called by a module when it closes, to return its slot.
+    pub(crate) fn release_slot(host: &HostInner, id: u64) {
+        host.registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .live
+            .remove(&id);
+    }
+
+    /// Closes the host and every module loaded from it. Module handles stay
+    /// valid and report `HandleClosed`. Idempotent.
+    pub fn close(&self) {
+        let modules: Vec<_> = {
+            let mut registry = self.registry();
+            registry.closed = true;
+            registry.live.values().filter_map(Weak::upgrade).collect()
+        };
+        for module in modules {
+            module.close();
+        }
+    }
+
+    /// Whether [`Host::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.registry().closed
+    }
+
+    /// How many modules are loaded and not closed.
+    pub fn live_modules(&self) -> usize {
+        self.registry().live.len()
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,203 @@
+//! A loaded module: its own store and instance, serialized calls, and a
+//! close that interrupts whatever runs and waits for it.
+
+use crate::call::{Exports, FunctionInfo};
+use crate::deadline::{self, CallState, Cancel, Watch};
+use crate::error::{Error, Result, Status, Stopped};
+use crate::host::{Host, HostInner};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard};
+use wasmtime::{Instance, InstancePre, StoreLimits};
+
+/// What each store carries: its limits and the state of the call in flight.
+pub struct StoreData {
+    limits: StoreLimits,
+    watch: Arc<Watch>,
+    call_seq: u64,
+    cancel: Option<Arc<Cancel>>,
+}
+
+impl StoreData {
+    pub(crate) fn set_call(&mut self, seq: u64, cancel: Option<&Arc<Cancel>>) {
+        self.call_seq = seq;
+        if cancel.is_some() || self.cancel.is_some() {
+            self.cancel = cancel.cloned();
+        }
+    }
+}
+
+impl CallState for StoreData {
+    fn watch(&self) -> &Watch {
+        &self.watch
+    }
+    fn call_seq(&self) -> u64 {
+        self.call_seq
+    }
+    fn cancel(&self) -> Option<&Cancel> {
+        self.cancel.as_deref()
+    }
+}
+
+pub(crate) type ModuleStore = wasmtime::Store<StoreData>;
+
+/// A loaded module. Cheap to clone; all clones are the same module.
+/// Safe to use from many threads: calls on one module run one at a time.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+pub(crate) struct ModuleInner {
+    pub(crate) name: String,
+    pub(crate) c_name: std::ffi::CString,
+    pub(crate) functions: Box<[FunctionInfo]>,
+    id: u64,
+    pub(crate) host: Arc<HostInner>,
+    pub(crate) watch: Arc<Watch>,
+    pub(crate) closed: AtomicBool,
+    pub(crate) live: Mutex<Option<Live>>,
+    pub(crate) last_fuel: AtomicU64,
+}
+
+/// The parts that exist until the module is closed.
+pub(crate) struct Live {
+    pub(crate) store: ModuleStore,
+    #[allow(dead_code)] // kept so the instance's lifetime is explicit
+    pub(crate) instance: Instance,
+    pub(crate) exports: Exports,
+    pub(crate) next_seq: u64,
+}
+
+impl ModuleInner {
+    pub(crate) fn instantiate(
+        host: Arc<HostInner>,
+        name: &str,
+        id: u64,
+        pre: &InstancePre<StoreData>,
+        watch: Arc<Watch>,
+        deadline: Option<u64>,
+        cancel: Option<&Arc<Cancel>>,
+    ) -> Result<ModuleInner> {
+        let data = StoreData {
+            limits: host.limits.store_limits(),
+            watch: watch.clone(),
+            call_seq: 1,
+            cancel: cancel.cloned(),
+        };
+        let mut store = ModuleStore::new(&host.engine, data);
+        store.limiter(|data| &mut data.limits);
+        deadline::install_callback(&mut store);
+        if let Some(fuel) = host.limits.fuel {
+            store
+                .set_fuel(fuel)
+                .expect("fuel is enabled on this engine");
+        }
+        watch.begin(1, deadline);
+        let instance = if cancel.is_some_and(|c| c.is_triggered()) {
+            Err(wasmtime::Error::new(Stopped::Interrupted))
+        } else {
+            pre.instantiate(&mut store)
+        };
+        watch.end();
+        let instance = instance.map_err(classify_instantiate_error)?;
+        store.data_mut().cancel = None;
+        let (exports, functions) = Exports::collect(&mut store, &instance);
+        Ok(ModuleInner {
+            name: name.to_owned(),
+            c_name: std::ffi::CString::new(name.replace('\0', "\\0")).expect("NULs replaced"),
+            functions: functions.into(),
+            id,
+            host,
+            watch,
+            closed: AtomicBool::new(false),
+            live: Mutex::new(Some(Live {
+                store,
+                instance,
+                exports,
+                next_seq: 2,
+            })),
+            last_fuel: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Live>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Interrupts the call in flight, waits for it, then frees the instance
+    /// (returning its pool slot). Idempotent.
+    pub(crate) fn close(&self) {
+        if self.closed.swap(true, SeqCst) {
+            return;
+        }
+        // A call that marked itself running before `closed` was set is
+        // interrupted here; one that starts after sees `closed` (Module::call).
+        self.watch.interrupt();
+        let live = self.lock().take();
+        drop(live);
+        Host::release_slot(&self.host, self.id);
+    }
+}
+
+impl Drop for ModuleInner {
+    fn drop(&mut self) {
+        if !self.closed.swap(true, SeqCst) {
+            Host::release_slot(&self.host, self.id);
+        }
+    }
+}
+
+fn classify_instantiate_error(err: wasmtime::Error) -> Error {
+    if err
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return Error::new(
+            Status::InstanceLimit,
+            format!("instantiate: {}", err.root_cause()),
+        );
+    }
+    let from_guest = err.downcast_ref::<wasmtime::Trap>().is_some()
+        || err.downcast_ref::<Stopped>().is_some()
+        || err.downcast_ref::<wasmtime::WasmBacktrace>().is_some();
+    if from_guest {
+        Error::from_guest(err, "start function")
+    } else {
+        // Not the guest's code: memory or table allocation was refused.
+        Error::new(Status::ResourceLimit, format!("instantiate: {err:#}"))
+    }
+}
+
+impl Module {
+    /// The name given at load.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Stops the call in flight, if any. Later calls are not affected.
+    /// Returns whether a call was in flight. Safe from any thread.
+    pub fn interrupt(&self) -> Result<bool> {
+        if self.is_closed() {
+            return Err(Error::closed("module"));
+        }
+        Ok(self.inner.watch.interrupt())
+    }
+
+    /// Closes the module; see [`ModuleInner::close`].
+    pub fn close(&self) {
+        self.inner.close()
+    }
+
+    /// Whether the module (or its host) was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(SeqCst)
+    }
+
+    /// Fuel the last call used; 0 when fuel metering is off.
+    pub fn last_call_fuel(&self) -> Result<u64> {
+        if self.is_closed() {
+            return Err(Error::closed("module"));
+        }
+        Ok(self.inner.last_fuel.load(SeqCst))
+    }
+}
