@@ -1,0 +1,65 @@
+# The single entry point: `make` builds the libraries, `make test` runs every
+# test, `make demo` shows sbx at work, `make bench` compares it with peers.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+GO ?= go
+# Cargo's target directory lives outside the clone so that rebuilds are
+# incremental across fresh clones; nothing depends on it existing.
+CARGO_TARGET_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sbx/target
+export CARGO_TARGET_DIR
+RELEASE := $(CARGO_TARGET_DIR)/release
+BUILD := build
+
+.PHONY: all lib header fixtures test test-rust test-c test-asan test-go demo bench clean
+
+all: lib
+
+# Release static and shared libraries, copied to build/lib (for C, with
+# build/lib/pkgconfig/sbx.pc and CMake) and go/lib (for cgo).
+lib:
+	$(CARGO) build --release --lib
+	mkdir -p $(BUILD)/lib go/lib
+	cp $(RELEASE)/libsbx.a $(RELEASE)/libsbx.so $(BUILD)/lib/
+	cp $(RELEASE)/libsbx.a go/lib/libsbx.a
+
+header:
+	SBX_BLESS=1 $(CARGO) test --test header
+
+fixtures:
+	SBX_BLESS=1 $(CARGO) test --test fixtures
+
+test: lib test-rust test-c test-asan test-go
+	@echo "make test: all suites passed"
+
+test-rust:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) test --all-targets
+
+test-c: lib
+	cmake -S tests/c -B $(BUILD)/c -DCMAKE_BUILD_TYPE=Release -DSBX_LIB_DIR=$(abspath $(BUILD)/lib)
+	cmake --build $(BUILD)/c -j2
+	ctest --test-dir $(BUILD)/c --output-on-failure
+
+# The C tests again, with AddressSanitizer, against a debug build of sbx.
+test-asan:
+	$(CARGO) build --lib
+	cmake -S tests/c -B $(BUILD)/c-asan -DCMAKE_BUILD_TYPE=Debug -DSBX_ASAN=ON -DSBX_LIB_DIR=$(CARGO_TARGET_DIR)/debug
+	cmake --build $(BUILD)/c-asan -j2
+	ctest --test-dir $(BUILD)/c-asan --output-on-failure
+
+test-go: lib
+	cd go && test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	cd go && $(GO) vet ./...
+	cd go && $(GO) test -count=1 ./...
+	cd go && $(GO) test -count=1 -race ./...
+	cd go && GOGC=1 GODEBUG=cgocheck=1 $(GO) test -count=1 ./...
+
+demo: lib
+	cd go && $(GO) run ./cmd/sbx demo
+
+bench: lib
+	./bench/run
+
+clean:
+	rm -rf $(BUILD) go/lib

@@ -1,0 +1,3 @@
+;; noop(): the cheapest possible call, for measuring call overhead.
+(module
+  (func (export "noop")))

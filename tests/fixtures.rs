@@ -1,0 +1,28 @@
+//! Each `testdata/*.wat` is the source of the `.wasm` committed beside it.
+//! `SBX_BLESS=1 cargo test --test fixtures` rebuilds the `.wasm` files.
+
+use std::path::Path;
+
+#[test]
+fn every_wat_matches_its_committed_wasm() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let bless = std::env::var_os("SBX_BLESS").is_some();
+    let mut checked = 0;
+    let mut stale = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("read testdata") {
+        let wat = entry.expect("dir entry").path();
+        if wat.extension().is_none_or(|e| e != "wat") {
+            continue;
+        }
+        let built = wat::parse_file(&wat).unwrap_or_else(|e| panic!("{}: {e}", wat.display()));
+        let wasm = wat.with_extension("wasm");
+        if bless {
+            std::fs::write(&wasm, &built).expect("write wasm");
+        } else if std::fs::read(&wasm).ok().as_deref() != Some(&built[..]) {
+            stale.push(wasm.display().to_string());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "expected the fixture set, found {checked} .wat files");
+    assert!(stale.is_empty(), "stale or missing .wasm (run `make fixtures`): {stale:?}");
+}
