@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR
 RELEASE := $(CARGO_TARGET_DIR)/release
 BUILD := build
 
-.PHONY: all lib header fixtures test test-rust test-c test-asan test-go demo bench clean
+.PHONY: all lib header fixtures test test-rust test-c test-asan test-go demo bench bench-smoke clean
 
 all: lib
 
@@ -22,6 +22,14 @@ lib:
 	mkdir -p $(BUILD)/lib go/lib
 	cp $(RELEASE)/libsbx.a $(RELEASE)/libsbx.so $(BUILD)/lib/
 	cp $(RELEASE)/libsbx.a go/lib/libsbx.a
+	mkdir -p $(BUILD)/include $(BUILD)/lib/pkgconfig $(BUILD)/lib/cmake/sbx
+	cp include/sbx.h $(BUILD)/include/
+	version=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1); \
+	sed -e 's|@SBX_PREFIX@|$${pcfiledir}/../..|' -e 's|@SBX_PC_LIBDIR@|$${prefix}/lib|' \
+	    -e 's|@SBX_PC_INCLUDEDIR@|$${prefix}/include|' -e "s|@SBX_VERSION@|$$version|" \
+	    cmake/sbx.pc.in > $(BUILD)/lib/pkgconfig/sbx.pc; \
+	sed -e 's|@SBX_CMAKE_LIBDIR@|$${_sbx_prefix}/lib|' -e 's|@SBX_CMAKE_INCLUDEDIR@|$${_sbx_prefix}/include|' \
+	    -e "s|@SBX_VERSION@|$$version|" cmake/sbxConfig.cmake.in > $(BUILD)/lib/cmake/sbx/sbxConfig.cmake
 
 header:
 	SBX_BLESS=1 $(CARGO) test --test header
@@ -53,13 +61,16 @@ test-go: lib
 	cd go && $(GO) vet ./...
 	cd go && $(GO) test -count=1 ./...
 	cd go && $(GO) test -count=1 -race ./...
-	cd go && GOGC=1 GODEBUG=cgocheck=1 $(GO) test -count=1 ./...
+	cd go && GOGC=1 GODEBUG=cgocheck=1 $(GO) test -count=1 -short ./...
 
 demo: lib
-	cd go && $(GO) run ./cmd/sbx demo
+	cd go && $(GO) run ./cmd/sbx demo --testdata ../testdata
 
 bench: lib
 	./bench/run
+
+bench-smoke: lib
+	./bench/run --smoke
 
 clean:
 	rm -rf $(BUILD) go/lib

@@ -65,6 +65,10 @@ typedef enum sbx_status {
    */
   SBX_STATUS_HANDLE_CLOSED = 2,
   /**
+   * A guest memory access outside the memory's current size.
+   */
+  SBX_STATUS_OUT_OF_BOUNDS = 3,
+  /**
    * The bytes are not valid WebAssembly, or use a feature sbx does not enable.
    */
   SBX_STATUS_COMPILE_ERROR = 10,
@@ -105,6 +109,15 @@ typedef enum sbx_status {
    * The guest trapped; the error carries the trap code and a backtrace.
    */
   SBX_STATUS_TRAP = 33,
+  /**
+   * A WASI program exited with a non-zero code (`sbx_error_exit_code`).
+   * Exit code 0 is success.
+   */
+  SBX_STATUS_EXIT = 34,
+  /**
+   * A host function failed; the message says which and why.
+   */
+  SBX_STATUS_HOST_ERROR = 35,
   /**
    * Reading or writing the on-disk cache directory failed at host creation.
    */
@@ -239,6 +252,24 @@ typedef uint8_t sbx_value_type;
 #endif // __cplusplus
 
 /**
+ * A host function. `stack` holds `stack_len` values: the params on entry
+ * (encoded as on the call path), the results on return, from the front.
+ * Return 0 for success; anything else fails the guest's call with
+ * SBX_STATUS_HOST_ERROR and the message set by `sbx_caller_set_error` (or
+ * one naming the code). Called on the thread running the guest.
+ */
+typedef int32_t (*sbx_host_func_callback)(void *user_data,
+                                          sbx_caller *caller,
+                                          uint64_t *stack,
+                                          size_t stack_len);
+
+/**
+ * Frees callback user data when the last copy of the config holding it is
+ * dropped (after the host or module that uses it is gone). May be NULL.
+ */
+typedef void (*sbx_free_callback)(void *user_data);
+
+/**
  * One exported function, as `sbx_module_function_at` describes it. Every
  * pointer is borrowed from the module and valid until `sbx_module_free`.
  */
@@ -268,6 +299,12 @@ typedef struct sbx_function_info {
    */
   size_t results_len;
 } sbx_function_info;
+
+/**
+ * Receives bytes a guest wrote to stdout or stderr: `len` bytes at `data`,
+ * valid only during the callback. Called on the thread running the guest.
+ */
+typedef void (*sbx_output_callback)(void *user_data, const uint8_t *data, size_t len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -358,6 +395,14 @@ enum sbx_status sbx_config_set_pooling(sbx_config *config, bool enabled);
 enum sbx_status sbx_config_set_cache_dir(sbx_config *config, const uint8_t *path, size_t path_len);
 
 /**
+ * Enables WASI for every module of the host with a copy of `wasi` (NULL
+ * disables it, the default). Without it, a module that imports WASI fails
+ * to load with SBX_STATUS_LINK_ERROR, unless its load options give one.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+ */
+enum sbx_status sbx_config_set_wasi(sbx_config *config, const sbx_wasi_config *wasi);
+
+/**
  * Frees an error. NULL is a no-op.
  */
 void sbx_error_free(sbx_error *error);
@@ -384,6 +429,13 @@ sbx_trap_code sbx_error_trap_code(const sbx_error *error);
  * Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
  */
 const char *sbx_error_backtrace(const sbx_error *error);
+
+/**
+ * Writes the exit code of a WASI program that exited with a non-zero code.
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL or when the
+ * error's status is not SBX_STATUS_EXIT.
+ */
+enum sbx_status sbx_error_exit_code(const sbx_error *error, int32_t *code_out);
 
 /**
  * The name of a status, e.g. "SBX_STATUS_TIMEOUT", or "SBX_STATUS_UNKNOWN"
@@ -451,6 +503,72 @@ void sbx_cancel_free(sbx_cancel *cancel);
 const char *sbx_version(void);
 
 /**
+ * Defines the import `module_name.func_name` (UTF-8, pointer and length) on
+ * `host` for every module loaded afterwards, with param and result types
+ * given as `SBX_VALUE_TYPE_I32`..`SBX_VALUE_TYPE_F64`. The host keeps
+ * `user_data` and calls `free_user_data` (may be NULL) once when the host is
+ * gone. Safe to call while other threads load and call modules.
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, bad UTF-8, a type
+ * other than i32/i64/f32/f64, a name already defined); SBX_STATUS_HANDLE_CLOSED.
+ * On failure `free_user_data` is called right away, and if `error_out` is
+ * not NULL it receives an error the caller frees with `sbx_error_free`.
+ */
+enum sbx_status sbx_host_define_func(const sbx_host *host,
+                                     const uint8_t *module_name,
+                                     size_t module_name_len,
+                                     const uint8_t *func_name,
+                                     size_t func_name_len,
+                                     const uint8_t *params,
+                                     size_t params_len,
+                                     const uint8_t *results,
+                                     size_t results_len,
+                                     sbx_host_func_callback callback,
+                                     void *user_data,
+                                     sbx_free_callback free_user_data,
+                                     sbx_error **error_out);
+
+/**
+ * Writes the size in bytes of the calling module's exported `memory`.
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+ * SBX_STATUS_EXPORT_NOT_FOUND when the module exports no memory.
+ */
+enum sbx_status sbx_caller_memory_size(sbx_caller *caller_ptr, uint64_t *size_out);
+
+/**
+ * Copies `len` bytes at `offset` of the calling module's memory into `buf`.
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+ * SBX_STATUS_OUT_OF_BOUNDS; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
+ */
+enum sbx_status sbx_caller_memory_read(sbx_caller *caller_ptr,
+                                       uint64_t offset,
+                                       uint8_t *buf,
+                                       size_t len);
+
+/**
+ * Copies `len` bytes from `data` into the calling module's memory at `offset`.
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+ * SBX_STATUS_OUT_OF_BOUNDS; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
+ */
+enum sbx_status sbx_caller_memory_write(sbx_caller *caller_ptr,
+                                        uint64_t offset,
+                                        const uint8_t *data,
+                                        size_t len);
+
+/**
+ * Writes the user data the calling module was loaded with
+ * (`sbx_load_options_user_data`; 0 by default).
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+ */
+enum sbx_status sbx_caller_user_data(sbx_caller *caller_ptr, uint64_t *user_data_out);
+
+/**
+ * Sets the message the guest's call fails with when this callback returns
+ * non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced).
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+ */
+enum sbx_status sbx_caller_set_error(sbx_caller *caller_ptr, const uint8_t *message, size_t len);
+
+/**
  * Compiles (or takes from the cache) and instantiates `wasm`, running its
  * start function, and writes the new module to `*module_out` (owned by the
  * caller; free with `sbx_module_free`).
@@ -482,6 +600,22 @@ enum sbx_status sbx_load_module(const sbx_host *host,
                                 sbx_error **error_out);
 
 /**
+ * `sbx_load_module` with per-load settings (`options` may be NULL for the
+ * defaults; it is read only during the call): a timeout, a cancel token, a
+ * WASI world, and user data for host functions. Same statuses as
+ * `sbx_load_module`, plus SBX_STATUS_EXIT when a WASI start function exits
+ * with a non-zero code and SBX_STATUS_HOST_ERROR when a host function fails.
+ */
+enum sbx_status sbx_load_module_with(const sbx_host *host,
+                                     const uint8_t *name,
+                                     size_t name_len,
+                                     const uint8_t *wasm,
+                                     size_t wasm_len,
+                                     const sbx_load_options *options,
+                                     sbx_module **module_out,
+                                     sbx_error **error_out);
+
+/**
  * Calls the exported function `func` (`func_len` bytes, not NUL-terminated)
  * with `params_len` params, and writes its results to `results`.
  *
@@ -502,7 +636,8 @@ enum sbx_status sbx_load_module(const sbx_host *host,
  * SBX_STATUS_SIGNATURE_MISMATCH (wrong param count, `results_cap` too small,
  * or v128/reference types); SBX_STATUS_TIMEOUT; SBX_STATUS_INTERRUPTED;
  * SBX_STATUS_FUEL_EXHAUSTED; SBX_STATUS_TRAP (see `sbx_error_trap_code`);
- * SBX_STATUS_INTERNAL. On failure, if `error_out` is not NULL, writes an
+ * SBX_STATUS_EXIT (a WASI program exited non-zero; exit code 0 is success
+ * with no results); SBX_STATUS_HOST_ERROR; SBX_STATUS_INTERNAL. On failure, if `error_out` is not NULL, writes an
  * error the caller frees with `sbx_error_free`.
  */
 enum sbx_status sbx_call_with_timeout(const sbx_module *module,
@@ -576,6 +711,149 @@ enum sbx_status sbx_module_function_count(const sbx_module *module, size_t *coun
 enum sbx_status sbx_module_function_at(const sbx_module *module,
                                        size_t index,
                                        struct sbx_function_info *info_out);
+
+/**
+ * Writes the size in bytes of the module's exported memory (`memory`, or
+ * else its first exported memory). It can change between calls.
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+ * SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
+ */
+enum sbx_status sbx_module_memory_size(const sbx_module *module, uint64_t *size_out);
+
+/**
+ * Copies `len` bytes at `offset` of the module's memory into `buf`. Waits
+ * for a call in progress on the module. Safe from any thread.
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+ * SBX_STATUS_OUT_OF_BOUNDS (nothing is copied); SBX_STATUS_HANDLE_CLOSED;
+ * SBX_STATUS_EXPORT_NOT_FOUND without a memory.
+ */
+enum sbx_status sbx_module_memory_read(const sbx_module *module,
+                                       uint64_t offset,
+                                       uint8_t *buf,
+                                       size_t len);
+
+/**
+ * Copies `len` bytes from `data` into the module's memory at `offset`.
+ * Waits for a call in progress on the module. Safe from any thread.
+ * Returns as `sbx_module_memory_read`.
+ */
+enum sbx_status sbx_module_memory_write(const sbx_module *module,
+                                        uint64_t offset,
+                                        const uint8_t *data,
+                                        size_t len);
+
+/**
+ * A new WASI config that denies everything but clocks and random. Owned by
+ * the caller; free with `sbx_wasi_config_free`. NULL only if allocation panics.
+ */
+sbx_wasi_config *sbx_wasi_config_new(void);
+
+/**
+ * Frees a WASI config. NULL is a no-op. Copies already taken keep their
+ * callbacks' user data alive.
+ */
+void sbx_wasi_config_free(sbx_wasi_config *config);
+
+/**
+ * Lets the guest see host directory `host_path` as `guest_path` (both UTF-8,
+ * pointer and length), read-only unless `writable`. The guest cannot leave
+ * it through `..`, absolute paths or symlinks. The directory is opened when
+ * a module is loaded with this config.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8
+ * or an empty path.
+ */
+enum sbx_status sbx_wasi_config_preopen_dir(sbx_wasi_config *config,
+                                            const uint8_t *host_path,
+                                            size_t host_path_len,
+                                            const uint8_t *guest_path,
+                                            size_t guest_path_len,
+                                            bool writable);
+
+/**
+ * Adds the environment variable `key=value` (UTF-8, pointer and length).
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8,
+ * an empty key or a key containing '='.
+ */
+enum sbx_status sbx_wasi_config_env(sbx_wasi_config *config,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    const uint8_t *value,
+                                    size_t value_len);
+
+/**
+ * Appends an argument (UTF-8, pointer and length); the first is `argv[0]`.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or bad UTF-8.
+ */
+enum sbx_status sbx_wasi_config_arg(sbx_wasi_config *config, const uint8_t *arg, size_t arg_len);
+
+/**
+ * Sets the guest's whole stdin to a copy of `len` bytes at `data`.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+ */
+enum sbx_status sbx_wasi_config_stdin(sbx_wasi_config *config, const uint8_t *data, size_t len);
+
+/**
+ * Sends the guest's stdout to `callback` with `user_data`; a NULL callback
+ * discards it (the default). `free_user_data` (may be NULL) runs once when
+ * the last copy of this config is dropped, and right away for a NULL callback.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+ */
+enum sbx_status sbx_wasi_config_stdout(sbx_wasi_config *config,
+                                       sbx_output_callback callback,
+                                       void *user_data,
+                                       sbx_free_callback free_user_data);
+
+/**
+ * As `sbx_wasi_config_stdout`, for stderr.
+ */
+enum sbx_status sbx_wasi_config_stderr(sbx_wasi_config *config,
+                                       sbx_output_callback callback,
+                                       void *user_data,
+                                       sbx_free_callback free_user_data);
+
+/**
+ * Passes on at most `bytes` of stdout, and of stderr, per call (and per
+ * load); the rest is dropped. 0 means no cap (the default).
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+ */
+enum sbx_status sbx_wasi_config_output_limit(sbx_wasi_config *config, uint64_t bytes);
+
+/**
+ * New load options: host load timeout, no cancel token, the host's WASI
+ * config, user data 0. Owned by the caller; free with `sbx_load_options_free`.
+ */
+sbx_load_options *sbx_load_options_new(void);
+
+/**
+ * Frees load options. NULL is a no-op.
+ */
+void sbx_load_options_free(sbx_load_options *options);
+
+/**
+ * The load's deadline: 0 for the host's load timeout, `SBX_TIMEOUT_NONE` for none.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+ */
+enum sbx_status sbx_load_options_timeout_ns(sbx_load_options *options, uint64_t timeout_ns);
+
+/**
+ * A token that stops the load when triggered (NULL for none). The options
+ * hold their own reference, so the token may be freed before them.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
+ */
+enum sbx_status sbx_load_options_cancel(sbx_load_options *options, const sbx_cancel *cancel);
+
+/**
+ * Gives the module this WASI world (copied) instead of the host's; NULL
+ * goes back to the host's. Enables WASI for the module even when the host
+ * has none. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
+ */
+enum sbx_status sbx_load_options_wasi(sbx_load_options *options, const sbx_wasi_config *wasi);
+
+/**
+ * A value host functions read back with `sbx_caller_user_data` when this
+ * module calls them. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+ */
+enum sbx_status sbx_load_options_user_data(sbx_load_options *options, uint64_t user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

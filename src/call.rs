@@ -72,7 +72,7 @@ impl ValueType {
     }
 
     #[inline]
-    fn encode(self, value: u64) -> ValRaw {
+    pub(crate) fn encode(self, value: u64) -> ValRaw {
         match self {
             ValueType::I32 => ValRaw::u32(value as u32),
             ValueType::F32 => ValRaw::f32(value as u32),
@@ -82,7 +82,7 @@ impl ValueType {
     }
 
     #[inline]
-    fn decode(self, raw: &ValRaw) -> u64 {
+    pub(crate) fn decode(self, raw: &ValRaw) -> u64 {
         match self {
             ValueType::I32 => raw.get_u32() as u64,
             ValueType::F32 => raw.get_f32() as u64,
@@ -155,8 +155,20 @@ pub(crate) struct Exports {
 /// (after close too) so that descriptions handed to C stay valid.
 pub(crate) struct FunctionInfo {
     pub(crate) name: String,
-    pub(crate) c_name: std::ffi::CString,
+    /// `name`'s exact bytes and a NUL; see [`nul_terminated`].
+    pub(crate) c_name: Box<[u8]>,
     pub(crate) signature: Signature,
+}
+
+/// `text`'s exact bytes followed by a NUL, for handing to C as a pointer and
+/// a length. A name may itself contain NULs (wasm allows them), so the
+/// length, not the terminator, is what delimits it; escaping them instead
+/// would make the pointer and length describe different strings.
+pub(crate) fn nul_terminated(text: &str) -> Box<[u8]> {
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.push(0);
+    bytes.into()
 }
 
 impl Exports {
@@ -188,8 +200,7 @@ impl Exports {
                         .chain(&signature.results)
                         .all(|t| t.is_number());
                     infos.push(FunctionInfo {
-                        c_name: std::ffi::CString::new(name.replace('\0', "\\0"))
-                            .expect("NULs replaced"),
+                        c_name: nul_terminated(&name),
                         name: name.clone(),
                         signature: signature.clone(),
                     });
@@ -311,10 +322,7 @@ impl Module {
                 .expect("fuel is enabled on this engine");
         }
         store.set_epoch_deadline(1);
-        {
-            let data = store.data_mut();
-            data.set_call(seq, cancel);
-        }
+        store.data_mut().set_call(seq, cancel);
         inner.watch.begin(seq, deadline);
         let outcome = if inner.closed.load(SeqCst) {
             Err(Error::closed("module"))
@@ -341,7 +349,12 @@ impl Module {
             let left = store.get_fuel().unwrap_or(0);
             inner.last_fuel.store(fuel - left, SeqCst);
         }
-        outcome?;
+        match outcome {
+            Ok(()) => {}
+            // A WASI program that calls exit(0) has succeeded; it returns nothing.
+            Err(e) if e.exit_code() == Some(0) => return Ok(0),
+            Err(e) => return Err(e),
+        }
         for ((out, ty), raw) in results.iter_mut().zip(&sig.results).zip(values.iter()) {
             *out = ty.decode(raw);
         }

@@ -120,6 +120,14 @@ pub struct Cancel {
     triggered: AtomicBool,
 }
 
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cancel")
+            .field("triggered", &self.is_triggered())
+            .finish()
+    }
+}
+
 impl Cancel {
     pub(crate) fn new(engine: &Engine) -> Cancel {
         Cancel {

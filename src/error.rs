@@ -18,6 +18,8 @@ pub enum Status {
     InvalidArgument = 1,
     /// The handle was closed (by its own close or by closing its host).
     HandleClosed = 2,
+    /// A guest memory access outside the memory's current size.
+    OutOfBounds = 3,
     /// The bytes are not valid WebAssembly, or use a feature sbx does not enable.
     CompileError = 10,
     /// An import that the host cannot satisfy; the message names it.
@@ -39,6 +41,11 @@ pub enum Status {
     FuelExhausted = 32,
     /// The guest trapped; the error carries the trap code and a backtrace.
     Trap = 33,
+    /// A WASI program exited with a non-zero code (`sbx_error_exit_code`).
+    /// Exit code 0 is success.
+    Exit = 34,
+    /// A host function failed; the message says which and why.
+    HostError = 35,
     /// Reading or writing the on-disk cache directory failed at host creation.
     Io = 40,
     /// sbx itself failed (a caught panic). The process is still usable.
@@ -47,10 +54,11 @@ pub enum Status {
 
 impl Status {
     /// Every status, for tables and tests.
-    pub(crate) const ALL: [Status; 15] = [
+    pub(crate) const ALL: [Status; 18] = [
         Status::Ok,
         Status::InvalidArgument,
         Status::HandleClosed,
+        Status::OutOfBounds,
         Status::CompileError,
         Status::LinkError,
         Status::InstanceLimit,
@@ -61,6 +69,8 @@ impl Status {
         Status::Interrupted,
         Status::FuelExhausted,
         Status::Trap,
+        Status::Exit,
+        Status::HostError,
         Status::Io,
         Status::Internal,
     ];
@@ -76,6 +86,7 @@ impl Status {
             Status::Ok => c"SBX_STATUS_OK",
             Status::InvalidArgument => c"SBX_STATUS_INVALID_ARGUMENT",
             Status::HandleClosed => c"SBX_STATUS_HANDLE_CLOSED",
+            Status::OutOfBounds => c"SBX_STATUS_OUT_OF_BOUNDS",
             Status::CompileError => c"SBX_STATUS_COMPILE_ERROR",
             Status::LinkError => c"SBX_STATUS_LINK_ERROR",
             Status::InstanceLimit => c"SBX_STATUS_INSTANCE_LIMIT",
@@ -86,6 +97,8 @@ impl Status {
             Status::Interrupted => c"SBX_STATUS_INTERRUPTED",
             Status::FuelExhausted => c"SBX_STATUS_FUEL_EXHAUSTED",
             Status::Trap => c"SBX_STATUS_TRAP",
+            Status::Exit => c"SBX_STATUS_EXIT",
+            Status::HostError => c"SBX_STATUS_HOST_ERROR",
             Status::Io => c"SBX_STATUS_IO",
             Status::Internal => c"SBX_STATUS_INTERNAL",
         }
@@ -226,6 +239,7 @@ pub struct Error {
     message: String,
     trap: TrapCode,
     backtrace: Option<String>,
+    exit_code: Option<i32>,
 }
 
 /// `Result` with [`Error`].
@@ -239,6 +253,7 @@ impl Error {
             message: message.into(),
             trap: TrapCode::None,
             backtrace: None,
+            exit_code: None,
         }
     }
 
@@ -265,6 +280,11 @@ impl Error {
         self.trap
     }
 
+    /// The exit code, when the status is [`Status::Exit`].
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit_code
+    }
+
     /// The wasm backtrace, where the failure happened inside the guest.
     pub fn backtrace(&self) -> Option<&str> {
         self.backtrace.as_deref()
@@ -277,6 +297,18 @@ impl Error {
             .downcast_ref::<wasmtime::WasmBacktrace>()
             .map(|bt| bt.to_string())
             .filter(|bt| !bt.trim().is_empty());
+        if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            return Error {
+                exit_code: Some(exit.0),
+                ..Error::new(Status::Exit, format!("{what}: exited with code {}", exit.0))
+            };
+        }
+        if let Some(failed) = err.downcast_ref::<crate::host_func::HostFuncError>() {
+            return Error {
+                backtrace,
+                ..Error::new(Status::HostError, format!("{what}: {failed}"))
+            };
+        }
         let (status, trap, message) = if let Some(stopped) = err.downcast_ref::<Stopped>() {
             let status = match stopped {
                 Stopped::Timeout => Status::Timeout,
@@ -318,6 +350,7 @@ impl Error {
             message,
             trap,
             backtrace,
+            exit_code: None,
         }
     }
 }

@@ -2,13 +2,16 @@
 //! and the registry of the modules loaded from it.
 
 use crate::cache::{CacheSource, ModuleCache};
+use crate::call::ValueType;
 use crate::deadline::{deadline_after, Cancel, Watch};
 use crate::error::{Error, Result, Status};
+use crate::host_func::{self, HostCallback};
 use crate::limits::Limits;
 use crate::module::{Module, ModuleInner, StoreData};
+use crate::wasi::{WasiConfig, WasiState};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use wasmtime::{Engine, Linker};
 
@@ -20,6 +23,22 @@ pub struct HostConfig {
     /// Directory for the on-disk compiled-module cache; `None` for memory only.
     /// It must be trusted: its contents are run as machine code.
     pub cache_dir: Option<PathBuf>,
+    /// WASI for every module, unless a load gives its own; `None` leaves
+    /// WASI imports unresolved (a link error) for modules loaded without one.
+    pub wasi: Option<WasiConfig>,
+}
+
+/// Per-load settings.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Bounds compile plus start function (and a reactor's `_initialize`).
+    pub timeout: Timeout,
+    /// Stops the load when triggered.
+    pub cancel: Option<Arc<Cancel>>,
+    /// This module's WASI world, replacing the host's.
+    pub wasi: Option<WasiConfig>,
+    /// A value host functions can read back with [`crate::Caller::user_data`].
+    pub user_data: u64,
 }
 
 /// How long something may run: the host's default, no limit, or a duration.
@@ -54,9 +73,17 @@ pub struct Host {
 pub(crate) struct HostInner {
     pub(crate) engine: Engine,
     pub(crate) limits: Limits,
-    pub(crate) linker: Linker<StoreData>,
+    linkers: RwLock<Linkers>,
+    wasi: Option<WasiConfig>,
     cache: ModuleCache,
     registry: Mutex<Registry>,
+}
+
+/// Host functions are defined in both; modules with WASI link against the
+/// second, so a module without WASI gets a link error naming the import.
+struct Linkers {
+    plain: Linker<StoreData>,
+    wasi: Linker<StoreData>,
 }
 
 #[derive(Default)]
@@ -78,12 +105,25 @@ impl Host {
         let engine = Engine::new(&wasm_config)
             .map_err(|e| Error::new(Status::Internal, format!("create engine: {e:#}")))?;
         let cache = ModuleCache::new(&engine, config.cache_dir.as_deref())?;
-        let linker = Linker::new(&engine);
+        let mut wasi = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut wasi, |data: &mut StoreData| {
+            &mut data
+                .wasi
+                .as_mut()
+                .expect("modules linked with WASI carry a WASI context")
+                .ctx
+        })
+        .map_err(|e| Error::new(Status::Internal, format!("add WASI to the linker: {e:#}")))?;
+        let linkers = Linkers {
+            plain: Linker::new(&engine),
+            wasi,
+        };
         Ok(Host {
             inner: Arc::new(HostInner {
                 engine,
                 limits: config.limits,
-                linker,
+                linkers: RwLock::new(linkers),
+                wasi: config.wasi,
                 cache,
                 registry: Mutex::new(Registry::default()),
             }),
@@ -100,6 +140,32 @@ impl Host {
         Arc::new(Cancel::new(&self.inner.engine))
     }
 
+    /// Defines the host function `module.name`, importable by every module
+    /// loaded afterwards. Fails with `InvalidArgument` for a type that cannot
+    /// cross as `u64` or a name already defined, `HandleClosed` after close.
+    pub fn define_func(
+        &self,
+        module: &str,
+        name: &str,
+        params: &[ValueType],
+        results: &[ValueType],
+        callback: Arc<HostCallback>,
+    ) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::closed("host"));
+        }
+        let mut linkers = self
+            .inner
+            .linkers
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let linkers = &mut *linkers;
+        for linker in [&mut linkers.plain, &mut linkers.wasi] {
+            host_func::define(linker, module, name, params, results, callback.clone())?;
+        }
+        Ok(())
+    }
+
     /// Compiles (or finds in the cache) and instantiates a module, running
     /// its start function under `timeout` and `cancel`.
     pub fn load(
@@ -109,8 +175,12 @@ impl Host {
         timeout: Timeout,
         cancel: Option<&Arc<Cancel>>,
     ) -> Result<Module> {
-        self.load_with_source(name, wasm, timeout, cancel)
-            .map(|(m, _)| m)
+        let options = LoadOptions {
+            timeout,
+            cancel: cancel.cloned(),
+            ..LoadOptions::default()
+        };
+        self.load_with(name, wasm, &options).map(|(m, _)| m)
     }
 
     /// [`Host::load`], also saying where the compiled code came from.
@@ -121,15 +191,35 @@ impl Host {
         timeout: Timeout,
         cancel: Option<&Arc<Cancel>>,
     ) -> Result<(Module, CacheSource)> {
+        let options = LoadOptions {
+            timeout,
+            cancel: cancel.cloned(),
+            ..LoadOptions::default()
+        };
+        self.load_with(name, wasm, &options)
+    }
+
+    /// Loads a module with every per-load setting, saying where the
+    /// compiled code came from.
+    pub fn load_with(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        options: &LoadOptions,
+    ) -> Result<(Module, CacheSource)> {
         if name.trim().is_empty() {
             return Err(Error::invalid("module name is empty or whitespace"));
         }
-        if cancel.is_some_and(|c| !c.belongs_to(&self.inner.engine)) {
+        if options
+            .cancel
+            .as_ref()
+            .is_some_and(|c| !c.belongs_to(&self.inner.engine))
+        {
             return Err(Error::invalid("cancel token belongs to another host"));
         }
-        let deadline = timeout.deadline(self.inner.limits.load_timeout);
+        let deadline = options.timeout.deadline(self.inner.limits.load_timeout);
         let id = self.reserve_slot()?;
-        let loaded = self.instantiate(name, id, wasm, deadline, cancel);
+        let loaded = self.instantiate(name, id, wasm, deadline, options);
         let mut registry = self.registry();
         registry.pending -= 1;
         let (module, source) = loaded?;
@@ -148,18 +238,35 @@ impl Host {
         id: u64,
         wasm: &[u8],
         deadline: Option<u64>,
-        cancel: Option<&Arc<Cancel>>,
+        options: &LoadOptions,
     ) -> Result<(Module, CacheSource)> {
         let inner = &self.inner;
         let (compiled, source) = inner.cache.get_or_compile(&inner.engine, wasm)?;
         inner.limits.check_module(&compiled)?;
-        let pre = inner
-            .linker
-            .instantiate_pre(&compiled)
-            .map_err(|e| Error::new(Status::LinkError, format!("link: {e:#}")))?;
+        let wasi_config = options.wasi.as_ref().or(inner.wasi.as_ref());
+        let pre = {
+            let linkers = inner.linkers.read().unwrap_or_else(|p| p.into_inner());
+            let linker = if wasi_config.is_some() {
+                &linkers.wasi
+            } else {
+                &linkers.plain
+            };
+            linker
+                .instantiate_pre(&compiled)
+                .map_err(|e| Error::new(Status::LinkError, format!("link: {e:#}")))?
+        };
+        let wasi = wasi_config.map(WasiState::new).transpose()?;
         let watch = Watch::new(&inner.engine);
-        let module =
-            ModuleInner::instantiate(self.inner.clone(), name, id, &pre, watch, deadline, cancel)?;
+        let module = ModuleInner::instantiate(
+            inner.clone(),
+            name,
+            id,
+            &pre,
+            watch,
+            deadline,
+            options,
+            wasi,
+        )?;
         Ok((
             Module {
                 inner: Arc::new(module),

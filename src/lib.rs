@@ -11,16 +11,21 @@ pub mod capi;
 mod deadline;
 mod error;
 mod host;
+mod host_func;
 mod limits;
+mod memory;
 mod module;
+mod wasi;
 
 pub use cache::CacheSource;
 pub use call::{Signature, ValueType};
 pub use deadline::{queued_deadlines, Cancel};
 pub use error::{Error, Result, Status, TrapCode};
-pub use host::{Host, HostConfig, Timeout};
+pub use host::{Host, HostConfig, LoadOptions, Timeout};
+pub use host_func::{Caller, HostCallback, HostFuncError};
 pub use limits::Limits;
 pub use module::Module;
+pub use wasi::{OutputSink, Preopen, WasiConfig};
 
 /// The crate version, also returned by `sbx_version()`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

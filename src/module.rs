@@ -4,10 +4,11 @@
 use crate::call::{Exports, FunctionInfo};
 use crate::deadline::{self, CallState, Cancel, Watch};
 use crate::error::{Error, Result, Status, Stopped};
-use crate::host::{Host, HostInner};
+use crate::host::{Host, HostInner, LoadOptions};
+use crate::wasi::WasiState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
-use wasmtime::{Instance, InstancePre, StoreLimits};
+use wasmtime::{Instance, InstancePre, Memory, StoreLimits};
 
 /// What each store carries: its limits and the state of the call in flight.
 pub struct StoreData {
@@ -15,6 +16,8 @@ pub struct StoreData {
     watch: Arc<Watch>,
     call_seq: u64,
     cancel: Option<Arc<Cancel>>,
+    pub(crate) wasi: Option<WasiState>,
+    pub(crate) user_data: u64,
 }
 
 impl StoreData {
@@ -22,6 +25,9 @@ impl StoreData {
         self.call_seq = seq;
         if cancel.is_some() || self.cancel.is_some() {
             self.cancel = cancel.cloned();
+        }
+        if let Some(wasi) = &self.wasi {
+            wasi.reset_output_budget();
         }
     }
 }
@@ -49,7 +55,8 @@ pub struct Module {
 
 pub(crate) struct ModuleInner {
     pub(crate) name: String,
-    pub(crate) c_name: std::ffi::CString,
+    /// `name`'s exact bytes and a NUL; see [`crate::call::nul_terminated`].
+    pub(crate) c_name: Box<[u8]>,
     pub(crate) functions: Box<[FunctionInfo]>,
     id: u64,
     pub(crate) host: Arc<HostInner>,
@@ -65,10 +72,12 @@ pub(crate) struct Live {
     #[allow(dead_code)] // kept so the instance's lifetime is explicit
     pub(crate) instance: Instance,
     pub(crate) exports: Exports,
+    pub(crate) memory: Option<Memory>,
     pub(crate) next_seq: u64,
 }
 
 impl ModuleInner {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn instantiate(
         host: Arc<HostInner>,
         name: &str,
@@ -76,13 +85,17 @@ impl ModuleInner {
         pre: &InstancePre<StoreData>,
         watch: Arc<Watch>,
         deadline: Option<u64>,
-        cancel: Option<&Arc<Cancel>>,
+        options: &LoadOptions,
+        wasi: Option<WasiState>,
     ) -> Result<ModuleInner> {
+        let cancel = options.cancel.as_ref();
         let data = StoreData {
             limits: host.limits.store_limits(),
             watch: watch.clone(),
             call_seq: 1,
             cancel: cancel.cloned(),
+            wasi,
+            user_data: options.user_data,
         };
         let mut store = ModuleStore::new(&host.engine, data);
         store.limiter(|data| &mut data.limits);
@@ -93,18 +106,32 @@ impl ModuleInner {
                 .expect("fuel is enabled on this engine");
         }
         watch.begin(1, deadline);
-        let instance = if cancel.is_some_and(|c| c.is_triggered()) {
+        let started = if cancel.is_some_and(|c| c.is_triggered()) {
             Err(wasmtime::Error::new(Stopped::Interrupted))
         } else {
-            pre.instantiate(&mut store)
+            pre.instantiate(&mut store).and_then(|instance| {
+                // A WASI reactor initialises its libc in `_initialize`.
+                if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+                    init.call(&mut store, ())?;
+                }
+                Ok(instance)
+            })
         };
         watch.end();
-        let instance = instance.map_err(classify_instantiate_error)?;
+        let fuel_used = host.limits.fuel.map(|f| f - store.get_fuel().unwrap_or(0));
+        let instance = started.map_err(classify_instantiate_error)?;
         store.data_mut().cancel = None;
         let (exports, functions) = Exports::collect(&mut store, &instance);
+        let memory = instance.get_memory(&mut store, "memory").or_else(|| {
+            let exports: Vec<_> = instance
+                .exports(&mut store)
+                .filter_map(|e| e.into_memory())
+                .collect();
+            exports.into_iter().next()
+        });
         Ok(ModuleInner {
             name: name.to_owned(),
-            c_name: std::ffi::CString::new(name.replace('\0', "\\0")).expect("NULs replaced"),
+            c_name: crate::call::nul_terminated(name),
             functions: functions.into(),
             id,
             host,
@@ -114,9 +141,10 @@ impl ModuleInner {
                 store,
                 instance,
                 exports,
+                memory,
                 next_seq: 2,
             })),
-            last_fuel: AtomicU64::new(0),
+            last_fuel: AtomicU64::new(fuel_used.unwrap_or(0)),
         })
     }
 
@@ -158,6 +186,10 @@ fn classify_instantiate_error(err: wasmtime::Error) -> Error {
         );
     }
     let from_guest = err.downcast_ref::<wasmtime::Trap>().is_some()
+        || err.downcast_ref::<wasmtime_wasi::I32Exit>().is_some()
+        || err
+            .downcast_ref::<crate::host_func::HostFuncError>()
+            .is_some()
         || err.downcast_ref::<Stopped>().is_some()
         || err.downcast_ref::<wasmtime::WasmBacktrace>().is_some();
     if from_guest {

@@ -23,6 +23,12 @@ fn every_wat_matches_its_committed_wasm() {
         }
         checked += 1;
     }
-    assert!(checked >= 10, "expected the fixture set, found {checked} .wat files");
-    assert!(stale.is_empty(), "stale or missing .wasm (run `make fixtures`): {stale:?}");
+    assert!(
+        checked >= 10,
+        "expected the fixture set, found {checked} .wat files"
+    );
+    assert!(
+        stale.is_empty(),
+        "stale or missing .wasm (run `make fixtures`): {stale:?}"
+    );
 }

@@ -171,6 +171,21 @@ pub extern "C" fn sbx_config_set_cache_dir(
     })
 }
 
+/// Enables WASI for every module of the host with a copy of `wasi` (NULL
+/// disables it, the default). Without it, a module that imports WASI fails
+/// to load with SBX_STATUS_LINK_ERROR, unless its load options give one.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_wasi(
+    config: *mut sbx_config,
+    wasi: *const super::wasi::sbx_wasi_config,
+) -> Status {
+    update(config, |c| {
+        c.wasi = super::wasi::read_wasi(wasi)?;
+        Ok(())
+    })
+}
+
 pub(crate) fn read(config: *const sbx_config) -> Result<HostConfig> {
     if config.is_null() {
         return Ok(HostConfig::default());

@@ -92,6 +92,23 @@ pub extern "C" fn sbx_error_backtrace(error: *const sbx_error) -> *const c_char 
     })
 }
 
+/// Writes the exit code of a WASI program that exited with a non-zero code.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL or when the
+/// error's status is not SBX_STATUS_EXIT.
+#[no_mangle]
+pub extern "C" fn sbx_error_exit_code(error: *const sbx_error, code_out: *mut i32) -> Status {
+    super::guarded_status(|| {
+        let e = handle::<_, ErrorObject>(error, "error")?;
+        let slot = super::out(code_out, "code_out")?;
+        let code = e
+            .error
+            .exit_code()
+            .ok_or_else(|| Error::invalid("the error is not an exit"))?;
+        slot.write(code);
+        Ok(())
+    })
+}
+
 /// The name of a status, e.g. "SBX_STATUS_TIMEOUT", or "SBX_STATUS_UNKNOWN"
 /// for a value this library does not define. Static; never NULL.
 #[no_mangle]

@@ -6,12 +6,16 @@
 mod config;
 mod error;
 mod host;
+mod host_func;
 mod module;
+mod wasi;
 
 pub use config::*;
 pub use error::*;
 pub use host::*;
+pub use host_func::*;
 pub use module::*;
+pub use wasi::*;
 
 use crate::error::{Error, Result, Status};
 use crate::host::Timeout;

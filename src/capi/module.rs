@@ -87,6 +87,34 @@ pub extern "C" fn sbx_load_module(
     })
 }
 
+/// `sbx_load_module` with per-load settings (`options` may be NULL for the
+/// defaults; it is read only during the call): a timeout, a cancel token, a
+/// WASI world, and user data for host functions. Same statuses as
+/// `sbx_load_module`, plus SBX_STATUS_EXIT when a WASI start function exits
+/// with a non-zero code and SBX_STATUS_HOST_ERROR when a host function fails.
+#[no_mangle]
+pub extern "C" fn sbx_load_module_with(
+    host: *const sbx_host,
+    name: *const u8,
+    name_len: usize,
+    wasm: *const u8,
+    wasm_len: usize,
+    options: *const super::wasi::sbx_load_options,
+    module_out: *mut *mut sbx_module,
+    error_out: *mut *mut sbx_error,
+) -> Status {
+    guarded(error_out, || {
+        let host = handle::<_, Host>(host, "host")?;
+        let name = text(name, name_len, "module name")?;
+        let wasm = bytes(wasm, wasm_len, "wasm")?;
+        let options = super::wasi::read_options(options)?;
+        let slot = out(module_out, "module_out")?;
+        let (module, _) = host.load_with(name, wasm, &options)?;
+        slot.write(super::into_handle(module));
+        Ok(())
+    })
+}
+
 /// Calls the exported function `func` (`func_len` bytes, not NUL-terminated)
 /// with `params_len` params, and writes its results to `results`.
 ///
@@ -107,7 +135,8 @@ pub extern "C" fn sbx_load_module(
 /// SBX_STATUS_SIGNATURE_MISMATCH (wrong param count, `results_cap` too small,
 /// or v128/reference types); SBX_STATUS_TIMEOUT; SBX_STATUS_INTERRUPTED;
 /// SBX_STATUS_FUEL_EXHAUSTED; SBX_STATUS_TRAP (see `sbx_error_trap_code`);
-/// SBX_STATUS_INTERNAL. On failure, if `error_out` is not NULL, writes an
+/// SBX_STATUS_EXIT (a WASI program exited non-zero; exit code 0 is success
+/// with no results); SBX_STATUS_HOST_ERROR; SBX_STATUS_INTERNAL. On failure, if `error_out` is not NULL, writes an
 /// error the caller frees with `sbx_error_free`.
 #[no_mangle]
 pub extern "C" fn sbx_call_with_timeout(
@@ -214,7 +243,7 @@ pub extern "C" fn sbx_module_name(
     guarded_status(|| {
         let module = handle::<_, Module>(module, "module")?;
         let slot = out(name_out, "name_out")?;
-        slot.write(module.inner.c_name.as_ptr());
+        slot.write(module.inner.c_name.as_ptr().cast());
         if !name_len_out.is_null() {
             // SAFETY: non-NULL out-param the caller promises is writable.
             unsafe { name_len_out.write(module.name().len()) };
@@ -256,7 +285,7 @@ pub extern "C" fn sbx_module_function_at(
                 Error::invalid(format!("function index {index} is past the count"))
             })?;
         slot.write(sbx_function_info {
-            name: f.c_name.as_ptr(),
+            name: f.c_name.as_ptr().cast(),
             name_len: f.name.len(),
             params: f.signature.params.as_ptr().cast(),
             params_len: f.signature.params.len(),
@@ -264,5 +293,53 @@ pub extern "C" fn sbx_module_function_at(
             results_len: f.signature.results.len(),
         });
         Ok(())
+    })
+}
+
+/// Writes the size in bytes of the module's exported memory (`memory`, or
+/// else its first exported memory). It can change between calls.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+/// SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
+#[no_mangle]
+pub extern "C" fn sbx_module_memory_size(module: *const sbx_module, size_out: *mut u64) -> Status {
+    guarded_status(|| {
+        let module = handle::<_, Module>(module, "module")?;
+        let slot = out(size_out, "size_out")?;
+        slot.write(module.memory_size()?);
+        Ok(())
+    })
+}
+
+/// Copies `len` bytes at `offset` of the module's memory into `buf`. Waits
+/// for a call in progress on the module. Safe from any thread.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+/// SBX_STATUS_OUT_OF_BOUNDS (nothing is copied); SBX_STATUS_HANDLE_CLOSED;
+/// SBX_STATUS_EXPORT_NOT_FOUND without a memory.
+#[no_mangle]
+pub extern "C" fn sbx_module_memory_read(
+    module: *const sbx_module,
+    offset: u64,
+    buf: *mut u8,
+    len: usize,
+) -> Status {
+    guarded_status(|| {
+        let module = handle::<_, Module>(module, "module")?;
+        module.memory_read(offset, slice_mut(buf, len, "buf")?)
+    })
+}
+
+/// Copies `len` bytes from `data` into the module's memory at `offset`.
+/// Waits for a call in progress on the module. Safe from any thread.
+/// Returns as `sbx_module_memory_read`.
+#[no_mangle]
+pub extern "C" fn sbx_module_memory_write(
+    module: *const sbx_module,
+    offset: u64,
+    data: *const u8,
+    len: usize,
+) -> Status {
+    guarded_status(|| {
+        let module = handle::<_, Module>(module, "module")?;
+        module.memory_write(offset, slice(data, len, "data")?)
     })
 }

@@ -1,0 +1,193 @@
+//! `sbx_host_define_func` and `sbx_caller`: host functions written in C (or
+//! in Go through cgo), and what they may do with the module that called them.
+
+use super::host::sbx_host;
+use super::wasi::{sbx_free_callback, UserData};
+use super::{bytes, guarded, guarded_status, opaque, out, sbx_error, slice, slice_mut, text};
+use crate::call::ValueType;
+use crate::error::{Error, Result, Status};
+use crate::host::Host;
+use crate::host_func::{Caller, HostFuncError};
+use std::ffi::c_void;
+use std::sync::Arc;
+
+opaque! {
+    /// The module calling a host function. Valid only during the callback
+    /// it was passed to, and only on that thread.
+    sbx_caller,
+}
+
+/// A host function. `stack` holds `stack_len` values: the params on entry
+/// (encoded as on the call path), the results on return, from the front.
+/// Return 0 for success; anything else fails the guest's call with
+/// SBX_STATUS_HOST_ERROR and the message set by `sbx_caller_set_error` (or
+/// one naming the code). Called on the thread running the guest.
+pub type sbx_host_func_callback = Option<
+    extern "C" fn(
+        user_data: *mut c_void,
+        caller: *mut sbx_caller,
+        stack: *mut u64,
+        stack_len: usize,
+    ) -> i32,
+>;
+
+struct CallerCtx<'a, 'b> {
+    caller: &'a mut Caller<'b>,
+    error: Option<String>,
+}
+
+fn value_types(types: &[u8], what: &str) -> Result<Vec<ValueType>> {
+    types
+        .iter()
+        .map(|t| match t {
+            0 => Ok(ValueType::I32),
+            1 => Ok(ValueType::I64),
+            2 => Ok(ValueType::F32),
+            3 => Ok(ValueType::F64),
+            other => Err(Error::invalid(format!(
+                "{what}: value type {other} cannot cross as uint64"
+            ))),
+        })
+        .collect()
+}
+
+/// Defines the import `module_name.func_name` (UTF-8, pointer and length) on
+/// `host` for every module loaded afterwards, with param and result types
+/// given as `SBX_VALUE_TYPE_I32`..`SBX_VALUE_TYPE_F64`. The host keeps
+/// `user_data` and calls `free_user_data` (may be NULL) once when the host is
+/// gone. Safe to call while other threads load and call modules.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, bad UTF-8, a type
+/// other than i32/i64/f32/f64, a name already defined); SBX_STATUS_HANDLE_CLOSED.
+/// On failure `free_user_data` is called right away, and if `error_out` is
+/// not NULL it receives an error the caller frees with `sbx_error_free`.
+#[no_mangle]
+pub extern "C" fn sbx_host_define_func(
+    host: *const sbx_host,
+    module_name: *const u8,
+    module_name_len: usize,
+    func_name: *const u8,
+    func_name_len: usize,
+    params: *const u8,
+    params_len: usize,
+    results: *const u8,
+    results_len: usize,
+    callback: sbx_host_func_callback,
+    user_data: *mut c_void,
+    free_user_data: sbx_free_callback,
+    error_out: *mut *mut sbx_error,
+) -> Status {
+    let user_data = UserData::new(user_data, free_user_data);
+    guarded(error_out, move || {
+        let host = super::handle::<_, Host>(host, "host")?;
+        let module = text(module_name, module_name_len, "module name")?;
+        let name = text(func_name, func_name_len, "function name")?;
+        let params = value_types(bytes(params, params_len, "params")?, "params")?;
+        let results = value_types(bytes(results, results_len, "results")?, "results")?;
+        let callback = callback.ok_or_else(|| Error::invalid("callback is NULL"))?;
+        let qualified = format!("{module}.{name}");
+        let body = move |caller: &mut Caller<'_>, stack: &mut [u64]| {
+            let mut ctx = CallerCtx {
+                caller,
+                error: None,
+            };
+            let code = callback(
+                user_data.get(),
+                (&mut ctx as *mut CallerCtx).cast(),
+                stack.as_mut_ptr(),
+                stack.len(),
+            );
+            match code {
+                0 => Ok(()),
+                code => Err(HostFuncError(ctx.error.take().unwrap_or_else(|| {
+                    format!("{qualified} returned error code {code}")
+                }))),
+            }
+        };
+        host.define_func(module, name, &params, &results, Arc::new(body))
+    })
+}
+
+fn caller<'a>(caller: *mut sbx_caller) -> Result<&'a mut CallerCtx<'a, 'a>> {
+    // SAFETY: a non-NULL caller is the `CallerCtx` on the stack of the
+    // callback that received it, which the caller promises is still running.
+    unsafe { caller.cast::<CallerCtx>().as_mut() }.ok_or_else(|| Error::invalid("caller is NULL"))
+}
+
+/// Writes the size in bytes of the calling module's exported `memory`.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+/// SBX_STATUS_EXPORT_NOT_FOUND when the module exports no memory.
+#[no_mangle]
+pub extern "C" fn sbx_caller_memory_size(
+    caller_ptr: *mut sbx_caller,
+    size_out: *mut u64,
+) -> Status {
+    guarded_status(|| {
+        let ctx = caller(caller_ptr)?;
+        let slot = out(size_out, "size_out")?;
+        slot.write(ctx.caller.memory_size()?);
+        Ok(())
+    })
+}
+
+/// Copies `len` bytes at `offset` of the calling module's memory into `buf`.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+/// SBX_STATUS_OUT_OF_BOUNDS; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
+#[no_mangle]
+pub extern "C" fn sbx_caller_memory_read(
+    caller_ptr: *mut sbx_caller,
+    offset: u64,
+    buf: *mut u8,
+    len: usize,
+) -> Status {
+    guarded_status(|| {
+        let ctx = caller(caller_ptr)?;
+        ctx.caller.memory_read(offset, slice_mut(buf, len, "buf")?)
+    })
+}
+
+/// Copies `len` bytes from `data` into the calling module's memory at `offset`.
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
+/// SBX_STATUS_OUT_OF_BOUNDS; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
+#[no_mangle]
+pub extern "C" fn sbx_caller_memory_write(
+    caller_ptr: *mut sbx_caller,
+    offset: u64,
+    data: *const u8,
+    len: usize,
+) -> Status {
+    guarded_status(|| {
+        let ctx = caller(caller_ptr)?;
+        ctx.caller.memory_write(offset, slice(data, len, "data")?)
+    })
+}
+
+/// Writes the user data the calling module was loaded with
+/// (`sbx_load_options_user_data`; 0 by default).
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+#[no_mangle]
+pub extern "C" fn sbx_caller_user_data(
+    caller_ptr: *mut sbx_caller,
+    user_data_out: *mut u64,
+) -> Status {
+    guarded_status(|| {
+        let ctx = caller(caller_ptr)?;
+        out(user_data_out, "user_data_out")?.write(ctx.caller.user_data());
+        Ok(())
+    })
+}
+
+/// Sets the message the guest's call fails with when this callback returns
+/// non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced).
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+#[no_mangle]
+pub extern "C" fn sbx_caller_set_error(
+    caller_ptr: *mut sbx_caller,
+    message: *const u8,
+    len: usize,
+) -> Status {
+    guarded_status(|| {
+        let ctx = caller(caller_ptr)?;
+        ctx.error = Some(String::from_utf8_lossy(bytes(message, len, "message")?).into_owned());
+        Ok(())
+    })
+}

@@ -1,0 +1,139 @@
+//! Host functions: imports the embedder defines on a host, for every module
+//! loaded afterwards. Values cross as on the call path (`u64`, wazero's
+//! encoding) on one stack: params in, results out.
+
+use crate::call::ValueType;
+use crate::error::{Error, Result, Status};
+use crate::memory;
+use crate::module::StoreData;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+use wasmtime::{FuncType, ValRaw, ValType};
+
+/// The failure a host function reports; it ends the guest's call with
+/// [`Status::HostError`] and this message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFuncError(pub String);
+
+impl std::fmt::Display for HostFuncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HostFuncError {}
+
+/// A host function's body: it reads params from the front of `stack` and
+/// writes results there. It runs on the thread of the call, while the guest waits.
+pub type HostCallback =
+    dyn Fn(&mut Caller<'_>, &mut [u64]) -> Result<(), HostFuncError> + Send + Sync;
+
+/// What a host function sees of the module that called it.
+pub struct Caller<'a> {
+    inner: wasmtime::Caller<'a, StoreData>,
+}
+
+impl Caller<'_> {
+    /// The `user_data` the module was loaded with.
+    pub fn user_data(&self) -> u64 {
+        self.inner.data().user_data
+    }
+
+    fn memory(&mut self) -> Result<wasmtime::Memory> {
+        match self.inner.get_export("memory") {
+            Some(wasmtime::Extern::Memory(m)) => Ok(m),
+            _ => Err(Error::new(
+                Status::ExportNotFound,
+                "the calling module exports no `memory`",
+            )),
+        }
+    }
+
+    /// The size of the caller's exported `memory`, in bytes.
+    pub fn memory_size(&mut self) -> Result<u64> {
+        let m = self.memory()?;
+        Ok(m.data_size(&self.inner) as u64)
+    }
+
+    /// Copies `buf.len()` bytes at `offset` out of the caller's memory.
+    pub fn memory_read(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let m = self.memory()?;
+        memory::read(m.data(&self.inner), offset, buf)
+    }
+
+    /// Copies `data` into the caller's memory at `offset`.
+    pub fn memory_write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        let m = self.memory()?;
+        memory::write(m.data_mut(&mut self.inner), offset, data)
+    }
+}
+
+fn wasm_type(t: ValueType) -> Result<ValType> {
+    Ok(match t {
+        ValueType::I32 => ValType::I32,
+        ValueType::I64 => ValType::I64,
+        ValueType::F32 => ValType::F32,
+        ValueType::F64 => ValType::F64,
+        other => {
+            return Err(Error::invalid(format!(
+                "host functions take and return i32, i64, f32 and f64, not {}",
+                other.name()
+            )))
+        }
+    })
+}
+
+/// Defines `module.name` in `linker`, calling `callback` with a `u64` stack.
+pub(crate) fn define(
+    linker: &mut wasmtime::Linker<StoreData>,
+    module: &str,
+    name: &str,
+    params: &[ValueType],
+    results: &[ValueType],
+    callback: Arc<HostCallback>,
+) -> Result<()> {
+    let ty = FuncType::new(
+        linker.engine(),
+        params
+            .iter()
+            .map(|t| wasm_type(*t))
+            .collect::<Result<Vec<_>>>()?,
+        results
+            .iter()
+            .map(|t| wasm_type(*t))
+            .collect::<Result<Vec<_>>>()?,
+    );
+    let params: Box<[ValueType]> = params.into();
+    let results: Box<[ValueType]> = results.into();
+    let qualified = format!("{module}.{name}");
+    let body = move |caller: wasmtime::Caller<'_, StoreData>, raw: &mut [MaybeUninit<ValRaw>]| {
+        let mut inline = [0u64; 16];
+        let mut spilled = Vec::new();
+        let stack: &mut [u64] = if raw.len() <= inline.len() {
+            &mut inline[..raw.len()]
+        } else {
+            spilled.resize(raw.len(), 0);
+            &mut spilled
+        };
+        for ((slot, ty), value) in stack.iter_mut().zip(params.iter()).zip(raw.iter()) {
+            // SAFETY: Wasmtime initialises the param slots of an unchecked host call.
+            *slot = ty.decode(unsafe { value.assume_init_ref() });
+        }
+        let mut caller = Caller { inner: caller };
+        callback(&mut caller, stack).map_err(|e| {
+            wasmtime::Error::new(HostFuncError(format!(
+                "host function `{qualified}`: {}",
+                e.0
+            )))
+        })?;
+        for ((slot, ty), value) in raw.iter_mut().zip(results.iter()).zip(stack.iter()) {
+            slot.write(ty.encode(*value));
+        }
+        Ok(())
+    };
+    // SAFETY: the body reads exactly the params and writes exactly the
+    // results of `ty`, with the types `ty` declares.
+    unsafe { linker.func_new_unchecked(module, name, ty, body) }
+        .map_err(|e| Error::invalid(format!("define {module}.{name}: {e:#}")))?;
+    Ok(())
+}
