@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR
 RELEASE := $(CARGO_TARGET_DIR)/release
 BUILD := build
 
-.PHONY: all lib header fixtures test test-rust test-c test-asan test-go demo bench bench-smoke clean
+.PHONY: all lib header fixtures test test-rust test-fixtures test-c test-asan test-go demo bench bench-smoke clean
 
 all: lib
 
@@ -37,12 +37,18 @@ header:
 fixtures:
 	SBX_BLESS=1 $(CARGO) test --test fixtures
 
-test: lib test-rust test-c test-asan test-go
+test: lib test-rust test-fixtures test-c test-asan test-go
 	@echo "make test: all suites passed"
 
 test-rust:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) test --all-targets
+	$(CARGO) test --lib --tests
+	$(CARGO) check --benches
+
+# Compiled guests must match their sources: the .wat set is checked by
+# `cargo test --test fixtures`, the C programs by rebuilding them here.
+test-fixtures:
+	testdata/wasi/build.sh --check
 
 test-c: lib
 	cmake -S tests/c -B $(BUILD)/c -DCMAKE_BUILD_TYPE=Release -DSBX_LIB_DIR=$(abspath $(BUILD)/lib)

@@ -10,7 +10,7 @@ use crate::host::Timeout;
 use crate::module::{Module, ModuleStore};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use wasmtime::{Extern, Func, Instance, ValRaw, ValType};
 
@@ -115,6 +115,7 @@ impl std::fmt::Display for Signature {
 }
 
 struct ExportFunc {
+    name: Box<[u8]>,
     func: Func,
     signature: Signature,
     /// Set when a param or result cannot cross as `u64`.
@@ -146,7 +147,11 @@ type NameMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<NameHasher>>;
 
 /// A module's exports, resolved once when it is loaded.
 pub(crate) struct Exports {
-    funcs: NameMap<ExportFunc>,
+    funcs: Vec<ExportFunc>,
+    index: NameMap<usize>,
+    /// The last function found: callers tend to call one export repeatedly,
+    /// and comparing a short name beats hashing it.
+    last: std::cell::Cell<usize>,
     /// Exports that are not functions, with their kind, for a clear error.
     others: NameMap<&'static str>,
 }
@@ -181,7 +186,9 @@ impl Exports {
             .map(|e| (e.name().to_owned(), e.into_extern()))
             .collect();
         let mut exports = Exports {
-            funcs: NameMap::default(),
+            funcs: Vec::new(),
+            index: NameMap::default(),
+            last: std::cell::Cell::new(0),
             others: NameMap::default(),
         };
         let mut infos = Vec::new();
@@ -204,14 +211,13 @@ impl Exports {
                         name: name.clone(),
                         signature: signature.clone(),
                     });
-                    exports.funcs.insert(
-                        key,
-                        ExportFunc {
-                            func,
-                            signature,
-                            unsupported,
-                        },
-                    );
+                    exports.index.insert(key.clone(), exports.funcs.len());
+                    exports.funcs.push(ExportFunc {
+                        name: key,
+                        func,
+                        signature,
+                        unsupported,
+                    });
                 }
                 Extern::Memory(_) | Extern::SharedMemory(_) => {
                     exports.others.insert(key, "a memory");
@@ -231,8 +237,14 @@ impl Exports {
     }
 
     fn get(&self, name: &[u8]) -> Result<&ExportFunc> {
-        if let Some(export) = self.funcs.get(name) {
-            return Ok(export);
+        if let Some(export) = self.funcs.get(self.last.get()) {
+            if *export.name == *name {
+                return Ok(export);
+            }
+        }
+        if let Some(&i) = self.index.get(name) {
+            self.last.set(i);
+            return Ok(&self.funcs[i]);
         }
         let shown = String::from_utf8_lossy(name);
         Err(match self.others.get(name) {
@@ -323,8 +335,8 @@ impl Module {
         }
         store.set_epoch_deadline(1);
         store.data_mut().set_call(seq, cancel);
-        inner.watch.begin(seq, deadline);
-        let outcome = if inner.closed.load(SeqCst) {
+        let in_flight = inner.watch.begin_guard(seq, deadline);
+        let outcome = if inner.closed.load(Relaxed) {
             Err(Error::closed("module"))
         } else if cancel.is_some_and(|c| c.is_triggered()) {
             Err(Error::new(
@@ -341,7 +353,7 @@ impl Module {
             }
             .map_err(|e| Error::from_guest(e, &format!("call `{}`", String::from_utf8_lossy(func))))
         };
-        inner.watch.end();
+        drop(in_flight);
         if cancel.is_some() {
             store.data_mut().set_call(seq, None);
         }

@@ -11,16 +11,23 @@
 use crate::error::Stopped;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+};
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime::{Engine, UpdateDeadline};
 
-static CLOCK_BASE: LazyLock<Instant> = LazyLock::new(Instant::now);
-
-/// Monotonic nanoseconds since an arbitrary process-wide origin; never 0.
+/// CLOCK_MONOTONIC in nanoseconds (never 0). Read directly: `Instant`'s
+/// arithmetic cost a fifth of the whole call path here.
 pub(crate) fn now_ns() -> u64 {
-    CLOCK_BASE.elapsed().as_nanos() as u64 + 1
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64 + 1
 }
 
 /// Shared between a store, the timer thread and interrupters.
@@ -48,24 +55,41 @@ impl Watch {
     }
 
     /// Marks call `seq` as in flight, with an optional deadline.
+    ///
+    /// One full fence orders these stores before the loads that follow, here
+    /// and in the caller (`closed`): the timer clears `armed_ns` before it
+    /// reads the deadline, and `close` sets `closed` before it reads
+    /// `running`, so each pair always sees at least one side of the other
+    /// (at worst both act: one spare wake-up or interrupt).
     pub(crate) fn begin(self: &Arc<Watch>, seq: u64, deadline_ns: Option<u64>) {
-        self.running.store(seq, SeqCst);
+        self.running.store(seq, Relaxed);
+        self.deadline_ns.store(deadline_ns.unwrap_or(0), Relaxed);
+        fence(SeqCst);
         if let Some(deadline) = deadline_ns {
-            // Publish the deadline, then look at `armed_ns`: the timer clears
-            // `armed_ns` before it reads the deadline, so one of the two sides
-            // always sees the other (and at worst both act: one spare wake-up).
-            self.deadline_ns.store(deadline, SeqCst);
-            let armed = self.armed_ns.load(SeqCst);
+            let armed = self.armed_ns.load(Relaxed);
             if armed == 0 || armed > deadline {
                 TIMER.arm(self, deadline);
             }
         }
     }
 
-    /// Marks the call in flight as finished.
+    /// [`Watch::begin`], returning a guard that calls [`Watch::end`] when
+    /// dropped, so that a panic (from a host function) unwinding out of the
+    /// call cannot leave it marked in flight with its deadline armed.
+    pub(crate) fn begin_guard(
+        self: &Arc<Watch>,
+        seq: u64,
+        deadline_ns: Option<u64>,
+    ) -> InFlight<'_> {
+        self.begin(seq, deadline_ns);
+        InFlight(self)
+    }
+
+    /// Marks the call in flight as finished. A timer or interrupter that
+    /// still sees the old values only causes a spare epoch bump.
     pub(crate) fn end(&self) {
-        self.deadline_ns.store(0, SeqCst);
-        self.running.store(0, SeqCst);
+        self.deadline_ns.store(0, Release);
+        self.running.store(0, Release);
     }
 
     /// Stops the call in flight, if there is one; later calls are unaffected.
@@ -90,6 +114,15 @@ impl Watch {
             return Some(Stopped::Timeout);
         }
         None
+    }
+}
+
+/// A call in flight; see [`Watch::begin_guard`].
+pub(crate) struct InFlight<'a>(&'a Watch);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.end();
     }
 }
 
