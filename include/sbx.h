@@ -252,6 +252,64 @@ typedef uint8_t sbx_value_type;
 #endif // __cplusplus
 
 /**
+ * The module calling a host function. Valid only during the callback
+ * it was passed to, and only on that thread.
+ */
+typedef struct sbx_caller sbx_caller;
+
+/**
+ * A cancel token for calls and loads on one host. Created by
+ * `sbx_cancel_new`, owned by the caller, freed by `sbx_cancel_free`.
+ * `sbx_cancel_trigger` is safe from any thread at any time before the free.
+ */
+typedef struct sbx_cancel sbx_cancel;
+
+/**
+ * Host settings. Created by `sbx_config_new`, owned by the caller, freed
+ * with `sbx_config_free`; `sbx_host_new` copies it, so it may be freed or
+ * reused right after. Not safe to modify from several threads at once.
+ */
+typedef struct sbx_config sbx_config;
+
+/**
+ * The details of one failure: status, message, trap code, backtrace.
+ * Created by the function that failed, owned by the caller, freed with
+ * `sbx_error_free`. Immutable, so it may be read from several threads.
+ */
+typedef struct sbx_error sbx_error;
+
+/**
+ * A sandbox host: one engine, its limits and compiled-module cache.
+ * Created by `sbx_host_new`, owned by the caller, freed by `sbx_close`.
+ * Safe to use from several threads at once.
+ */
+typedef struct sbx_host sbx_host;
+
+/**
+ * Per-load settings for `sbx_load_module_with`. Created by
+ * `sbx_load_options_new`, owned by the caller, freed by
+ * `sbx_load_options_free`. Not safe to modify from several threads at once.
+ */
+typedef struct sbx_load_options sbx_load_options;
+
+/**
+ * A loaded module with its own memory, globals and instance.
+ * Created by `sbx_load_module`, owned by the caller, freed by
+ * `sbx_module_free`. Safe to use from several threads at once: calls are
+ * serialized per module, and calls on different modules run in parallel.
+ */
+typedef struct sbx_module sbx_module;
+
+/**
+ * A WASI world: preopened directories, environment, arguments, stdin,
+ * and where stdout and stderr go. Denies everything but clocks and random
+ * until told otherwise. Created by `sbx_wasi_config_new`, owned by the
+ * caller, freed by `sbx_wasi_config_free`; the functions that take one
+ * copy it. Not safe to modify from several threads at once.
+ */
+typedef struct sbx_wasi_config sbx_wasi_config;
+
+/**
  * A host function. `stack` holds `stack_len` values: the params on entry
  * (encoded as on the call path), the results on return, from the front.
  * Return 0 for success; anything else fails the guest's call with
@@ -259,7 +317,7 @@ typedef uint8_t sbx_value_type;
  * one naming the code). Called on the thread running the guest.
  */
 typedef int32_t (*sbx_host_func_callback)(void *user_data,
-                                          sbx_caller *caller,
+                                          struct sbx_caller *caller,
                                           uint64_t *stack,
                                           size_t stack_len);
 
@@ -316,26 +374,26 @@ extern "C" {
  * timeouts, fuel off, on-demand allocation, no disk cache. Owned by the
  * caller; free with `sbx_config_free`. Returns NULL only if allocation panics.
  */
-sbx_config *sbx_config_new(void);
+struct sbx_config *sbx_config_new(void);
 
 /**
  * Frees a config. NULL is a no-op.
  */
-void sbx_config_free(sbx_config *config);
+void sbx_config_free(struct sbx_config *config);
 
 /**
  * The default deadline of each call, in nanoseconds; 0 (the default) means
  * none. A call can override it.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_config_set_exec_timeout_ns(sbx_config *config, uint64_t timeout_ns);
+enum sbx_status sbx_config_set_exec_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
 
 /**
  * The default deadline of each load (compile plus start function), in
  * nanoseconds; 0 (the default) means none. A load can override it.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_config_set_load_timeout_ns(sbx_config *config, uint64_t timeout_ns);
+enum sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
 
 /**
  * Linear memory per module, in bytes, 64 KiB to 4 GiB (default 256 MiB).
@@ -343,13 +401,13 @@ enum sbx_status sbx_config_set_load_timeout_ns(sbx_config *config, uint64_t time
  * memory is larger fails to load with SBX_STATUS_RESOURCE_LIMIT.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
-enum sbx_status sbx_config_set_memory_limit(sbx_config *config, uint64_t bytes);
+enum sbx_status sbx_config_set_memory_limit(struct sbx_config *config, uint64_t bytes);
 
 /**
  * Elements per table, 1 to 2^32-1 (default 10,000).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
-enum sbx_status sbx_config_set_table_elements_limit(sbx_config *config, uint64_t elements);
+enum sbx_status sbx_config_set_table_elements_limit(struct sbx_config *config, uint64_t elements);
 
 /**
  * Native stack that wasm may use, in bytes, 16 KiB to 4 MiB (default
@@ -357,7 +415,7 @@ enum sbx_status sbx_config_set_table_elements_limit(sbx_config *config, uint64_t
  * calling thread needs this much stack plus about 256 KiB.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
-enum sbx_status sbx_config_set_max_wasm_stack(sbx_config *config, uint64_t bytes);
+enum sbx_status sbx_config_set_max_wasm_stack(struct sbx_config *config, uint64_t bytes);
 
 /**
  * Modules loaded at once per host, at least 1 (default 1,000); with pooling,
@@ -365,7 +423,7 @@ enum sbx_status sbx_config_set_max_wasm_stack(sbx_config *config, uint64_t bytes
  * SBX_STATUS_INSTANCE_LIMIT; closing a module frees its slot.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
-enum sbx_status sbx_config_set_max_modules(sbx_config *config, uint32_t modules);
+enum sbx_status sbx_config_set_max_modules(struct sbx_config *config, uint32_t modules);
 
 /**
  * Fuel per call (and per start function); 0 (the default) turns metering
@@ -373,7 +431,7 @@ enum sbx_status sbx_config_set_max_modules(sbx_config *config, uint32_t modules)
  * SBX_STATUS_FUEL_EXHAUSTED. Roughly one unit per wasm instruction.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_config_set_fuel(sbx_config *config, uint64_t fuel_per_call);
+enum sbx_status sbx_config_set_fuel(struct sbx_config *config, uint64_t fuel_per_call);
 
 /**
  * Whether to use Wasmtime's pooling allocator (default false). A pool
@@ -382,7 +440,7 @@ enum sbx_status sbx_config_set_fuel(sbx_config *config, uint64_t fuel_per_call);
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or when
  * max_modules is above the pool's 4,096 slots.
  */
-enum sbx_status sbx_config_set_pooling(sbx_config *config, bool enabled);
+enum sbx_status sbx_config_set_pooling(struct sbx_config *config, bool enabled);
 
 /**
  * A directory for the on-disk compiled-module cache, as `path_len` bytes of
@@ -392,7 +450,9 @@ enum sbx_status sbx_config_set_pooling(sbx_config *config, bool enabled);
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config, a
  * NULL path with a non-zero length, or a path that is not UTF-8.
  */
-enum sbx_status sbx_config_set_cache_dir(sbx_config *config, const uint8_t *path, size_t path_len);
+enum sbx_status sbx_config_set_cache_dir(struct sbx_config *config,
+                                         const uint8_t *path,
+                                         size_t path_len);
 
 /**
  * Enables WASI for every module of the host with a copy of `wasi` (NULL
@@ -400,42 +460,42 @@ enum sbx_status sbx_config_set_cache_dir(sbx_config *config, const uint8_t *path
  * to load with SBX_STATUS_LINK_ERROR, unless its load options give one.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_config_set_wasi(sbx_config *config, const sbx_wasi_config *wasi);
+enum sbx_status sbx_config_set_wasi(struct sbx_config *config, const struct sbx_wasi_config *wasi);
 
 /**
  * Frees an error. NULL is a no-op.
  */
-void sbx_error_free(sbx_error *error);
+void sbx_error_free(struct sbx_error *error);
 
 /**
  * The status of the failure. Returns `SBX_STATUS_INVALID_ARGUMENT` for NULL.
  */
-enum sbx_status sbx_error_status(const sbx_error *error);
+enum sbx_status sbx_error_status(const struct sbx_error *error);
 
 /**
  * The message: one line, NUL-terminated UTF-8, without the backtrace.
  * Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
  */
-const char *sbx_error_message(const sbx_error *error);
+const char *sbx_error_message(const struct sbx_error *error);
 
 /**
  * The trap code: `SBX_TRAP_CODE_NONE` unless the status is `SBX_STATUS_TRAP`
  * (or for NULL).
  */
-sbx_trap_code sbx_error_trap_code(const sbx_error *error);
+sbx_trap_code sbx_error_trap_code(const struct sbx_error *error);
 
 /**
  * The wasm backtrace, one frame per line, or "" when there is none.
  * Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
  */
-const char *sbx_error_backtrace(const sbx_error *error);
+const char *sbx_error_backtrace(const struct sbx_error *error);
 
 /**
  * Writes the exit code of a WASI program that exited with a non-zero code.
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL or when the
  * error's status is not SBX_STATUS_EXIT.
  */
-enum sbx_status sbx_error_exit_code(const sbx_error *error, int32_t *code_out);
+enum sbx_status sbx_error_exit_code(const struct sbx_error *error, int32_t *code_out);
 
 /**
  * The name of a status, e.g. "SBX_STATUS_TIMEOUT", or "SBX_STATUS_UNKNOWN"
@@ -459,7 +519,9 @@ const char *sbx_trap_code_name(uint8_t code);
  * On failure, if `error_out` is not NULL, writes an error the caller frees
  * with `sbx_error_free`.
  */
-enum sbx_status sbx_host_new(const sbx_config *config, sbx_host **host_out, sbx_error **error_out);
+enum sbx_status sbx_host_new(const struct sbx_config *config,
+                             struct sbx_host **host_out,
+                             struct sbx_error **error_out);
 
 /**
  * Closes a host: interrupts and closes every module loaded from it, then
@@ -467,7 +529,7 @@ enum sbx_status sbx_host_new(const sbx_config *config, sbx_host **host_out, sbx_
  * SBX_STATUS_HANDLE_CLOSED, and must still be freed with `sbx_module_free`.
  * NULL is a no-op. Do not call it while another thread uses `host`.
  */
-void sbx_close(sbx_host *host);
+void sbx_close(struct sbx_host *host);
 
 /**
  * Creates a cancel token bound to `host`, writing it to `*cancel_out` on
@@ -475,7 +537,7 @@ void sbx_close(sbx_host *host);
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL arguments;
  * SBX_STATUS_HANDLE_CLOSED for a closed host.
  */
-enum sbx_status sbx_cancel_new(const sbx_host *host, sbx_cancel **cancel_out);
+enum sbx_status sbx_cancel_new(const struct sbx_host *host, struct sbx_cancel **cancel_out);
 
 /**
  * Triggers a token: every call or load given it stops with
@@ -483,19 +545,19 @@ enum sbx_status sbx_cancel_new(const sbx_host *host, sbx_cancel **cancel_out);
  * `sbx_cancel_reset`. Safe from any thread; idempotent.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_cancel_trigger(const sbx_cancel *cancel);
+enum sbx_status sbx_cancel_trigger(const struct sbx_cancel *cancel);
 
 /**
  * Un-triggers a token so it can be used again. Must not run concurrently
  * with `sbx_cancel_trigger` or with a call or load that uses the token.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_cancel_reset(sbx_cancel *cancel);
+enum sbx_status sbx_cancel_reset(struct sbx_cancel *cancel);
 
 /**
  * Frees a token. NULL is a no-op. No call, load or trigger may be using it.
  */
-void sbx_cancel_free(sbx_cancel *cancel);
+void sbx_cancel_free(struct sbx_cancel *cancel);
 
 /**
  * The version of this library, e.g. "0.1.0". Static; never NULL.
@@ -513,7 +575,7 @@ const char *sbx_version(void);
  * On failure `free_user_data` is called right away, and if `error_out` is
  * not NULL it receives an error the caller frees with `sbx_error_free`.
  */
-enum sbx_status sbx_host_define_func(const sbx_host *host,
+enum sbx_status sbx_host_define_func(const struct sbx_host *host,
                                      const uint8_t *module_name,
                                      size_t module_name_len,
                                      const uint8_t *func_name,
@@ -525,21 +587,21 @@ enum sbx_status sbx_host_define_func(const sbx_host *host,
                                      sbx_host_func_callback callback,
                                      void *user_data,
                                      sbx_free_callback free_user_data,
-                                     sbx_error **error_out);
+                                     struct sbx_error **error_out);
 
 /**
  * Writes the size in bytes of the calling module's exported `memory`.
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_EXPORT_NOT_FOUND when the module exports no memory.
  */
-enum sbx_status sbx_caller_memory_size(sbx_caller *caller_ptr, uint64_t *size_out);
+enum sbx_status sbx_caller_memory_size(struct sbx_caller *caller_ptr, uint64_t *size_out);
 
 /**
  * Copies `len` bytes at `offset` of the calling module's memory into `buf`.
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_OUT_OF_BOUNDS; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
-enum sbx_status sbx_caller_memory_read(sbx_caller *caller_ptr,
+enum sbx_status sbx_caller_memory_read(struct sbx_caller *caller_ptr,
                                        uint64_t offset,
                                        uint8_t *buf,
                                        size_t len);
@@ -549,7 +611,7 @@ enum sbx_status sbx_caller_memory_read(sbx_caller *caller_ptr,
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_OUT_OF_BOUNDS; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
-enum sbx_status sbx_caller_memory_write(sbx_caller *caller_ptr,
+enum sbx_status sbx_caller_memory_write(struct sbx_caller *caller_ptr,
                                         uint64_t offset,
                                         const uint8_t *data,
                                         size_t len);
@@ -559,14 +621,16 @@ enum sbx_status sbx_caller_memory_write(sbx_caller *caller_ptr,
  * (`sbx_load_options_user_data`; 0 by default).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_caller_user_data(sbx_caller *caller_ptr, uint64_t *user_data_out);
+enum sbx_status sbx_caller_user_data(struct sbx_caller *caller_ptr, uint64_t *user_data_out);
 
 /**
  * Sets the message the guest's call fails with when this callback returns
  * non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_caller_set_error(sbx_caller *caller_ptr, const uint8_t *message, size_t len);
+enum sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr,
+                                     const uint8_t *message,
+                                     size_t len);
 
 /**
  * Compiles (or takes from the cache) and instantiates `wasm`, running its
@@ -589,15 +653,15 @@ enum sbx_status sbx_caller_set_error(sbx_caller *caller_ptr, const uint8_t *mess
  * On failure, if `error_out` is not NULL, writes an error the caller frees
  * with `sbx_error_free`.
  */
-enum sbx_status sbx_load_module(const sbx_host *host,
+enum sbx_status sbx_load_module(const struct sbx_host *host,
                                 const uint8_t *name,
                                 size_t name_len,
                                 const uint8_t *wasm,
                                 size_t wasm_len,
                                 uint64_t timeout_ns,
-                                const sbx_cancel *cancel,
-                                sbx_module **module_out,
-                                sbx_error **error_out);
+                                const struct sbx_cancel *cancel,
+                                struct sbx_module **module_out,
+                                struct sbx_error **error_out);
 
 /**
  * `sbx_load_module` with per-load settings (`options` may be NULL for the
@@ -606,14 +670,14 @@ enum sbx_status sbx_load_module(const sbx_host *host,
  * `sbx_load_module`, plus SBX_STATUS_EXIT when a WASI start function exits
  * with a non-zero code and SBX_STATUS_HOST_ERROR when a host function fails.
  */
-enum sbx_status sbx_load_module_with(const sbx_host *host,
+enum sbx_status sbx_load_module_with(const struct sbx_host *host,
                                      const uint8_t *name,
                                      size_t name_len,
                                      const uint8_t *wasm,
                                      size_t wasm_len,
-                                     const sbx_load_options *options,
-                                     sbx_module **module_out,
-                                     sbx_error **error_out);
+                                     const struct sbx_load_options *options,
+                                     struct sbx_module **module_out,
+                                     struct sbx_error **error_out);
 
 /**
  * Calls the exported function `func` (`func_len` bytes, not NUL-terminated)
@@ -640,7 +704,7 @@ enum sbx_status sbx_load_module_with(const sbx_host *host,
  * with no results); SBX_STATUS_HOST_ERROR; SBX_STATUS_INTERNAL. On failure, if `error_out` is not NULL, writes an
  * error the caller frees with `sbx_error_free`.
  */
-enum sbx_status sbx_call_with_timeout(const sbx_module *module,
+enum sbx_status sbx_call_with_timeout(const struct sbx_module *module,
                                       const uint8_t *func,
                                       size_t func_len,
                                       const uint64_t *params,
@@ -649,8 +713,8 @@ enum sbx_status sbx_call_with_timeout(const sbx_module *module,
                                       size_t results_cap,
                                       size_t *results_len_out,
                                       uint64_t timeout_ns,
-                                      const sbx_cancel *cancel,
-                                      sbx_error **error_out);
+                                      const struct sbx_cancel *cancel,
+                                      struct sbx_error **error_out);
 
 /**
  * Stops the call running on `module`, if there is one, with
@@ -659,7 +723,7 @@ enum sbx_status sbx_call_with_timeout(const sbx_module *module,
  * Returns SBX_STATUS_OK (whether or not a call was running);
  * SBX_STATUS_INVALID_ARGUMENT for NULL; SBX_STATUS_HANDLE_CLOSED.
  */
-enum sbx_status sbx_module_interrupt(const sbx_module *module);
+enum sbx_status sbx_module_interrupt(const struct sbx_module *module);
 
 /**
  * Closes a module: interrupts its running call, waits for it to return, and
@@ -669,13 +733,13 @@ enum sbx_status sbx_module_interrupt(const sbx_module *module);
  * including during a call. Idempotent. NULL is a no-op.
  * Returns SBX_STATUS_OK.
  */
-enum sbx_status sbx_module_close(const sbx_module *module);
+enum sbx_status sbx_module_close(const struct sbx_module *module);
 
 /**
  * Closes (if still open) and frees a module handle. NULL is a no-op. No
  * other thread may use the handle once this has been called.
  */
-void sbx_module_free(sbx_module *module);
+void sbx_module_free(struct sbx_module *module);
 
 /**
  * Writes the fuel the last call (or the start function) used to `*fuel_out`;
@@ -683,7 +747,7 @@ void sbx_module_free(sbx_module *module);
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_HANDLE_CLOSED.
  */
-enum sbx_status sbx_module_last_call_fuel(const sbx_module *module, uint64_t *fuel_out);
+enum sbx_status sbx_module_last_call_fuel(const struct sbx_module *module, uint64_t *fuel_out);
 
 /**
  * Writes the module's name to `*name_out` (NUL-terminated UTF-8, borrowed
@@ -691,7 +755,7 @@ enum sbx_status sbx_module_last_call_fuel(const sbx_module *module, uint64_t *fu
  * `*name_len_out` (may be NULL). Works on a closed module.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_module_name(const sbx_module *module,
+enum sbx_status sbx_module_name(const struct sbx_module *module,
                                 const char **name_out,
                                 size_t *name_len_out);
 
@@ -699,7 +763,7 @@ enum sbx_status sbx_module_name(const sbx_module *module,
  * Writes the number of exported functions to `*count_out`. Works on a
  * closed module. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_module_function_count(const sbx_module *module, size_t *count_out);
+enum sbx_status sbx_module_function_count(const struct sbx_module *module, size_t *count_out);
 
 /**
  * Describes exported function number `index` (in export order) in
@@ -708,7 +772,7 @@ enum sbx_status sbx_module_function_count(const sbx_module *module, size_t *coun
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or an index
  * past the count.
  */
-enum sbx_status sbx_module_function_at(const sbx_module *module,
+enum sbx_status sbx_module_function_at(const struct sbx_module *module,
                                        size_t index,
                                        struct sbx_function_info *info_out);
 
@@ -718,7 +782,7 @@ enum sbx_status sbx_module_function_at(const sbx_module *module,
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
-enum sbx_status sbx_module_memory_size(const sbx_module *module, uint64_t *size_out);
+enum sbx_status sbx_module_memory_size(const struct sbx_module *module, uint64_t *size_out);
 
 /**
  * Copies `len` bytes at `offset` of the module's memory into `buf`. Waits
@@ -727,7 +791,7 @@ enum sbx_status sbx_module_memory_size(const sbx_module *module, uint64_t *size_
  * SBX_STATUS_OUT_OF_BOUNDS (nothing is copied); SBX_STATUS_HANDLE_CLOSED;
  * SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
-enum sbx_status sbx_module_memory_read(const sbx_module *module,
+enum sbx_status sbx_module_memory_read(const struct sbx_module *module,
                                        uint64_t offset,
                                        uint8_t *buf,
                                        size_t len);
@@ -737,7 +801,7 @@ enum sbx_status sbx_module_memory_read(const sbx_module *module,
  * Waits for a call in progress on the module. Safe from any thread.
  * Returns as `sbx_module_memory_read`.
  */
-enum sbx_status sbx_module_memory_write(const sbx_module *module,
+enum sbx_status sbx_module_memory_write(const struct sbx_module *module,
                                         uint64_t offset,
                                         const uint8_t *data,
                                         size_t len);
@@ -746,13 +810,13 @@ enum sbx_status sbx_module_memory_write(const sbx_module *module,
  * A new WASI config that denies everything but clocks and random. Owned by
  * the caller; free with `sbx_wasi_config_free`. NULL only if allocation panics.
  */
-sbx_wasi_config *sbx_wasi_config_new(void);
+struct sbx_wasi_config *sbx_wasi_config_new(void);
 
 /**
  * Frees a WASI config. NULL is a no-op. Copies already taken keep their
  * callbacks' user data alive.
  */
-void sbx_wasi_config_free(sbx_wasi_config *config);
+void sbx_wasi_config_free(struct sbx_wasi_config *config);
 
 /**
  * Lets the guest see host directory `host_path` as `guest_path` (both UTF-8,
@@ -762,7 +826,7 @@ void sbx_wasi_config_free(sbx_wasi_config *config);
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8
  * or an empty path.
  */
-enum sbx_status sbx_wasi_config_preopen_dir(sbx_wasi_config *config,
+enum sbx_status sbx_wasi_config_preopen_dir(struct sbx_wasi_config *config,
                                             const uint8_t *host_path,
                                             size_t host_path_len,
                                             const uint8_t *guest_path,
@@ -774,7 +838,7 @@ enum sbx_status sbx_wasi_config_preopen_dir(sbx_wasi_config *config,
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8,
  * an empty key or a key containing '='.
  */
-enum sbx_status sbx_wasi_config_env(sbx_wasi_config *config,
+enum sbx_status sbx_wasi_config_env(struct sbx_wasi_config *config,
                                     const uint8_t *key,
                                     size_t key_len,
                                     const uint8_t *value,
@@ -784,13 +848,17 @@ enum sbx_status sbx_wasi_config_env(sbx_wasi_config *config,
  * Appends an argument (UTF-8, pointer and length); the first is `argv[0]`.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or bad UTF-8.
  */
-enum sbx_status sbx_wasi_config_arg(sbx_wasi_config *config, const uint8_t *arg, size_t arg_len);
+enum sbx_status sbx_wasi_config_arg(struct sbx_wasi_config *config,
+                                    const uint8_t *arg,
+                                    size_t arg_len);
 
 /**
  * Sets the guest's whole stdin to a copy of `len` bytes at `data`.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_wasi_config_stdin(sbx_wasi_config *config, const uint8_t *data, size_t len);
+enum sbx_status sbx_wasi_config_stdin(struct sbx_wasi_config *config,
+                                      const uint8_t *data,
+                                      size_t len);
 
 /**
  * Sends the guest's stdout to `callback` with `user_data`; a NULL callback
@@ -798,7 +866,7 @@ enum sbx_status sbx_wasi_config_stdin(sbx_wasi_config *config, const uint8_t *da
  * the last copy of this config is dropped, and right away for a NULL callback.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_wasi_config_stdout(sbx_wasi_config *config,
+enum sbx_status sbx_wasi_config_stdout(struct sbx_wasi_config *config,
                                        sbx_output_callback callback,
                                        void *user_data,
                                        sbx_free_callback free_user_data);
@@ -806,7 +874,7 @@ enum sbx_status sbx_wasi_config_stdout(sbx_wasi_config *config,
 /**
  * As `sbx_wasi_config_stdout`, for stderr.
  */
-enum sbx_status sbx_wasi_config_stderr(sbx_wasi_config *config,
+enum sbx_status sbx_wasi_config_stderr(struct sbx_wasi_config *config,
                                        sbx_output_callback callback,
                                        void *user_data,
                                        sbx_free_callback free_user_data);
@@ -816,44 +884,46 @@ enum sbx_status sbx_wasi_config_stderr(sbx_wasi_config *config,
  * load); the rest is dropped. 0 means no cap (the default).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_wasi_config_output_limit(sbx_wasi_config *config, uint64_t bytes);
+enum sbx_status sbx_wasi_config_output_limit(struct sbx_wasi_config *config, uint64_t bytes);
 
 /**
  * New load options: host load timeout, no cancel token, the host's WASI
  * config, user data 0. Owned by the caller; free with `sbx_load_options_free`.
  */
-sbx_load_options *sbx_load_options_new(void);
+struct sbx_load_options *sbx_load_options_new(void);
 
 /**
  * Frees load options. NULL is a no-op.
  */
-void sbx_load_options_free(sbx_load_options *options);
+void sbx_load_options_free(struct sbx_load_options *options);
 
 /**
  * The load's deadline: 0 for the host's load timeout, `SBX_TIMEOUT_NONE` for none.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_load_options_timeout_ns(sbx_load_options *options, uint64_t timeout_ns);
+enum sbx_status sbx_load_options_timeout_ns(struct sbx_load_options *options, uint64_t timeout_ns);
 
 /**
  * A token that stops the load when triggered (NULL for none). The options
  * hold their own reference, so the token may be freed before them.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
  */
-enum sbx_status sbx_load_options_cancel(sbx_load_options *options, const sbx_cancel *cancel);
+enum sbx_status sbx_load_options_cancel(struct sbx_load_options *options,
+                                        const struct sbx_cancel *cancel);
 
 /**
  * Gives the module this WASI world (copied) instead of the host's; NULL
  * goes back to the host's. Enables WASI for the module even when the host
  * has none. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
  */
-enum sbx_status sbx_load_options_wasi(sbx_load_options *options, const sbx_wasi_config *wasi);
+enum sbx_status sbx_load_options_wasi(struct sbx_load_options *options,
+                                      const struct sbx_wasi_config *wasi);
 
 /**
  * A value host functions read back with `sbx_caller_user_data` when this
  * module calls them. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_load_options_user_data(sbx_load_options *options, uint64_t user_data);
+enum sbx_status sbx_load_options_user_data(struct sbx_load_options *options, uint64_t user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

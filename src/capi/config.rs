@@ -1,17 +1,17 @@
 //! `sbx_config`: the settings of a host, built with setters so that new
 //! settings never change the layout of anything a caller compiled against.
 
-use super::{guarded_status, guarded_value, handle, opaque, optional_duration, text};
+use super::{guarded_status, guarded_value, handle, optional_duration, text};
 use crate::error::Status;
 use crate::error::{Error, Result};
 use crate::host::HostConfig;
 use std::path::PathBuf;
 
-opaque! {
-    /// Host settings. Created by `sbx_config_new`, owned by the caller, freed
-    /// with `sbx_config_free`; `sbx_host_new` copies it, so it may be freed or
-    /// reused right after. Not safe to modify from several threads at once.
-    sbx_config,
+/// Host settings. Created by `sbx_config_new`, owned by the caller, freed
+/// with `sbx_config_free`; `sbx_host_new` copies it, so it may be freed or
+/// reused right after. Not safe to modify from several threads at once.
+pub struct sbx_config {
+    _private: [u8; 0],
 }
 
 /// A new config holding the sandboxing defaults: 256 MiB of memory per module,

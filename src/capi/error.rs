@@ -1,15 +1,15 @@
 //! `sbx_error`: the details of a failure, handed to the caller of the call
 //! that failed. There is no thread-local "last error".
 
-use super::{guarded_value, handle, opaque};
+use super::{guarded_value, handle};
 use crate::error::{Error, Status, TrapCode};
 use std::ffi::{c_char, CString};
 
-opaque! {
-    /// The details of one failure: status, message, trap code, backtrace.
-    /// Created by the function that failed, owned by the caller, freed with
-    /// `sbx_error_free`. Immutable, so it may be read from several threads.
-    sbx_error,
+/// The details of one failure: status, message, trap code, backtrace.
+/// Created by the function that failed, owned by the caller, freed with
+/// `sbx_error_free`. Immutable, so it may be read from several threads.
+pub struct sbx_error {
+    _private: [u8; 0],
 }
 
 pub(crate) struct ErrorObject {

@@ -2,22 +2,25 @@
 
 use super::{
     config::{self, sbx_config},
-    guarded, guarded_status, guarded_value, handle, opaque, out, sbx_error,
+    guarded, guarded_status, guarded_value, handle, out, sbx_error,
 };
 use crate::deadline::Cancel;
 use crate::error::Status;
 use crate::host::Host;
 use std::sync::Arc;
 
-opaque! {
-    /// A sandbox host: one engine, its limits and compiled-module cache.
-    /// Created by `sbx_host_new`, owned by the caller, freed by `sbx_close`.
-    /// Safe to use from several threads at once.
-    sbx_host,
-    /// A cancel token for calls and loads on one host. Created by
-    /// `sbx_cancel_new`, owned by the caller, freed by `sbx_cancel_free`.
-    /// `sbx_cancel_trigger` is safe from any thread at any time before the free.
-    sbx_cancel,
+/// A sandbox host: one engine, its limits and compiled-module cache.
+/// Created by `sbx_host_new`, owned by the caller, freed by `sbx_close`.
+/// Safe to use from several threads at once.
+pub struct sbx_host {
+    _private: [u8; 0],
+}
+
+/// A cancel token for calls and loads on one host. Created by
+/// `sbx_cancel_new`, owned by the caller, freed by `sbx_cancel_free`.
+/// `sbx_cancel_trigger` is safe from any thread at any time before the free.
+pub struct sbx_cancel {
+    _private: [u8; 0],
 }
 
 /// Creates a host from `config` (NULL for the defaults; copied, so it may be

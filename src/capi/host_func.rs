@@ -3,7 +3,7 @@
 
 use super::host::sbx_host;
 use super::wasi::{sbx_free_callback, UserData};
-use super::{bytes, guarded, guarded_status, opaque, out, sbx_error, slice, slice_mut, text};
+use super::{bytes, guarded, guarded_status, out, sbx_error, slice, slice_mut, text};
 use crate::call::ValueType;
 use crate::error::{Error, Result, Status};
 use crate::host::Host;
@@ -11,10 +11,10 @@ use crate::host_func::{Caller, HostFuncError};
 use std::ffi::c_void;
 use std::sync::Arc;
 
-opaque! {
-    /// The module calling a host function. Valid only during the callback
-    /// it was passed to, and only on that thread.
-    sbx_caller,
+/// The module calling a host function. Valid only during the callback
+/// it was passed to, and only on that thread.
+pub struct sbx_caller {
+    _private: [u8; 0],
 }
 
 /// A host function. `stack` holds `stack_len` values: the params on entry

@@ -2,8 +2,8 @@
 
 use super::host::{sbx_cancel, sbx_host};
 use super::{
-    bytes, guarded, guarded_status, guarded_value, handle, opaque, out, sbx_error, slice,
-    slice_mut, text, timeout,
+    bytes, guarded, guarded_status, guarded_value, handle, out, sbx_error, slice, slice_mut, text,
+    timeout,
 };
 use crate::deadline::Cancel;
 use crate::error::Status;
@@ -12,12 +12,12 @@ use crate::host::Host;
 use crate::module::Module;
 use std::sync::Arc;
 
-opaque! {
-    /// A loaded module with its own memory, globals and instance.
-    /// Created by `sbx_load_module`, owned by the caller, freed by
-    /// `sbx_module_free`. Safe to use from several threads at once: calls are
-    /// serialized per module, and calls on different modules run in parallel.
-    sbx_module,
+/// A loaded module with its own memory, globals and instance.
+/// Created by `sbx_load_module`, owned by the caller, freed by
+/// `sbx_module_free`. Safe to use from several threads at once: calls are
+/// serialized per module, and calls on different modules run in parallel.
+pub struct sbx_module {
+    _private: [u8; 0],
 }
 
 /// One exported function, as `sbx_module_function_at` describes it. Every

@@ -2,7 +2,7 @@
 //! and the per-load settings that carry it.
 
 use super::host::sbx_cancel;
-use super::{bytes, guarded_status, guarded_value, handle, opaque, text, timeout};
+use super::{bytes, guarded_status, guarded_value, handle, text, timeout};
 use crate::deadline::Cancel;
 use crate::error::{Error, Result, Status};
 use crate::host::LoadOptions;
@@ -11,17 +11,20 @@ use std::ffi::c_void;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-opaque! {
-    /// A WASI world: preopened directories, environment, arguments, stdin,
-    /// and where stdout and stderr go. Denies everything but clocks and random
-    /// until told otherwise. Created by `sbx_wasi_config_new`, owned by the
-    /// caller, freed by `sbx_wasi_config_free`; the functions that take one
-    /// copy it. Not safe to modify from several threads at once.
-    sbx_wasi_config,
-    /// Per-load settings for `sbx_load_module_with`. Created by
-    /// `sbx_load_options_new`, owned by the caller, freed by
-    /// `sbx_load_options_free`. Not safe to modify from several threads at once.
-    sbx_load_options,
+/// A WASI world: preopened directories, environment, arguments, stdin,
+/// and where stdout and stderr go. Denies everything but clocks and random
+/// until told otherwise. Created by `sbx_wasi_config_new`, owned by the
+/// caller, freed by `sbx_wasi_config_free`; the functions that take one
+/// copy it. Not safe to modify from several threads at once.
+pub struct sbx_wasi_config {
+    _private: [u8; 0],
+}
+
+/// Per-load settings for `sbx_load_module_with`. Created by
+/// `sbx_load_options_new`, owned by the caller, freed by
+/// `sbx_load_options_free`. Not safe to modify from several threads at once.
+pub struct sbx_load_options {
+    _private: [u8; 0],
 }
 
 /// Receives bytes a guest wrote to stdout or stderr: `len` bytes at `data`,
