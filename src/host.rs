@@ -183,22 +183,6 @@ impl Host {
         self.load_with(name, wasm, &options).map(|(m, _)| m)
     }
 
-    /// [`Host::load`], also saying where the compiled code came from.
-    pub fn load_with_source(
-        &self,
-        name: &str,
-        wasm: &[u8],
-        timeout: Timeout,
-        cancel: Option<&Arc<Cancel>>,
-    ) -> Result<(Module, CacheSource)> {
-        let options = LoadOptions {
-            timeout,
-            cancel: cancel.cloned(),
-            ..LoadOptions::default()
-        };
-        self.load_with(name, wasm, &options)
-    }
-
     /// Loads a module with every per-load setting, saying where the
     /// compiled code came from.
     pub fn load_with(

@@ -18,7 +18,7 @@ fn cached_host(dir: &Path, limits: Limits) -> Host {
 
 fn source_of(host: &Host, name: &str) -> CacheSource {
     let (module, source) = host
-        .load_with_source(name, &fixture(name), Timeout::Never, None)
+        .load_with(name, &fixture(name), &never())
         .unwrap_or_else(|e| panic!("load {name}: {e}"));
     // Whatever the source, the module works.
     match name {
@@ -69,7 +69,7 @@ fn compile_errors_are_not_cached() {
     let host = cached_host(dir.path(), Limits::default());
     for _ in 0..2 {
         assert_eq!(
-            status_of(host.load_with_source("junk", b"junk", Timeout::Never, None)),
+            status_of(host.load_with("junk", b"junk", &never())),
             Status::CompileError
         );
     }
@@ -222,10 +222,16 @@ fn a_foreign_file_under_the_right_name_is_not_used() {
     std::fs::write(only_cache_file(metered.path()), foreign).unwrap();
 
     let host = cached_host(metered.path(), fuel);
-    let (module, source) = host
-        .load_with_source("loop", &wasm, Timeout::Never, None)
-        .unwrap();
+    let (module, source) = host.load_with("loop", &wasm, &never()).unwrap();
     assert_eq!(source, CacheSource::Compiled);
     let err = call_with(&module, "loop", &[], Timeout::After(ms(30_000))).fails();
     assert_eq!(err.status(), Status::FuelExhausted, "{err}");
+}
+
+/// Load options with no load deadline.
+fn never() -> sbx::LoadOptions {
+    sbx::LoadOptions {
+        timeout: Timeout::Never,
+        ..sbx::LoadOptions::default()
+    }
 }
