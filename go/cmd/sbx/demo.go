@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sbx-run/sbx/go/wasm"
+)
+
+// demoCommand shows sbx at work on the repository's fixtures: a call, a
+// runaway loop stopped by a timeout, and a call stopped by its fuel budget.
+func demoCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sbx demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	testdata := fs.String("testdata", "", "the fixtures directory (default: testdata or ../testdata)")
+	if err := fs.Parse(args); err != nil {
+		return fail(stderr, exitUsage, fmt.Errorf("demo: %v", err))
+	}
+	dir := *testdata
+	if dir == "" {
+		for _, candidate := range []string{"testdata", filepath.Join("..", "testdata")} {
+			if _, err := os.Stat(filepath.Join(candidate, "add.wasm")); err == nil {
+				dir = candidate
+				break
+			}
+		}
+		if dir == "" {
+			return fail(stderr, exitUsage, fmt.Errorf("demo: cannot find testdata/add.wasm; pass --testdata DIR"))
+		}
+	}
+	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name+".wasm")) }
+	ctx := context.Background()
+	out := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+
+	out("sbx %s: untrusted WebAssembly under hard limits (fixtures in %s)", wasm.Version(), dir)
+
+	// 1. A plain call.
+	host, err := wasm.NewHost(wasm.WithExecTimeout(50 * time.Millisecond))
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	defer host.Close()
+	addBytes, err := read("add")
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	start := time.Now()
+	add, err := host.LoadModule(ctx, "add", addBytes)
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	out("\nload add.wasm (compile + instantiate)        %s", since(start))
+	start = time.Now()
+	res, err := add.CallWithTimeout(ctx, "add", wasm.EncodeI32(2), wasm.EncodeI32(40))
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	first := since(start)
+	const calls = 100_000
+	start = time.Now()
+	for i := 0; i < calls; i++ {
+		if _, err := add.CallWithTimeout(ctx, "add", 1, 2); err != nil {
+			return fail(stderr, exitFailure, err)
+		}
+	}
+	perCall := time.Since(start) / calls
+	out("add(2, 40) = %d                               first call %s; %v per call over %d calls",
+		wasm.DecodeI32(res[0]), first, perCall, calls)
+
+	// 2. A runaway guest, stopped by the 50 ms exec timeout.
+	loopBytes, err := read("infinite_loop")
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	loop, err := host.LoadModule(ctx, "infinite_loop", loopBytes)
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	start = time.Now()
+	_, err = loop.CallWithTimeout(ctx, "loop")
+	if err == nil {
+		return fail(stderr, exitFailure, fmt.Errorf("demo: loop() returned"))
+	}
+	out("\nloop() never returns; with a 50ms timeout it was stopped after %s (%s)", since(start), errorKind(err))
+
+	// The same, stopped by cancelling its context after 20 ms.
+	cctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(20*time.Millisecond, cancel)
+	start = time.Now()
+	_, err = loop.CallWithTimeout(cctx, "loop")
+	cancel()
+	out("loop() with its context cancelled at 20ms returned after %s (%s)", since(start), errorKind(err))
+
+	// 3. Fuel: a budget of instructions per call.
+	fuelHost, err := wasm.NewHost(wasm.WithFuelLimit(1_000_000))
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	defer fuelHost.Close()
+	fibBytes, err := read("fib")
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	fib, err := fuelHost.LoadModule(ctx, "fib", fibBytes)
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	start = time.Now()
+	res, err = fib.CallWithTimeout(ctx, "fib", wasm.EncodeI32(20))
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	took := since(start)
+	used, _ := fib.FuelConsumed()
+	out("\nwith 1,000,000 fuel per call: fib(20) = %d in %s, using %d fuel", wasm.DecodeI32(res[0]), took, used)
+	start = time.Now()
+	_, err = fib.CallWithTimeout(ctx, "fib", wasm.EncodeI32(35))
+	used, _ = fib.FuelConsumed()
+	out("fib(35) was stopped after %s, using %d fuel (%s)", since(start), used, errorKind(err))
+	return exitOK
+}

@@ -1,0 +1,3 @@
+module github.com/sbx-run/sbx/go
+
+go 1.24

@@ -1,0 +1,41 @@
+// Package wasm runs untrusted WebAssembly modules on Wasmtime, through the
+// sbx library's C ABI, under hard limits: a timeout on every call, optional
+// fuel metering, caps on memory, tables, stack and module count.
+//
+// It is a drop-in replacement for the wazero-based host of decision D035:
+// the same NewHost, WithExecTimeout, LoadModule, CallWithTimeout and Close,
+// with values crossing as uint64 exactly as wazero's api package encodes
+// them (see EncodeI32 and friends).
+//
+//	host, err := wasm.NewHost(wasm.WithExecTimeout(50 * time.Millisecond))
+//	...
+//	defer host.Close()
+//	mod, err := host.LoadModule(ctx, "plugin", wasmBytes)
+//	...
+//	results, err := mod.CallWithTimeout(ctx, "add", wasm.EncodeI32(1), wasm.EncodeI32(2))
+//
+// # Deadlines and cancellation
+//
+// A call stops at the earlier of ctx's deadline and the host's ExecTimeout,
+// with an error satisfying errors.Is(err, context.DeadlineExceeded); when
+// ctx is cancelled it stops promptly with one satisfying
+// errors.Is(err, context.Canceled). The guest is interrupted where it runs:
+// no goroutine is left behind, and the module stays usable.
+//
+// # Errors
+//
+// Every error wraps one of the sentinel errors (ErrCompile, ErrLink,
+// ErrExportNotFound, ...) for errors.Is; a guest trap is a *TrapError with a
+// TrapCode and the wasm backtrace.
+//
+// # Concurrency
+//
+// Host and Module are safe for concurrent use. Calls on one module run one
+// at a time; calls on different modules run in parallel. Close interrupts
+// whatever is running and waits for it, and is idempotent.
+//
+// # Building
+//
+// The package links the static library go/lib/libsbx.a, which `make lib`
+// at the repository root builds; cgo must be enabled.
+package wasm

@@ -1,0 +1,210 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"strings"
+)
+
+// Sentinel errors. Every error this package returns wraps exactly one of
+// them (a guest trap is a *TrapError, which wraps ErrTrap), so callers can
+// branch with errors.Is; the text of the error keeps the library's message.
+var (
+	// ErrInvalidName: a module name that is empty, only whitespace, or not UTF-8.
+	ErrInvalidName = errors.New("wasm: invalid module name")
+	// ErrInvalidOption: an option given to NewHost is out of range.
+	ErrInvalidOption = errors.New("wasm: invalid option")
+	// ErrInvalidArgument: any other argument the library rejected.
+	ErrInvalidArgument = errors.New("wasm: invalid argument")
+	// ErrClosed: the Host or Module was closed.
+	ErrClosed = errors.New("wasm: closed")
+	// ErrCompile: the bytes are not valid WebAssembly (or use a disabled feature).
+	ErrCompile = errors.New("wasm: compile error")
+	// ErrLink: the module imports something the host does not provide.
+	ErrLink = errors.New("wasm: link error")
+	// ErrInstanceLimit: the host's module cap (WithMaxModules) is reached.
+	ErrInstanceLimit = errors.New("wasm: instance limit reached")
+	// ErrResourceLimit: the module's initial memory or table exceeds the limits.
+	ErrResourceLimit = errors.New("wasm: resource limit exceeded")
+	// ErrExportNotFound: no exported function by that name.
+	ErrExportNotFound = errors.New("wasm: export not found")
+	// ErrSignatureMismatch: wrong number of params, or a signature using types
+	// that cannot cross as uint64 (v128, references).
+	ErrSignatureMismatch = errors.New("wasm: signature mismatch")
+	// ErrTimeout: the call's (or load's) deadline passed. Such errors also
+	// satisfy errors.Is(err, context.DeadlineExceeded).
+	ErrTimeout = errors.New("wasm: timeout")
+	// ErrInterrupted: the call or load was stopped before it finished. When
+	// the context was cancelled, the error also wraps ctx.Err().
+	ErrInterrupted = errors.New("wasm: interrupted")
+	// ErrFuelExhausted: the call used up its fuel (WithFuelLimit).
+	ErrFuelExhausted = errors.New("wasm: fuel exhausted")
+	// ErrTrap: the guest trapped; errors.As gives the *TrapError.
+	ErrTrap = errors.New("wasm: trap")
+	// ErrExit: a WASI program exited with a non-zero code.
+	ErrExit = errors.New("wasm: guest exited")
+	// ErrHostFunction: a host function the guest called failed.
+	ErrHostFunction = errors.New("wasm: host function failed")
+	// ErrIO: the compilation cache directory could not be used.
+	ErrIO = errors.New("wasm: i/o error")
+	// ErrInternal: the library itself failed; the process is still usable.
+	ErrInternal = errors.New("wasm: internal error")
+)
+
+// Error is the error type of every failure except traps: Op says what failed
+// (e.g. `call "add" on module "math"`), Msg is the library's message, and it
+// wraps a sentinel and, for timeouts and cancellations, the context error.
+type Error struct {
+	Op  string
+	Msg string
+
+	kind  error
+	cause []error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("wasm: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap gives the sentinel and any context errors, for errors.Is and errors.As.
+func (e *Error) Unwrap() []error {
+	return append([]error{e.kind}, e.cause...)
+}
+
+// TrapError is a guest trap: its code, the library's message, and the wasm
+// backtrace (one frame per line, possibly empty). It wraps ErrTrap.
+type TrapError struct {
+	Op        string
+	Code      TrapCode
+	Message   string
+	Backtrace string
+}
+
+func (e *TrapError) Error() string {
+	var b strings.Builder
+	b.WriteString("wasm: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	b.WriteString("trap (")
+	b.WriteString(e.Code.String())
+	b.WriteString("): ")
+	b.WriteString(e.Message)
+	if bt := strings.TrimRight(e.Backtrace, "\n"); bt != "" {
+		b.WriteString("\nwasm backtrace:\n")
+		b.WriteString(bt)
+	}
+	return b.String()
+}
+
+// Unwrap gives ErrTrap.
+func (e *TrapError) Unwrap() error { return ErrTrap }
+
+// TrapCode says why a guest trapped; the values are SBX_TRAP_CODE_*.
+type TrapCode uint8
+
+// Trap codes, as the C header defines them.
+const (
+	TrapNone                   TrapCode = 0
+	TrapStackOverflow          TrapCode = 1
+	TrapMemoryOutOfBounds      TrapCode = 2
+	TrapHeapMisaligned         TrapCode = 3
+	TrapTableOutOfBounds       TrapCode = 4
+	TrapIndirectCallToNull     TrapCode = 5
+	TrapBadSignature           TrapCode = 6
+	TrapIntegerOverflow        TrapCode = 7
+	TrapIntegerDivisionByZero  TrapCode = 8
+	TrapBadConversionToInteger TrapCode = 9
+	TrapUnreachable            TrapCode = 10
+	TrapAllocationTooLarge     TrapCode = 11
+	TrapNullReference          TrapCode = 12
+	TrapOther                  TrapCode = 255
+)
+
+// String is the library's short description, e.g. "integer divide by zero".
+func (c TrapCode) String() string { return trapCodeName(c) }
+
+// kindOf is the sentinel for a status.
+func kindOf(s status) error {
+	switch s {
+	case statusInvalidArgument:
+		return ErrInvalidArgument
+	case statusHandleClosed:
+		return ErrClosed
+	case statusCompileError:
+		return ErrCompile
+	case statusLinkError:
+		return ErrLink
+	case statusInstanceLimit:
+		return ErrInstanceLimit
+	case statusResourceLimit:
+		return ErrResourceLimit
+	case statusExportNotFound:
+		return ErrExportNotFound
+	case statusSignatureMismatch:
+		return ErrSignatureMismatch
+	case statusTimeout:
+		return ErrTimeout
+	case statusInterrupted:
+		return ErrInterrupted
+	case statusFuelExhausted:
+		return ErrFuelExhausted
+	case statusTrap:
+		return ErrTrap
+	case statusExit:
+		return ErrExit
+	case statusHostError:
+		return ErrHostFunction
+	case statusIO:
+		return ErrIO
+	default:
+		return ErrInternal
+	}
+}
+
+// newError turns a C failure into a Go error. ctx (may be nil) explains an
+// interruption; closed says whether the object was closed meanwhile.
+func newError(op string, ce cError, ctx context.Context, closed bool) error {
+	switch ce.status {
+	case statusTrap:
+		return &TrapError{Op: op, Code: ce.trapCode, Message: ce.message, Backtrace: ce.backtrace}
+	case statusTimeout:
+		return &Error{Op: op, Msg: ce.message, kind: ErrTimeout, cause: []error{context.DeadlineExceeded}}
+	case statusInterrupted:
+		if ctx != nil {
+			if err := ctx.Err(); err != nil {
+				return &Error{Op: op, Msg: ce.message, kind: ErrInterrupted, cause: ctxCauses(ctx, err)}
+			}
+		}
+		if closed {
+			return &Error{Op: op, Msg: ce.message, kind: ErrClosed, cause: []error{ErrInterrupted}}
+		}
+	}
+	return &Error{Op: op, Msg: ce.message, kind: kindOf(ce.status)}
+}
+
+// ctxCauses is ctx.Err() plus its cause, when one was given and differs.
+func ctxCauses(ctx context.Context, err error) []error {
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return []error{err, cause}
+	}
+	return []error{err}
+}
+
+// ctxError is the error for a context that ended before the work started.
+func ctxError(op string, ctx context.Context, err error) error {
+	return &Error{Op: op, Msg: err.Error(), kind: ErrInterrupted, cause: ctxCauses(ctx, err)}
+}
+
+// closedError is ErrClosed for op.
+func closedError(op, what string) error {
+	return &Error{Op: op, Msg: what + " is closed", kind: ErrClosed}
+}

@@ -1,0 +1,238 @@
+package wasm
+
+// #include "sbx_go.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Host compiles and runs WebAssembly modules under the limits its options
+// set. It is safe for concurrent use. Close it to release every module it
+// loaded.
+type Host struct {
+	cfg hostConfig
+
+	// rw is held shared by every load (which uses ptr) and exclusively by
+	// Close while it frees ptr.
+	rw  sync.RWMutex
+	ptr *C.sbx_host
+
+	// mu guards the fields below.
+	mu      sync.Mutex
+	closed  bool
+	modules map[*Module]struct{}
+	loads   map[*C.sbx_cancel]struct{} // tokens of loads in flight
+
+	cleanup runtime.Cleanup
+}
+
+// NewHost creates a host. With no options it has no execution timeout, no
+// fuel metering, 256 MiB of memory per module and at most 1,000 modules.
+func NewHost(opts ...Option) (*Host, error) {
+	h := &Host{
+		modules: make(map[*Module]struct{}),
+		loads:   make(map[*C.sbx_cancel]struct{}),
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(h)
+		}
+	}
+	if h.cfg.pooling && h.cfg.maxModules > maxPoolingModules {
+		h.cfg.fail("WithPooling(true) with WithMaxModules(%d): the pool holds at most %d modules",
+			h.cfg.maxModules, maxPoolingModules)
+	}
+	if h.cfg.err != nil {
+		return nil, h.cfg.err
+	}
+
+	cfg := C.sbx_config_new()
+	if cfg == nil {
+		return nil, &Error{Op: "NewHost", Msg: "cannot allocate a config", kind: ErrInternal}
+	}
+	defer C.sbx_config_free(cfg)
+	c := &h.cfg
+	set := func(option string, st C.enum_sbx_status) {
+		if st != C.SBX_STATUS_OK {
+			c.fail("%s: rejected by the library (%s)", option, statusName(status(st)))
+		}
+	}
+	if c.fuel != 0 {
+		set(fmt.Sprintf("WithFuelLimit(%d)", c.fuel), C.sbx_config_set_fuel(cfg, C.uint64_t(c.fuel)))
+	}
+	if c.memory != 0 {
+		set(fmt.Sprintf("WithMemoryLimit(%d)", c.memory), C.sbx_config_set_memory_limit(cfg, C.uint64_t(c.memory)))
+	}
+	if c.tableElems != 0 {
+		set(fmt.Sprintf("WithTableElementsLimit(%d)", c.tableElems),
+			C.sbx_config_set_table_elements_limit(cfg, C.uint64_t(c.tableElems)))
+	}
+	if c.wasmStack != 0 {
+		set(fmt.Sprintf("WithMaxWasmStack(%d)", c.wasmStack), C.sbx_config_set_max_wasm_stack(cfg, C.uint64_t(c.wasmStack)))
+	}
+	if c.maxModules != 0 {
+		set(fmt.Sprintf("WithMaxModules(%d)", c.maxModules), C.sbx_config_set_max_modules(cfg, C.uint32_t(c.maxModules)))
+	}
+	if c.pooling { // after max modules: the pool is sized by it
+		set("WithPooling(true)", C.sbx_config_set_pooling(cfg, C.bool(true)))
+	}
+	if c.cacheDir != "" {
+		set(fmt.Sprintf("WithCompilationCache(%q)", c.cacheDir),
+			C.sbx_config_set_cache_dir(cfg, stringPtr(c.cacheDir), C.size_t(len(c.cacheDir))))
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+
+	var cerr *C.sbx_error
+	if st := C.sbx_host_new(cfg, &h.ptr, &cerr); st != C.SBX_STATUS_OK {
+		return nil, newError("NewHost", takeError(st, cerr), nil, false)
+	}
+	// A backstop only: a Host that is dropped without Close is freed by the
+	// garbage collector (its modules, which reference it, go with it).
+	h.cleanup = runtime.AddCleanup(h, func(p *C.sbx_host) { C.sbx_close(p) }, h.ptr)
+	return h, nil
+}
+
+// ExecTimeout is the timeout WithExecTimeout set, or zero for none.
+func (h *Host) ExecTimeout() time.Duration { return h.cfg.execTimeout }
+
+// LoadModule compiles and instantiates wasmBytes, running its start function,
+// as a module called name. The name must not be empty or only whitespace
+// (ErrInvalidName). The host's ExecTimeout does not apply; ctx bounds the
+// load instead: its deadline stops it with an error satisfying
+// errors.Is(err, context.DeadlineExceeded), its cancellation with one
+// satisfying errors.Is(err, context.Canceled). Safe for concurrent use.
+func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*Module, error) {
+	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
+		return nil, &Error{
+			Op:   fmt.Sprintf("load module %q", name),
+			Msg:  "the name must be UTF-8, not empty and not only whitespace",
+			kind: ErrInvalidName,
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	done := ctx.Done()
+	if done != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	timeoutNs := timeoutNone
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+		timeoutNs = uint64(left)
+	}
+
+	h.rw.RLock()
+	defer h.rw.RUnlock()
+	op := fmt.Sprintf("load module %q", name)
+	if h.ptr == nil {
+		return nil, closedError(op, "host")
+	}
+
+	// Every load gets a cancel token, so that ctx and Close can both stop it.
+	var tok *C.sbx_cancel
+	if st := C.sbx_cancel_new(h.ptr, &tok); st != C.SBX_STATUS_OK {
+		return nil, newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		C.sbx_cancel_free(tok)
+		return nil, closedError(op, "host")
+	}
+	h.loads[tok] = struct{}{}
+	h.mu.Unlock()
+
+	var stop func() bool
+	var fired chan struct{}
+	if done != nil {
+		fired = make(chan struct{}, 1)
+		stop = context.AfterFunc(ctx, func() {
+			C.sbx_cancel_trigger(tok)
+			fired <- struct{}{}
+		})
+	}
+	var mod *C.sbx_module
+	var cerr *C.sbx_error
+	st := C.sbx_load_module(h.ptr, stringPtr(name), C.size_t(len(name)),
+		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)),
+		C.uint64_t(timeoutNs), tok, &mod, &cerr)
+	if stop != nil && !stop() {
+		<-fired // the trigger ran or is running: let it finish before the free
+	}
+	h.mu.Lock()
+	delete(h.loads, tok)
+	closed := h.closed
+	h.mu.Unlock()
+	C.sbx_cancel_free(tok)
+	if st != C.SBX_STATUS_OK {
+		return nil, newError(op, takeError(st, cerr), ctx, closed)
+	}
+
+	m, err := newModule(h, name, mod)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		m.Close(context.Background())
+		return nil, closedError(op, "host")
+	}
+	h.modules[m] = struct{}{}
+	h.mu.Unlock()
+	return m, nil
+}
+
+// Close stops and closes every module the host loaded, interrupting calls
+// and loads in flight, then frees the host. Afterwards every method of the
+// host and its modules returns ErrClosed. Closing twice is a no-op.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	for tok := range h.loads {
+		C.sbx_cancel_trigger(tok)
+	}
+	h.mu.Unlock()
+
+	h.rw.Lock() // waits for the loads in flight to return
+	defer h.rw.Unlock()
+	h.mu.Lock()
+	modules := make([]*Module, 0, len(h.modules))
+	for m := range h.modules {
+		modules = append(modules, m)
+	}
+	h.mu.Unlock()
+	for _, m := range modules {
+		m.Close(context.Background())
+	}
+	h.cleanup.Stop()
+	C.sbx_close(h.ptr)
+	h.ptr = nil
+	return nil
+}
+
+// forget drops a closed module from the host's set.
+func (h *Host) forget(m *Module) {
+	h.mu.Lock()
+	delete(h.modules, m)
+	h.mu.Unlock()
+}

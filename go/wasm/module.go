@@ -1,0 +1,317 @@
+package wasm
+
+// #include "sbx_go.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Module is a loaded module: its own memory, globals and instance. It is
+// safe for concurrent use; calls on one module run one at a time, calls on
+// different modules in parallel.
+type Module struct {
+	name    string
+	host    *Host
+	exec    time.Duration // the host's ExecTimeout
+	execNs  uint64        // exec in ns, or timeoutNone
+	funcs   []Function    // immutable
+	cleanup runtime.Cleanup
+
+	// mu is held by every call, for its whole length (the library runs one
+	// call per module at a time anyway), and by Close while it frees the
+	// handles. It guards the fields below.
+	mu    sync.Mutex
+	ptr   *C.sbx_module
+	tok   *C.sbx_cancel // triggered when the context of the call in flight ends
+	frame *C.sbx_go_frame
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+
+	trigger func()        // triggers tok, then signals fired
+	fired   chan struct{} // one slot: the trigger has finished
+}
+
+// handles is what the backstop cleanup frees; it must not refer to the Module.
+type handles struct {
+	mod   *C.sbx_module
+	tok   *C.sbx_cancel
+	frame *C.sbx_go_frame
+}
+
+func newModule(h *Host, name string, mod *C.sbx_module) (*Module, error) {
+	m := &Module{
+		name:   name,
+		host:   h,
+		exec:   h.cfg.execTimeout,
+		execNs: timeoutNone,
+		ptr:    mod,
+		frame:  (*C.sbx_go_frame)(C.calloc(1, C.sizeof_sbx_go_frame)),
+		fired:  make(chan struct{}, 1),
+	}
+	if m.exec > 0 {
+		m.execNs = uint64(m.exec)
+	}
+	if m.frame == nil {
+		C.sbx_module_free(mod)
+		return nil, &Error{Op: fmt.Sprintf("load module %q", name), Msg: "cannot allocate a call frame", kind: ErrInternal}
+	}
+	if st := C.sbx_cancel_new(h.ptr, &m.tok); st != C.SBX_STATUS_OK {
+		C.sbx_module_free(mod)
+		C.free(unsafe.Pointer(m.frame))
+		return nil, newError(fmt.Sprintf("load module %q", name),
+			cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
+	}
+	tok, fired := m.tok, m.fired
+	m.trigger = func() {
+		C.sbx_cancel_trigger(tok)
+		fired <- struct{}{}
+	}
+	m.funcs = exportedFunctions(mod)
+	m.cleanup = runtime.AddCleanup(m, func(h handles) {
+		C.sbx_module_free(h.mod)
+		C.sbx_cancel_free(h.tok)
+		C.free(unsafe.Pointer(h.frame))
+	}, handles{mod, m.tok, m.frame})
+	return m, nil
+}
+
+// exportedFunctions reads the export list once, at load.
+func exportedFunctions(mod *C.sbx_module) []Function {
+	var count C.size_t
+	if C.sbx_module_function_count(mod, &count) != C.SBX_STATUS_OK {
+		return nil
+	}
+	funcs := make([]Function, 0, int(count))
+	for i := C.size_t(0); i < count; i++ {
+		var info C.sbx_function_info
+		if C.sbx_module_function_at(mod, i, &info) != C.SBX_STATUS_OK {
+			continue
+		}
+		funcs = append(funcs, Function{
+			Name:    C.GoStringN(info.name, C.int(info.name_len)),
+			Params:  valueTypes(info.params, info.params_len),
+			Results: valueTypes(info.results, info.results_len),
+		})
+	}
+	return funcs
+}
+
+func valueTypes(p *C.uint8_t, n C.size_t) []ValueType {
+	if n == 0 {
+		return nil
+	}
+	types := make([]ValueType, n)
+	for i, t := range unsafe.Slice((*uint8)(unsafe.Pointer(p)), int(n)) {
+		types[i] = ValueType(t)
+	}
+	return types
+}
+
+// Name is the name the module was loaded under.
+func (m *Module) Name() string { return m.name }
+
+// ExportedFunctions describes the module's exported functions, in export
+// order. It works on a closed module too.
+func (m *Module) ExportedFunctions() []Function {
+	out := make([]Function, len(m.funcs))
+	for i, f := range m.funcs {
+		out[i] = Function{
+			Name:    f.Name,
+			Params:  append([]ValueType(nil), f.Params...),
+			Results: append([]ValueType(nil), f.Results...),
+		}
+	}
+	return out
+}
+
+// function is the export called name, if there is one.
+func (m *Module) function(name string) (Function, bool) {
+	for _, f := range m.funcs {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+// FuelConsumed is the fuel the last call (or the start function) used; 0
+// when fuel metering (WithFuelLimit) is off.
+func (m *Module) FuelConsumed() (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ptr == nil {
+		return 0, closedError(m.op("fuel of"), "module")
+	}
+	var fuel C.uint64_t
+	if st := C.sbx_module_last_call_fuel(m.ptr, &fuel); st != C.SBX_STATUS_OK {
+		return 0, newError(m.op("fuel of"), cError{status: status(st), message: statusName(status(st))}, nil, m.closed.Load())
+	}
+	return uint64(fuel), nil
+}
+
+// Close interrupts the call in flight, if any, waits for the calls in flight
+// to return, and frees the module, its memory and its slot in the host.
+// Afterwards its methods return ErrClosed. Closing twice is a no-op. ctx is
+// not used; it is there for compatibility with wazero.
+func (m *Module) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() {
+		m.closed.Store(true)
+		C.sbx_module_close(m.ptr) // interrupts and waits for the running call
+		m.mu.Lock()               // waits for the Go callers still inside
+		m.cleanup.Stop()
+		C.sbx_cancel_free(m.tok)
+		C.sbx_module_free(m.ptr)
+		C.free(unsafe.Pointer(m.frame))
+		m.ptr, m.tok, m.frame = nil, nil, nil
+		m.mu.Unlock()
+		m.host.forget(m)
+	})
+	return nil
+}
+
+// CallWithTimeout calls the exported function fnName with params encoded as
+// uint64 (see EncodeI32 and friends) and returns its results, encoded the
+// same way.
+//
+// The call stops at the earlier of ctx's deadline and the host's ExecTimeout
+// with an error satisfying errors.Is(err, context.DeadlineExceeded), and
+// when ctx is cancelled with one satisfying errors.Is(err, context.Canceled).
+// A ctx that is already done returns ctx.Err() without calling. A trap is a
+// *TrapError. After any failure the module stays usable.
+//
+// Calls on one module run one at a time; a call waiting for another one to
+// finish observes its ctx only once it starts.
+func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...uint64) ([]uint64, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	done := ctx.Done()
+	if done != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ptr == nil {
+		return nil, closedError(m.callOp(fnName), "module")
+	}
+	timeoutNs, err := m.timeoutNs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if done == nil {
+		return m.call(ctx, fnName, params, timeoutNs, nil)
+	}
+
+	// The context can end: the module's token is triggered when it does,
+	// and reset after the call so that a late trigger cannot stop a later one.
+	stop := context.AfterFunc(ctx, m.trigger)
+	results, err := m.call(ctx, fnName, params, timeoutNs, m.tok)
+	if !stop() {
+		<-m.fired // the trigger ran or is running: wait for it to finish
+		C.sbx_cancel_reset(m.tok)
+	}
+	return results, err
+}
+
+// timeoutNs is the call's relative timeout: the earlier of ctx's deadline
+// and the host's ExecTimeout, or timeoutNone. It reads the clock only when
+// ctx has a deadline.
+func (m *Module) timeoutNs(ctx context.Context) (uint64, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return m.execNs, nil
+	}
+	left := time.Until(deadline)
+	if left <= 0 {
+		return 0, context.DeadlineExceeded
+	}
+	if m.exec > 0 && m.exec < left {
+		return m.execNs, nil
+	}
+	return uint64(left), nil
+}
+
+// call makes the one cgo crossing of a call, through the module's frame;
+// m.mu is held. The result slice is its only allocation.
+func (m *Module) call(ctx context.Context, fnName string, params []uint64, timeoutNs uint64, tok *C.sbx_cancel) ([]uint64, error) {
+	if len(params) > maxInlineValues {
+		return m.callLarge(ctx, fnName, params, timeoutNs, tok, -1)
+	}
+	frame := m.frame
+	copy(unsafe.Slice((*uint64)(unsafe.Pointer(&frame.params[0])), maxInlineValues), params)
+	st := C.sbx_go_call(cAddr(unsafe.Pointer(m.ptr)), stringPtr(fnName), C.size_t(len(fnName)),
+		cAddr(unsafe.Pointer(frame)), C.size_t(len(params)), C.uint64_t(timeoutNs), cAddr(unsafe.Pointer(tok)))
+	runtime.KeepAlive(m) // its cleanup frees the handles passed as integers
+	if st != C.SBX_STATUS_OK {
+		cerr := takeError(st, frame.error)
+		if st == C.SBX_STATUS_SIGNATURE_MISMATCH {
+			// Perhaps only the results did not fit: the library checks that
+			// before running the guest, so retrying runs it once.
+			if f, ok := m.function(fnName); ok && len(f.Results) > maxInlineValues && len(f.Params) == len(params) {
+				return m.callLarge(ctx, fnName, params, timeoutNs, tok, len(f.Results))
+			}
+		}
+		return nil, m.callError(ctx, fnName, cerr)
+	}
+	n := int(frame.results_len)
+	if n == 0 {
+		return nil, nil
+	}
+	results := make([]uint64, n)
+	copy(results, unsafe.Slice((*uint64)(unsafe.Pointer(&frame.results[0])), n))
+	return results, nil
+}
+
+// callLarge is call for more params or results than the frame holds, with
+// Go buffers; resultsCap < 0 means "as many as the export has".
+func (m *Module) callLarge(ctx context.Context, fnName string, params []uint64, timeoutNs uint64, tok *C.sbx_cancel,
+	resultsCap int) ([]uint64, error) {
+	if resultsCap < 0 {
+		resultsCap = maxInlineValues
+		if f, ok := m.function(fnName); ok {
+			resultsCap = max(resultsCap, len(f.Results))
+		}
+	}
+	// Copies, so that the caller's params (often on its stack) do not escape.
+	in := append([]uint64(nil), params...)
+	results := make([]uint64, resultsCap+1) // +1: never empty, for the pointer
+	var n C.size_t
+	var cerr *C.sbx_error
+	st := C.sbx_call_with_timeout(m.ptr, stringPtr(fnName), C.size_t(len(fnName)),
+		(*C.uint64_t)(unsafe.SliceData(in)), C.size_t(len(in)),
+		(*C.uint64_t)(unsafe.SliceData(results)), C.size_t(resultsCap), &n,
+		C.uint64_t(timeoutNs), tok, &cerr)
+	runtime.KeepAlive(m)
+	if st != C.SBX_STATUS_OK {
+		return nil, m.callError(ctx, fnName, takeError(st, cerr))
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return results[:n:n], nil
+}
+
+// callError is the error of a failed call; the op already names the call.
+func (m *Module) callError(ctx context.Context, fnName string, ce cError) error {
+	ce.message = strings.TrimPrefix(ce.message, "call `"+fnName+"`: ")
+	return newError(m.callOp(fnName), ce, ctx, m.closed.Load())
+}
+
+func (m *Module) callOp(fnName string) string {
+	return fmt.Sprintf("call %q on module %q", fnName, m.name)
+}
+
+func (m *Module) op(what string) string {
+	return fmt.Sprintf("%s module %q", what, m.name)
+}
