@@ -284,7 +284,7 @@ impl Module {
             return Err(Error::invalid("cancel token belongs to another host"));
         }
         let deadline = timeout.deadline(host.limits.exec_timeout);
-        let mut guard = inner.lock();
+        let mut guard = inner.lock_outside_call()?;
         let Some(live) = guard.as_mut() else {
             return Err(Error::closed("module"));
         };
@@ -354,6 +354,12 @@ impl Module {
             .map_err(|e| Error::from_guest(e, &format!("call `{}`", String::from_utf8_lossy(func))))
         };
         drop(in_flight);
+        if inner.closed.load(Relaxed) {
+            // Closed during the call, perhaps by one of its own host functions.
+            *guard = None;
+            crate::host::Host::release_slot(host, inner.id);
+            return outcome.and(Err(Error::closed("module")));
+        }
         if cancel.is_some() {
             store.data_mut().set_call(seq, None);
         }

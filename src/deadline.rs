@@ -30,6 +30,11 @@ pub(crate) fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64 + 1
 }
 
+fn current_thread() -> u64 {
+    // SAFETY: pthread_self has no preconditions.
+    unsafe { libc::pthread_self() as u64 }
+}
+
 /// Shared between a store, the timer thread and interrupters.
 pub(crate) struct Watch {
     engine: Engine,
@@ -39,6 +44,8 @@ pub(crate) struct Watch {
     armed_ns: AtomicU64,
     /// Sequence number of the call in flight; 0 when idle.
     running: AtomicU64,
+    /// The thread running that call, to refuse re-entry from its host functions.
+    thread: AtomicU64,
     /// The call that [`Watch::interrupt`] targeted.
     interrupted: AtomicU64,
 }
@@ -50,6 +57,7 @@ impl Watch {
             deadline_ns: AtomicU64::new(0),
             armed_ns: AtomicU64::new(0),
             running: AtomicU64::new(0),
+            thread: AtomicU64::new(0),
             interrupted: AtomicU64::new(0),
         })
     }
@@ -63,6 +71,7 @@ impl Watch {
     /// (at worst both act: one spare wake-up or interrupt).
     pub(crate) fn begin(self: &Arc<Watch>, seq: u64, deadline_ns: Option<u64>) {
         self.running.store(seq, Relaxed);
+        self.thread.store(current_thread(), Relaxed);
         self.deadline_ns.store(deadline_ns.unwrap_or(0), Relaxed);
         fence(SeqCst);
         if let Some(deadline) = deadline_ns {
@@ -90,6 +99,13 @@ impl Watch {
     pub(crate) fn end(&self) {
         self.deadline_ns.store(0, Release);
         self.running.store(0, Release);
+    }
+
+    /// Whether the calling thread is inside this store's call right now
+    /// (that is, in one of its host functions): locking the store again
+    /// would deadlock.
+    pub(crate) fn is_reentry(&self) -> bool {
+        self.running.load(Relaxed) != 0 && self.thread.load(Relaxed) == current_thread()
     }
 
     /// Stops the call in flight, if there is one; later calls are unaffected.

@@ -32,7 +32,7 @@ impl Module {
         &self,
         f: impl FnOnce(&mut crate::module::Live, wasmtime::Memory) -> Result<R>,
     ) -> Result<R> {
-        let mut guard = self.inner.lock();
+        let mut guard = self.inner.lock_outside_call()?;
         let live = guard.as_mut().ok_or_else(|| Error::closed("module"))?;
         let memory = live
             .memory

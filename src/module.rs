@@ -58,7 +58,7 @@ pub(crate) struct ModuleInner {
     /// `name`'s exact bytes and a NUL; see [`crate::call::nul_terminated`].
     pub(crate) c_name: Box<[u8]>,
     pub(crate) functions: Box<[FunctionInfo]>,
-    id: u64,
+    pub(crate) id: u64,
     pub(crate) host: Arc<HostInner>,
     pub(crate) watch: Arc<Watch>,
     pub(crate) closed: AtomicBool,
@@ -152,6 +152,17 @@ impl ModuleInner {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// [`ModuleInner::lock`], refusing instead of deadlocking when a host
+    /// function of this module's own call tries to use the module again.
+    pub(crate) fn lock_outside_call(&self) -> Result<MutexGuard<'_, Option<Live>>> {
+        if self.watch.is_reentry() {
+            return Err(Error::invalid(
+                "the module is running a call on this thread; inside a host function use the caller",
+            ));
+        }
+        Ok(self.lock())
+    }
+
     /// Interrupts the call in flight, waits for it, then frees the instance
     /// (returning its pool slot). Idempotent.
     pub(crate) fn close(&self) {
@@ -161,6 +172,11 @@ impl ModuleInner {
         // A call that marked itself running before `closed` was set is
         // interrupted here; one that starts after sees `closed` (Module::call).
         self.watch.interrupt();
+        if self.watch.is_reentry() {
+            // Closed from a host function of this module's own call: that
+            // call frees the instance when it returns (see Module::call).
+            return;
+        }
         let live = self.lock().take();
         drop(live);
         Host::release_slot(&self.host, self.id);

@@ -469,3 +469,72 @@ fn guest_memory_is_bounds_checked_and_follows_growth() {
         Status::HandleClosed
     );
 }
+
+/// A host function that uses its own module (memory, call, close) must get an
+/// error or a deferred close, never a deadlock.
+#[test]
+fn host_function_reentering_its_own_module_does_not_deadlock() {
+    let host = Host::new(HostConfig::default()).unwrap();
+    let me: Arc<std::sync::OnceLock<sbx::Module>> = Arc::new(std::sync::OnceLock::new());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (me2, seen2) = (me.clone(), seen.clone());
+    host.define_func(
+        "host",
+        "shout",
+        &[ValueType::I32, ValueType::I32],
+        &[ValueType::I32],
+        Arc::new(move |_: &mut Caller<'_>, stack: &mut [u64]| {
+            let module = me2.get().expect("set after load");
+            let mut out = [0u64; 1];
+            let call = module.call(b"input_buffer", &[], &mut out, Timeout::HostDefault, None);
+            let memory = module.memory_size();
+            seen2
+                .lock()
+                .unwrap()
+                .push((call.unwrap_err().status(), memory.unwrap_err().status()));
+            if stack[1] == 5 {
+                module.close();
+            }
+            stack[0] = 0;
+            Ok(())
+        }),
+    )
+    .unwrap();
+    let options = LoadOptions {
+        wasi: Some(WasiConfig::default()),
+        ..LoadOptions::default()
+    };
+    let (plugin, _) = host
+        .load_with("plugin", &wasi_fixture("plugin"), &options)
+        .unwrap();
+    me.set(plugin.clone()).ok().unwrap();
+    let mut out = [0u64; 1];
+    plugin
+        .call(b"greet", &[2], &mut out, Timeout::HostDefault, None)
+        .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(Status::InvalidArgument, Status::InvalidArgument)]
+    );
+
+    let err = plugin
+        .call(b"greet", &[5], &mut out, Timeout::HostDefault, None)
+        .unwrap_err();
+    assert!(
+        matches!(err.status(), Status::HandleClosed | Status::Interrupted),
+        "{err}"
+    );
+    assert!(plugin.is_closed());
+    assert_eq!(
+        host.live_modules(),
+        0,
+        "the deferred close returned the slot"
+    );
+    assert_eq!(
+        plugin
+            .call(b"greet", &[1], &mut out, Timeout::HostDefault, None)
+            .unwrap_err()
+            .status(),
+        Status::HandleClosed
+    );
+}

@@ -130,8 +130,10 @@ pub extern "C" fn sbx_load_module_with(
 /// After a timeout, interrupt, fuel exhaustion or trap the module stays
 /// usable; its memory and globals are whatever the guest left.
 /// Safe to call from several threads: calls on one module wait for each other.
+/// From a host function running inside a call on this same module it returns
+/// SBX_STATUS_INVALID_ARGUMENT instead of deadlocking.
 /// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, bad lengths, a
-/// token of another host); SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND;
+/// token of another host, re-entry); SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND;
 /// SBX_STATUS_SIGNATURE_MISMATCH (wrong param count, `results_cap` too small,
 /// or v128/reference types); SBX_STATUS_TIMEOUT; SBX_STATUS_INTERRUPTED;
 /// SBX_STATUS_FUEL_EXHAUSTED; SBX_STATUS_TRAP (see `sbx_error_trap_code`);
@@ -189,7 +191,9 @@ pub extern "C" fn sbx_module_interrupt(module: *const sbx_module) -> Status {
 /// frees its instance and memory (returning its slot to the host). The
 /// handle stays valid, every function then returns SBX_STATUS_HANDLE_CLOSED,
 /// and it must still be freed with `sbx_module_free`. Safe from any thread,
-/// including during a call. Idempotent. NULL is a no-op.
+/// including during a call; from a host function of the module's own call it
+/// interrupts that call, which frees the instance as it returns. Idempotent.
+/// NULL is a no-op.
 /// Returns SBX_STATUS_OK.
 #[no_mangle]
 pub extern "C" fn sbx_module_close(module: *const sbx_module) -> Status {
@@ -311,7 +315,9 @@ pub extern "C" fn sbx_module_memory_size(module: *const sbx_module, size_out: *m
 }
 
 /// Copies `len` bytes at `offset` of the module's memory into `buf`. Waits
-/// for a call in progress on the module. Safe from any thread.
+/// for a call in progress on the module. Safe from any thread; inside a host
+/// function of this module's own call use `sbx_caller_memory_read` (this
+/// returns SBX_STATUS_INVALID_ARGUMENT there rather than deadlock).
 /// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
 /// SBX_STATUS_OUT_OF_BOUNDS (nothing is copied); SBX_STATUS_HANDLE_CLOSED;
 /// SBX_STATUS_EXPORT_NOT_FOUND without a memory.
