@@ -119,7 +119,8 @@ typedef enum sbx_status {
    */
   SBX_STATUS_HOST_ERROR = 35,
   /**
-   * Reading or writing the on-disk cache directory failed at host creation.
+   * A host directory could not be opened: the cache directory at host
+   * creation, or a WASI preopen at load.
    */
   SBX_STATUS_IO = 40,
   /**
@@ -667,8 +668,9 @@ enum sbx_status sbx_load_module(const struct sbx_host *host,
  * `sbx_load_module` with per-load settings (`options` may be NULL for the
  * defaults; it is read only during the call): a timeout, a cancel token, a
  * WASI world, and user data for host functions. Same statuses as
- * `sbx_load_module`, plus SBX_STATUS_EXIT when a WASI start function exits
- * with a non-zero code and SBX_STATUS_HOST_ERROR when a host function fails.
+ * `sbx_load_module`, plus SBX_STATUS_IO when a WASI preopen cannot be
+ * opened, SBX_STATUS_EXIT when a WASI start function exits with a non-zero
+ * code, and SBX_STATUS_HOST_ERROR when a host function fails.
  */
 enum sbx_status sbx_load_module_with(const struct sbx_host *host,
                                      const uint8_t *name,
@@ -828,7 +830,8 @@ void sbx_wasi_config_free(struct sbx_wasi_config *config);
  * Lets the guest see host directory `host_path` as `guest_path` (both UTF-8,
  * pointer and length), read-only unless `writable`. The guest cannot leave
  * it through `..`, absolute paths or symlinks. The directory is opened when
- * a module is loaded with this config.
+ * a module is loaded with this config; if it cannot be, that load fails with
+ * SBX_STATUS_IO.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8
  * or an empty path.
  */
@@ -869,7 +872,8 @@ enum sbx_status sbx_wasi_config_stdin(struct sbx_wasi_config *config,
 /**
  * Sends the guest's stdout to `callback` with `user_data`; a NULL callback
  * discards it (the default). `free_user_data` (may be NULL) runs once when
- * the last copy of this config is dropped, and right away for a NULL callback.
+ * the last copy of this config is dropped, and right away for a NULL
+ * callback or on failure.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
 enum sbx_status sbx_wasi_config_stdout(struct sbx_wasi_config *config,

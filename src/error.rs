@@ -46,7 +46,8 @@ pub enum Status {
     Exit = 34,
     /// A host function failed; the message says which and why.
     HostError = 35,
-    /// Reading or writing the on-disk cache directory failed at host creation.
+    /// A host directory could not be opened: the cache directory at host
+    /// creation, or a WASI preopen at load.
     Io = 40,
     /// sbx itself failed (a caught panic). The process is still usable.
     Internal = 99,

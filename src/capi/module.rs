@@ -90,8 +90,9 @@ pub extern "C" fn sbx_load_module(
 /// `sbx_load_module` with per-load settings (`options` may be NULL for the
 /// defaults; it is read only during the call): a timeout, a cancel token, a
 /// WASI world, and user data for host functions. Same statuses as
-/// `sbx_load_module`, plus SBX_STATUS_EXIT when a WASI start function exits
-/// with a non-zero code and SBX_STATUS_HOST_ERROR when a host function fails.
+/// `sbx_load_module`, plus SBX_STATUS_IO when a WASI preopen cannot be
+/// opened, SBX_STATUS_EXIT when a WASI start function exits with a non-zero
+/// code, and SBX_STATUS_HOST_ERROR when a host function fails.
 #[no_mangle]
 pub extern "C" fn sbx_load_module_with(
     host: *const sbx_host,

@@ -106,7 +106,8 @@ pub extern "C" fn sbx_wasi_config_free(config: *mut sbx_wasi_config) {
 /// Lets the guest see host directory `host_path` as `guest_path` (both UTF-8,
 /// pointer and length), read-only unless `writable`. The guest cannot leave
 /// it through `..`, absolute paths or symlinks. The directory is opened when
-/// a module is loaded with this config.
+/// a module is loaded with this config; if it cannot be, that load fails with
+/// SBX_STATUS_IO.
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8
 /// or an empty path.
 #[no_mangle]
@@ -205,7 +206,8 @@ fn sink(
 
 /// Sends the guest's stdout to `callback` with `user_data`; a NULL callback
 /// discards it (the default). `free_user_data` (may be NULL) runs once when
-/// the last copy of this config is dropped, and right away for a NULL callback.
+/// the last copy of this config is dropped, and right away for a NULL
+/// callback or on failure.
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
 #[no_mangle]
 pub extern "C" fn sbx_wasi_config_stdout(
@@ -214,9 +216,9 @@ pub extern "C" fn sbx_wasi_config_stdout(
     user_data: *mut c_void,
     free_user_data: sbx_free_callback,
 ) -> Status {
-    guarded_status(|| {
-        let config = wasi_mut(config)?;
-        config.stdout = sink(callback, user_data, free_user_data);
+    let sink = sink(callback, user_data, free_user_data);
+    guarded_status(move || {
+        wasi_mut(config)?.stdout = sink;
         Ok(())
     })
 }
@@ -229,9 +231,9 @@ pub extern "C" fn sbx_wasi_config_stderr(
     user_data: *mut c_void,
     free_user_data: sbx_free_callback,
 ) -> Status {
-    guarded_status(|| {
-        let config = wasi_mut(config)?;
-        config.stderr = sink(callback, user_data, free_user_data);
+    let sink = sink(callback, user_data, free_user_data);
+    guarded_status(move || {
+        wasi_mut(config)?.stderr = sink;
         Ok(())
     })
 }

@@ -19,15 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#ifdef SBX_TEST_DECLARE_HANDLES
-/*
- * Set by CMake only when include/sbx.h does not compile on its own (cbindgen
- * did not emit the opaque handle typedefs); sbx_handles.h is generated from
- * the header. The header_self_contained test reports the problem.
- */
-#include "sbx_handles.h"
-#endif
-
 #include "sbx.h"
 
 #ifndef SBX_TESTDATA_DIR
@@ -111,5 +102,15 @@ sbx_status sbx_test_call(const sbx_module *module, const char *func,
                          sbx_error **err_out);
 
 #define MS_TO_NS(ms) ((uint64_t)(ms) * 1000000u)
+
+/* A named test: `sbx_c_tests <name>` runs it. */
+typedef struct sbx_test_case {
+  const char *name;
+  void (*run)(void);
+} sbx_test_case;
+
+/* The WASI, host-function and guest-memory tests (test_wasi.c). */
+extern const sbx_test_case sbx_wasi_tests[];
+extern const size_t sbx_wasi_tests_count;
 
 #endif /* SBX_TEST_H */

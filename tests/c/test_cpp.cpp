@@ -2,9 +2,6 @@
 // and loads and calls a module through small RAII wrappers. Compiling and
 // linking this proves the header's extern "C" block and its enum/struct
 // declarations work for C++.
-#ifdef SBX_TEST_DECLARE_HANDLES
-#include "sbx_handles.h" /* only while include/sbx.h lacks its typedefs */
-#endif
 #include <sbx.h>
 
 #include <atomic>

@@ -1403,10 +1403,7 @@ static void test_crash_reported(void) {
 
 /* ------------------------------------------------------------------ */
 
-static const struct {
-  const char *name;
-  void (*run)(void);
-} tests[] = {
+static const sbx_test_case tests[] = {
     {"version", test_version},
     {"load_and_call", test_load_and_call},
     {"isolation", test_isolation},
@@ -1439,9 +1436,18 @@ static const struct {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
-  size_t ntests = sizeof tests / sizeof tests[0];
+  const struct {
+    const sbx_test_case *cases;
+    size_t count;
+  } suites[] = {
+      {tests, sizeof tests / sizeof tests[0]},
+      {sbx_wasi_tests, sbx_wasi_tests_count},
+  };
+  size_t nsuites = sizeof suites / sizeof suites[0];
   if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-    for (size_t i = 0; i < ntests; i++) printf("%s\n", tests[i].name);
+    for (size_t s = 0; s < nsuites; s++)
+      for (size_t i = 0; i < suites[s].count; i++)
+        printf("%s\n", suites[s].cases[i].name);
     return 0;
   }
   if (argc != 2) {
@@ -1450,11 +1456,16 @@ int main(int argc, char **argv) {
   }
   bool all = strcmp(argv[1], "all") == 0;
   bool found = false;
-  for (size_t i = 0; i < ntests; i++) {
-    if (all || strcmp(argv[1], tests[i].name) == 0) {
-      found = true;
-      printf("=== %s\n", tests[i].name);
-      tests[i].run();
+  for (size_t s = 0; s < nsuites; s++) {
+    for (size_t i = 0; i < suites[s].count; i++) {
+      const sbx_test_case *t = &suites[s].cases[i];
+      /* "all" skips crash_reported, which dies on purpose. */
+      if ((all && strcmp(t->name, "crash_reported") != 0) ||
+          strcmp(argv[1], t->name) == 0) {
+        found = true;
+        printf("=== %s\n", t->name);
+        t->run();
+      }
     }
   }
   if (!found) {

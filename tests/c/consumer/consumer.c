@@ -5,9 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef SBX_TEST_DECLARE_HANDLES
-#include "sbx_handles.h" /* only while include/sbx.h lacks its typedefs */
-#endif
 #include <sbx.h>
 
 int main(int argc, char **argv) {

@@ -4,10 +4,6 @@
 #   MODE=cmake:     a CMake project doing find_package(sbx) and linking sbx::sbx
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
-set(extra_defs "")
-if(DECLARE_HANDLES)
-  set(extra_defs -DSBX_TEST_DECLARE_HANDLES -I${SHIM_DIR})
-endif()
 
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc
@@ -32,17 +28,13 @@ if(MODE STREQUAL "pkgconfig")
   if(NOT run_output MATCHES "-lpthread")
     message(FATAL_ERROR "--static --libs lacks the system libraries")
   endif()
-  run(${C_COMPILER} -std=c11 -Wall -Wextra -Werror ${extra_defs} ${cflags}
+  run(${C_COMPILER} -std=c11 -Wall -Wextra -Werror ${cflags}
       "${SOURCE}" -o "${WORK_DIR}/consumer" ${libs})
   set(ENV{LD_LIBRARY_PATH} "${libdir}")
   run("${WORK_DIR}/consumer" "${TESTDATA}/add.wasm")
 elseif(MODE STREQUAL "cmake")
-  set(defs "")
-  if(DECLARE_HANDLES)
-    set(defs -DSBX_TEST_DECLARE_HANDLES=ON -DSBX_SHIM_DIR=${SHIM_DIR})
-  endif()
   run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}"
-      -DCMAKE_C_COMPILER=${C_COMPILER} -Dsbx_DIR=${sbx_DIR} ${defs})
+      -DCMAKE_C_COMPILER=${C_COMPILER} -Dsbx_DIR=${sbx_DIR})
   run(${CMAKE_COMMAND} --build "${WORK_DIR}")
   run("${WORK_DIR}/consumer" "${TESTDATA}/add.wasm")
 else()

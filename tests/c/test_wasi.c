@@ -1,0 +1,1739 @@
+/*
+ * The C tests of sbx's WASI support, host functions and guest memory access
+ * (registered in sbx_wasi_tests, run through sbx_c_tests like the others).
+ *
+ * Guests are the WASI programs in testdata/wasi (see its README): commands
+ * run by calling their `_start` export, and the `plugin` reactor, which
+ * imports host.shout. Temporary directories live under $TMPDIR (or /tmp)
+ * with unique names and are removed by each test.
+ */
+#include "sbx_test.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                              */
+
+/* Output captured from a guest's stdout or stderr. */
+typedef struct capture {
+  char *data; /* NUL-terminated, `len` bytes (may contain NULs) */
+  size_t len;
+  size_t cap;
+  size_t callbacks; /* number of output callbacks */
+  int frees;        /* number of free_user_data calls */
+} capture;
+
+static void capture_init(capture *c) { memset(c, 0, sizeof *c); }
+
+static void capture_clear(capture *c) {
+  c->len = 0;
+  if (c->data) c->data[0] = '\0';
+}
+
+static void capture_destroy(capture *c) {
+  free(c->data);
+  c->data = NULL;
+  c->len = c->cap = 0;
+}
+
+/* sbx_output_callback: appends to the capture. */
+static void capture_cb(void *user_data, const uint8_t *data, size_t len) {
+  capture *c = user_data;
+  c->callbacks++;
+  if (c->len + len + 1 > c->cap) {
+    size_t cap = c->cap ? c->cap : 256;
+    while (cap < c->len + len + 1) cap *= 2;
+    char *bigger = realloc(c->data, cap);
+    REQUIRE(bigger != NULL);
+    c->data = bigger;
+    c->cap = cap;
+  }
+  if (len) memcpy(c->data + c->len, data, len);
+  c->len += len;
+  c->data[c->len] = '\0';
+}
+
+/* sbx_free_callback: only counts (the capture lives on the test's stack). */
+static void capture_free_cb(void *user_data) { ((capture *)user_data)->frees++; }
+
+static const char *capture_str(const capture *c) {
+  return c->data ? c->data : "";
+}
+
+static bool capture_eq(const capture *c, const char *want) {
+  size_t n = strlen(want);
+  return c->len == n && memcmp(capture_str(c), want, n) == 0;
+}
+
+#define CHECK_OUTPUT(cap, want)                                               \
+  do {                                                                        \
+    if (!capture_eq((cap), (want)))                                           \
+      FAIL_AT(__FILE__, __LINE__, "%s: got \"%s\" (%zu bytes), want \"%s\"",  \
+              #cap, capture_str(cap), (cap)->len, (want));                    \
+  } while (0)
+
+#define CHECK_CONTAINS(haystack, needle)                                      \
+  do {                                                                        \
+    const char *h_ = (haystack);                                              \
+    if (!h_ || !strstr(h_, (needle)))                                         \
+      FAIL_AT(__FILE__, __LINE__, "%s: \"%s\" does not contain \"%s\"",       \
+              #haystack, h_ ? h_ : "(null)", (needle));                       \
+  } while (0)
+
+#define CHECK_NOT_CONTAINS(haystack, needle)                                  \
+  do {                                                                        \
+    const char *h_ = (haystack);                                              \
+    if (h_ && strstr(h_, (needle)))                                           \
+      FAIL_AT(__FILE__, __LINE__, "%s: \"%s\" contains \"%s\"", #haystack,    \
+              h_, (needle));                                                  \
+  } while (0)
+
+static const uint8_t *u8(const char *s) { return (const uint8_t *)s; }
+
+static sbx_wasi_config *new_wasi(void) {
+  sbx_wasi_config *w = sbx_wasi_config_new();
+  REQUIRE(w != NULL);
+  return w;
+}
+
+/* Sends stdout to `out` and stderr to `err` (either may be NULL). */
+static void wasi_capture(sbx_wasi_config *w, capture *out, capture *err) {
+  if (out)
+    CHECK_STATUS(sbx_wasi_config_stdout(w, capture_cb, out, capture_free_cb),
+                 SBX_STATUS_OK);
+  if (err)
+    CHECK_STATUS(sbx_wasi_config_stderr(w, capture_cb, err, capture_free_cb),
+                 SBX_STATUS_OK);
+}
+
+static void wasi_arg(sbx_wasi_config *w, const char *arg) {
+  CHECK_STATUS(sbx_wasi_config_arg(w, u8(arg), strlen(arg)), SBX_STATUS_OK);
+}
+
+static void wasi_preopen(sbx_wasi_config *w, const char *host_dir,
+                         const char *guest_dir, bool writable) {
+  CHECK_STATUS(sbx_wasi_config_preopen_dir(w, u8(host_dir), strlen(host_dir),
+                                           u8(guest_dir), strlen(guest_dir),
+                                           writable),
+               SBX_STATUS_OK);
+}
+
+/*
+ * Loads testdata/<fixture> with sbx_load_module_with, giving it `wasi` (may
+ * be NULL: the host's) and `user_data`. Returns the status; if `err_out` is
+ * NULL the error (if any) is freed here.
+ */
+static sbx_status load_with(const sbx_host *host, const char *fixture,
+                            const sbx_wasi_config *wasi, uint64_t user_data,
+                            sbx_module **module_out, sbx_error **err_out) {
+  size_t len = 0;
+  uint8_t *wasm = sbx_test_read_fixture(fixture, &len);
+  sbx_load_options *opts = sbx_load_options_new();
+  REQUIRE(opts != NULL);
+  if (wasi) CHECK_STATUS(sbx_load_options_wasi(opts, wasi), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_user_data(opts, user_data), SBX_STATUS_OK);
+  sbx_error *err = NULL;
+  sbx_status st = sbx_load_module_with(host, u8(fixture), strlen(fixture),
+                                       wasm, len, opts, module_out, &err);
+  sbx_load_options_free(opts);
+  free(wasm);
+  if (st == SBX_STATUS_OK) CHECK(err == NULL);
+  if (st != SBX_STATUS_OK) CHECK(err != NULL && sbx_error_status(err) == st);
+  if (err_out)
+    *err_out = err;
+  else
+    sbx_error_free(err);
+  return st;
+}
+
+static sbx_module *must_load_with(const sbx_host *host, const char *fixture,
+                                  const sbx_wasi_config *wasi,
+                                  uint64_t user_data) {
+  sbx_module *m = NULL;
+  sbx_error *err = NULL;
+  sbx_status st = load_with(host, fixture, wasi, user_data, &m, &err);
+  if (st != SBX_STATUS_OK) {
+    fprintf(stderr, "loading %s: %s: %s\n", fixture, sbx_status_name(st),
+            err ? sbx_error_message(err) : "(no error)");
+    sbx_error_free(err);
+    exit(1);
+  }
+  REQUIRE(m != NULL);
+  return m;
+}
+
+/* Runs a command's `_start`; exit code 0 is SBX_STATUS_OK with no results. */
+static sbx_status run_start(const sbx_module *m, uint64_t timeout_ns,
+                            sbx_error **err_out) {
+  uint64_t results[1] = {0};
+  size_t n = 12345;
+  sbx_status st = sbx_test_call(m, "_start", NULL, 0, results, 1, &n,
+                                timeout_ns, NULL, err_out);
+  if (st == SBX_STATUS_OK) CHECK(n == 0);
+  return st;
+}
+
+/* The exit code of an SBX_STATUS_EXIT error, or -1000 if there is none. */
+static int32_t exit_code(const sbx_error *err) {
+  int32_t code = -1000;
+  if (sbx_error_exit_code(err, &code) != SBX_STATUS_OK) return -1000;
+  return code;
+}
+
+/*
+ * Runs testdata/wasi/<prog>.wasm as a command on a fresh default host with
+ * `wasi`, and returns _start's status. `*code_out` gets 0 on success, the
+ * exit code on SBX_STATUS_EXIT, -1 otherwise. The error is freed here.
+ */
+static sbx_status run_command(const char *prog, const sbx_wasi_config *wasi,
+                              int32_t *code_out) {
+  char fixture[256];
+  snprintf(fixture, sizeof fixture, "wasi/%s.wasm", prog);
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_module *m = must_load_with(host, fixture, wasi, 0);
+  sbx_error *err = NULL;
+  sbx_status st = run_start(m, MS_TO_NS(60000), &err);
+  int32_t code = -1;
+  if (st == SBX_STATUS_OK) code = 0;
+  if (st == SBX_STATUS_EXIT) code = exit_code(err);
+  if (st != SBX_STATUS_OK && st != SBX_STATUS_EXIT)
+    fprintf(stderr, "%s: _start: %s: %s\n", prog, sbx_status_name(st),
+            err ? sbx_error_message(err) : "(no error)");
+  sbx_error_free(err);
+  sbx_module_free(m);
+  sbx_close(host);
+  if (code_out) *code_out = code;
+  return st;
+}
+
+/* --- temporary directories --- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void rm_rf(const char *dir) {
+  nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Creates a unique directory $TMPDIR/sbx-<what>-XXXXXX into `out`. */
+static void make_temp_dir(char *out, size_t cap, const char *what) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(out, cap, "%s/sbx-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", what);
+  REQUIRE(mkdtemp(out) != NULL);
+}
+
+static void make_dir(const char *path) { REQUIRE(mkdir(path, 0755) == 0); }
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  REQUIRE(f != NULL);
+  REQUIRE(fwrite(text, 1, strlen(text), f) == strlen(text));
+  REQUIRE(fclose(f) == 0);
+}
+
+/* Reads a small host file into buf; returns false if it cannot be opened. */
+static bool read_file(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return false;
+  size_t n = fread(buf, 1, cap - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  return true;
+}
+
+static bool path_exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* WASI tests                                                           */
+
+static void test_wasi_hello(void) {
+  capture out, err;
+  capture_init(&out);
+  capture_init(&err);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, &err);
+  int32_t code = -1;
+  CHECK_STATUS(run_command("hello", w, &code), SBX_STATUS_OK);
+  CHECK(code == 0);
+  CHECK_OUTPUT(&out, "hello from wasi\n");
+  CHECK_OUTPUT(&err, "warning: to stderr\n");
+
+  /* Run again from the same config: its copies are independent. */
+  capture_clear(&out);
+  capture_clear(&err);
+  CHECK_STATUS(run_command("hello", w, &code), SBX_STATUS_OK);
+  CHECK_OUTPUT(&out, "hello from wasi\n");
+  CHECK_OUTPUT(&err, "warning: to stderr\n");
+
+  /* Only stdout captured: stderr is discarded, stdout still arrives. */
+  capture only_out;
+  capture_init(&only_out);
+  sbx_wasi_config *w2 = new_wasi();
+  wasi_capture(w2, &only_out, NULL);
+  CHECK_STATUS(run_command("hello", w2, NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&only_out, "hello from wasi\n");
+
+  /* Nothing captured at all: runs fine, output discarded. */
+  sbx_wasi_config *w3 = new_wasi();
+  CHECK_STATUS(run_command("hello", w3, NULL), SBX_STATUS_OK);
+
+  sbx_wasi_config_free(w);
+  sbx_wasi_config_free(w2);
+  sbx_wasi_config_free(w3);
+  CHECK(out.frees == 1 && err.frees == 1 && only_out.frees == 1);
+  capture_destroy(&out);
+  capture_destroy(&err);
+  capture_destroy(&only_out);
+}
+
+static void test_wasi_exit_code(void) {
+  capture out;
+  capture_init(&out);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, NULL);
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_module *m = must_load_with(host, "wasi/exit3.wasm", w, 0);
+
+  sbx_error *err = NULL;
+  uint64_t results[1] = {77};
+  size_t n = 12345;
+  sbx_status st = sbx_test_call(m, "_start", NULL, 0, results, 1, &n,
+                                MS_TO_NS(60000), NULL, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_EXIT, err);
+  CHECK(n == 12345 && results[0] == 77); /* nothing written on failure */
+  REQUIRE(err != NULL);
+  int32_t code = -1;
+  CHECK_STATUS(sbx_error_exit_code(err, &code), SBX_STATUS_OK);
+  CHECK(code == 3);
+  CHECK(sbx_error_trap_code(err) == SBX_TRAP_CODE_NONE);
+  CHECK(sbx_error_message(err) != NULL && sbx_error_message(err)[0] != '\0');
+  printf("exit3: %s\n", sbx_error_message(err));
+  CHECK_STATUS(sbx_error_exit_code(err, NULL), SBX_STATUS_INVALID_ARGUMENT);
+  sbx_error_free(err);
+  /* exit() flushed stdout first. */
+  CHECK_OUTPUT(&out, "exiting with 3\n");
+
+  /* sbx_error_exit_code on NULL and on errors that are not exits. */
+  code = 99;
+  CHECK_STATUS(sbx_error_exit_code(NULL, &code), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK(code == 99);
+  sbx_module *add = sbx_test_must_load(host, "add.wasm");
+  err = NULL;
+  st = sbx_test_call(add, "nope", NULL, 0, NULL, 0, NULL, 0, NULL, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_EXPORT_NOT_FOUND, err);
+  CHECK_STATUS(sbx_error_exit_code(err, &code), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK(code == 99);
+  sbx_error_free(err);
+
+  /* Exit code 0 is success with no results (hello returns from main). */
+  sbx_module *hello = must_load_with(host, "wasi/hello.wasm", w, 0);
+  capture_clear(&out);
+  CHECK_STATUS(run_start(hello, MS_TO_NS(60000), NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&out, "hello from wasi\n");
+
+  sbx_module_free(hello);
+  sbx_module_free(add);
+  sbx_module_free(m);
+  sbx_close(host);
+  sbx_wasi_config_free(w);
+  CHECK(out.frees == 1);
+  capture_destroy(&out);
+}
+
+static void test_wasi_deny_by_default(void) {
+  /* No preopen: cat cannot open /data/input.txt. */
+  capture out, err;
+  capture_init(&out);
+  capture_init(&err);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, &err);
+  int32_t code = -1;
+  CHECK_STATUS(run_command("cat", w, &code), SBX_STATUS_EXIT);
+  CHECK(code == 1);
+  CHECK_OUTPUT(&out, "");
+  CHECK_CONTAINS(capture_str(&err), "cat: /data/input.txt: ");
+  printf("cat without a preopen: %s", capture_str(&err));
+
+  /* Nor an absolute host path. */
+  capture_clear(&out);
+  capture_clear(&err);
+  sbx_wasi_config *w2 = new_wasi();
+  wasi_capture(w2, &out, &err);
+  wasi_arg(w2, "cat");
+  wasi_arg(w2, "/etc/passwd");
+  CHECK_STATUS(run_command("cat", w2, &code), SBX_STATUS_EXIT);
+  CHECK(code == 1);
+  CHECK_OUTPUT(&out, "");
+  CHECK_CONTAINS(capture_str(&err), "cat: /etc/passwd: ");
+
+  /* No arguments, no environment (not even the host's). */
+  capture_clear(&out);
+  capture_clear(&err);
+  CHECK_STATUS(run_command("env_args", w, &code), SBX_STATUS_OK);
+  printf("env_args with nothing configured: \"%s\"\n", capture_str(&out));
+  CHECK_NOT_CONTAINS(capture_str(&out), "env ");
+  CHECK_NOT_CONTAINS(capture_str(&out), "arg[1]");
+  CHECK_NOT_CONTAINS(capture_str(&out), "PATH");
+  CHECK_NOT_CONTAINS(capture_str(&out), "HOME");
+  /* At most an argv[0] line. */
+  CHECK(out.len == 0 || strncmp(capture_str(&out), "arg[0]=", 7) == 0);
+  CHECK(strchr(capture_str(&out), '\n') == NULL ||
+        strchr(capture_str(&out), '\n') == capture_str(&out) + out.len - 1);
+  CHECK_OUTPUT(&err, "");
+
+  /* No stdin: echo_stdin reads nothing. */
+  capture_clear(&out);
+  CHECK_STATUS(run_command("echo_stdin", w, &code), SBX_STATUS_OK);
+  CHECK_OUTPUT(&out, "\n0 bytes\n");
+
+  sbx_wasi_config_free(w);
+  sbx_wasi_config_free(w2);
+  CHECK(out.frees == 2 && err.frees == 2);
+  capture_destroy(&out);
+  capture_destroy(&err);
+}
+
+static void test_wasi_args_env(void) {
+  capture out;
+  capture_init(&out);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, NULL);
+  wasi_arg(w, "env_args");
+  wasi_arg(w, "one");
+  wasi_arg(w, "two words");
+  wasi_arg(w, "");
+  wasi_arg(w, "caf\xc3\xa9");
+  CHECK_STATUS(sbx_wasi_config_env(w, u8("GREETING"), 8, u8("hi there"), 8),
+               SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_env(w, u8("EMPTY"), 5, NULL, 0),
+               SBX_STATUS_OK);
+  /* A value may contain '='. */
+  CHECK_STATUS(sbx_wasi_config_env(w, u8("EQ"), 2, u8("a=b"), 3),
+               SBX_STATUS_OK);
+
+  /* Bad keys and bad UTF-8 are refused and change nothing. */
+  CHECK_STATUS(sbx_wasi_config_env(w, u8(""), 0, u8("x"), 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_env(w, u8("A=B"), 3, u8("x"), 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_env(w, u8("\xff"), 1, u8("x"), 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_env(w, u8("BAD"), 3, u8("\xc3"), 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_arg(w, u8("\xff\xfe"), 2),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_arg(w, NULL, 3), SBX_STATUS_INVALID_ARGUMENT);
+
+  int32_t code = -1;
+  CHECK_STATUS(run_command("env_args", w, &code), SBX_STATUS_OK);
+  printf("env_args:\n%s", capture_str(&out));
+  CHECK_OUTPUT(&out,
+               "arg[0]=env_args\n"
+               "arg[1]=one\n"
+               "arg[2]=two words\n"
+               "arg[3]=\n"
+               "arg[4]=caf\xc3\xa9\n"
+               "env GREETING=hi there\n"
+               "env EMPTY=\n"
+               "env EQ=a=b\n");
+  sbx_wasi_config_free(w);
+  CHECK(out.frees == 1);
+  capture_destroy(&out);
+}
+
+static void test_wasi_cat_preopen(void) {
+  char base[4096], data[4200], path[4300];
+  make_temp_dir(base, sizeof base, "cat");
+  snprintf(data, sizeof data, "%s/data", base);
+  make_dir(data);
+  snprintf(path, sizeof path, "%s/input.txt", data);
+  write_file(path, "the quick brown fox\njumps\n");
+  snprintf(path, sizeof path, "%s/sub", data);
+  make_dir(path);
+  snprintf(path, sizeof path, "%s/sub/other.txt", data);
+  write_file(path, "other file\n");
+
+  capture out, err;
+  capture_init(&out);
+  capture_init(&err);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, &err);
+  wasi_preopen(w, data, "/data", false);
+  int32_t code = -1;
+  CHECK_STATUS(run_command("cat", w, &code), SBX_STATUS_OK);
+  CHECK(code == 0);
+  CHECK_OUTPUT(&out, "the quick brown fox\njumps\n");
+  CHECK_OUTPUT(&err, "");
+
+  /* argv[1] names another file, in a subdirectory; "." and ".." that stay
+   * inside the preopen are fine. */
+  const char *const others[] = {"/data/sub/other.txt",
+                                "/data/./sub/../sub/other.txt"};
+  for (size_t i = 0; i < 2; i++) {
+    sbx_wasi_config *w2 = new_wasi();
+    capture_clear(&out);
+    capture_clear(&err);
+    wasi_capture(w2, &out, &err);
+    wasi_preopen(w2, data, "/data", false);
+    wasi_arg(w2, "cat");
+    wasi_arg(w2, others[i]);
+    CHECK_STATUS(run_command("cat", w2, &code), SBX_STATUS_OK);
+    CHECK_OUTPUT(&out, "other file\n");
+    CHECK_OUTPUT(&err, "");
+    sbx_wasi_config_free(w2);
+  }
+
+  /* A missing file: exit 1 and a message on stderr. */
+  sbx_wasi_config *w3 = new_wasi();
+  capture_clear(&out);
+  capture_clear(&err);
+  wasi_capture(w3, &out, &err);
+  wasi_preopen(w3, data, "/data", false);
+  wasi_arg(w3, "cat");
+  wasi_arg(w3, "/data/missing.txt");
+  CHECK_STATUS(run_command("cat", w3, &code), SBX_STATUS_EXIT);
+  CHECK(code == 1);
+  CHECK_CONTAINS(capture_str(&err), "cat: /data/missing.txt: ");
+
+  /* The same directory under another guest name: /data is then unknown. */
+  sbx_wasi_config *w4 = new_wasi();
+  capture_clear(&out);
+  capture_clear(&err);
+  wasi_capture(w4, &out, &err);
+  wasi_preopen(w4, data, "/elsewhere", false);
+  CHECK_STATUS(run_command("cat", w4, &code), SBX_STATUS_EXIT);
+  CHECK(code == 1);
+  CHECK_OUTPUT(&out, "");
+
+  /* A preopen of a directory that does not exist fails the load. */
+  sbx_wasi_config *w5 = new_wasi();
+  snprintf(path, sizeof path, "%s/does-not-exist", base);
+  wasi_preopen(w5, path, "/data", false);
+  {
+    sbx_host *host = sbx_test_host(NULL);
+    sbx_module *m = NULL;
+    sbx_error *e = NULL;
+    sbx_status st = load_with(host, "wasi/cat.wasm", w5, 0, &m, &e);
+    CHECK(st != SBX_STATUS_OK);
+    CHECK(m == NULL);
+    printf("preopen of a missing directory: %s: %s\n", sbx_status_name(st),
+           e ? sbx_error_message(e) : "(none)");
+    sbx_error_free(e);
+    sbx_module_free(m);
+    sbx_close(host);
+  }
+
+  /* Empty paths and bad UTF-8 are refused. */
+  CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, u8(""), 0, u8("/d"), 2, false),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, u8(data), strlen(data), u8(""),
+                                           0, false),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, u8("\xff"), 1, u8("/d"), 2,
+                                           false),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, NULL, 4, u8("/d"), 2, false),
+               SBX_STATUS_INVALID_ARGUMENT);
+
+  sbx_wasi_config_free(w);
+  sbx_wasi_config_free(w3);
+  sbx_wasi_config_free(w4);
+  sbx_wasi_config_free(w5);
+  CHECK(out.frees == 5 && err.frees == 5);
+  capture_destroy(&out);
+  capture_destroy(&err);
+  rm_rf(base);
+}
+
+static void test_wasi_escape(void) {
+  /*
+   * base/secret.txt            reachable only through /data/..
+   * base/outside/secret.txt    target of data/link_out
+   * base/outside_file.txt      target of data/link_file
+   * base/data                  preopened as /data
+   */
+  char base[4096], data[4200], path[4300], target[4300];
+  make_temp_dir(base, sizeof base, "escape");
+  snprintf(data, sizeof data, "%s/data", base);
+  make_dir(data);
+  snprintf(path, sizeof path, "%s/input.txt", data);
+  write_file(path, "inside\n");
+  snprintf(path, sizeof path, "%s/secret.txt", base);
+  write_file(path, "SECRET above\n");
+  snprintf(target, sizeof target, "%s/outside", base);
+  make_dir(target);
+  snprintf(path, sizeof path, "%s/outside/secret.txt", base);
+  write_file(path, "SECRET outside\n");
+  snprintf(path, sizeof path, "%s/link_out", data);
+  REQUIRE(symlink(target, path) == 0);
+  snprintf(target, sizeof target, "%s/outside_file.txt", base);
+  write_file(target, "SECRET file\n");
+  snprintf(path, sizeof path, "%s/link_file", data);
+  REQUIRE(symlink(target, path) == 0);
+
+  capture out, err;
+  capture_init(&out);
+  capture_init(&err);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, &err);
+  wasi_preopen(w, data, "/data", false);
+  int32_t code = -1;
+  sbx_status st = run_command("escape", w, &code);
+  printf("escape (exit %d):\n%s", code, capture_str(&out));
+  CHECK_STATUS(st, SBX_STATUS_OK);
+  CHECK(code == 0);
+  CHECK_NOT_CONTAINS(capture_str(&out), "OPENED");
+  CHECK_NOT_CONTAINS(capture_str(&out), "SECRET");
+  CHECK_CONTAINS(capture_str(&out), "DENIED /data/../secret.txt (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED ../secret.txt (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED /etc/passwd (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED /secret.txt (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED /data/link_out/secret.txt (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED /data/link_file (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED opendir(/data/..) (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED opendir(/data/link_out) (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED stat(/data/../secret.txt) (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED stat(/data/link_out/secret.txt) (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED stat(/data/link_file) (");
+  CHECK_CONTAINS(capture_str(&out), "DENIED stat(/etc/passwd) (");
+  /* 13 probes, all denied. */
+  size_t lines = 0;
+  for (const char *p = capture_str(&out); (p = strstr(p, "DENIED ")); p++)
+    lines++;
+  CHECK(lines == 13);
+
+  /* The probe itself works: a legitimate path opens (exit code = 1). */
+  sbx_wasi_config *w2 = new_wasi();
+  capture_clear(&out);
+  wasi_capture(w2, &out, NULL);
+  wasi_preopen(w2, data, "/data", false);
+  wasi_arg(w2, "escape");
+  wasi_arg(w2, "/data/input.txt");
+  wasi_arg(w2, "/data/link_file");
+  st = run_command("escape", w2, &code);
+  CHECK_STATUS(st, SBX_STATUS_EXIT);
+  CHECK(code == 1);
+  CHECK_CONTAINS(capture_str(&out), "OPENED /data/input.txt\n");
+  CHECK_CONTAINS(capture_str(&out), "DENIED /data/link_file (");
+
+  sbx_wasi_config_free(w);
+  sbx_wasi_config_free(w2);
+  capture_destroy(&out);
+  capture_destroy(&err);
+  rm_rf(base);
+}
+
+static void test_wasi_read_only(void) {
+  char base[4096], data[4200], path[4300], buf[256];
+  make_temp_dir(base, sizeof base, "ro");
+  snprintf(data, sizeof data, "%s/data", base);
+  make_dir(data);
+  snprintf(path, sizeof path, "%s/out.txt", data);
+
+  capture out;
+  capture_init(&out);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, NULL);
+  wasi_preopen(w, data, "/data", false);
+  int32_t code = -1;
+  CHECK_STATUS(run_command("write_ro", w, &code), SBX_STATUS_OK);
+  CHECK(code == 0);
+  printf("read-only: %s", capture_str(&out));
+  CHECK_CONTAINS(capture_str(&out), "DENIED /data/out.txt (");
+  CHECK(!path_exists(path));
+
+  /* An existing file cannot be truncated or overwritten either. */
+  write_file(path, "original\n");
+  capture_clear(&out);
+  CHECK_STATUS(run_command("write_ro", w, &code), SBX_STATUS_OK);
+  CHECK_CONTAINS(capture_str(&out), "DENIED /data/out.txt (");
+  CHECK(read_file(path, buf, sizeof buf) && strcmp(buf, "original\n") == 0);
+  REQUIRE(unlink(path) == 0);
+
+  /* writable = true: the write goes through (write_ro exits 1). */
+  sbx_wasi_config *w2 = new_wasi();
+  capture_clear(&out);
+  wasi_capture(w2, &out, NULL);
+  wasi_preopen(w2, data, "/data", true);
+  CHECK_STATUS(run_command("write_ro", w2, &code), SBX_STATUS_EXIT);
+  CHECK(code == 1);
+  CHECK_OUTPUT(&out, "WROTE /data/out.txt\n");
+  CHECK(read_file(path, buf, sizeof buf) &&
+        strcmp(buf, "written by write_ro\n") == 0);
+
+  sbx_wasi_config_free(w);
+  sbx_wasi_config_free(w2);
+  CHECK(out.frees == 2);
+  capture_destroy(&out);
+  rm_rf(base);
+}
+
+static void test_wasi_stdin(void) {
+  static const char input[] = "line one\nbin\0ary\xff\n";
+  size_t input_len = sizeof input - 1;
+  capture out;
+  capture_init(&out);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, NULL);
+  CHECK_STATUS(sbx_wasi_config_stdin(w, u8(input), input_len), SBX_STATUS_OK);
+  CHECK_STATUS(run_command("echo_stdin", w, NULL), SBX_STATUS_OK);
+  char want[128];
+  memcpy(want, input, input_len);
+  int tail = snprintf(want + input_len, sizeof want - input_len,
+                      "\n%zu bytes\n", input_len);
+  size_t want_len = input_len + (size_t)tail;
+  CHECK(out.len == want_len && memcmp(capture_str(&out), want, want_len) == 0);
+
+  /* A large stdin (1 MiB) arrives whole. */
+  size_t big_len = 1u << 20;
+  uint8_t *big = malloc(big_len);
+  REQUIRE(big != NULL);
+  for (size_t i = 0; i < big_len; i++) big[i] = (uint8_t)('a' + i % 26);
+  CHECK_STATUS(sbx_wasi_config_stdin(w, big, big_len), SBX_STATUS_OK);
+  big[0] = 'X'; /* the config holds a copy */
+  capture_clear(&out);
+  CHECK_STATUS(run_command("echo_stdin", w, NULL), SBX_STATUS_OK);
+  CHECK(out.len == big_len + strlen("\n1048576 bytes\n"));
+  CHECK(out.len > 0 && out.data[0] == 'a');
+  CHECK(out.len >= big_len && memcmp(out.data + 1, big + 1, big_len - 1) == 0);
+  CHECK_CONTAINS(capture_str(&out) + big_len, "\n1048576 bytes\n");
+  free(big);
+
+  /* Empty stdin again. */
+  CHECK_STATUS(sbx_wasi_config_stdin(w, NULL, 0), SBX_STATUS_OK);
+  capture_clear(&out);
+  CHECK_STATUS(run_command("echo_stdin", w, NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&out, "\n0 bytes\n");
+  CHECK_STATUS(sbx_wasi_config_stdin(w, NULL, 5), SBX_STATUS_INVALID_ARGUMENT);
+
+  sbx_wasi_config_free(w);
+  CHECK(out.frees == 1);
+  capture_destroy(&out);
+}
+
+/* --- host functions for the plugin guest --- */
+
+/* What host.shout saw; the user data of the host function. */
+typedef struct shout_state {
+  int calls;
+  int frees;
+  int fail_mode; /* 0: succeed, 1: set an error and return 7, 2: return 3 */
+  char last[256];
+  size_t last_len;
+  uint64_t user_data_seen;
+  size_t stack_len_seen;
+  uint64_t memory_size_seen;
+  sbx_status oob_read;  /* sbx_caller_memory_read past the end */
+  sbx_status oob_write; /* sbx_caller_memory_write past the end */
+  sbx_status null_buf;  /* sbx_caller_memory_read with a NULL buf */
+  int32_t result;       /* what shout returns on success */
+} shout_state;
+
+static void shout_state_init(shout_state *s) {
+  memset(s, 0, sizeof *s);
+  s->oob_read = s->oob_write = s->null_buf = (sbx_status)12345;
+  s->result = 41;
+}
+
+static void shout_free(void *user_data) { ((shout_state *)user_data)->frees++; }
+
+/* host.shout(i32 ptr, i32 len) -> i32: records the input, uppercases it in
+ * place in guest memory, returns state->result. */
+static int32_t shout_cb(void *user_data, sbx_caller *caller, uint64_t *stack,
+                        size_t stack_len) {
+  shout_state *s = user_data;
+  s->calls++;
+  s->stack_len_seen = stack_len;
+  if (stack_len < 2) return 1;
+  CHECK_STATUS(sbx_caller_user_data(caller, &s->user_data_seen),
+               SBX_STATUS_OK);
+  if (s->fail_mode == 1) {
+    static const char msg[] = "shout refused: too loud";
+    CHECK_STATUS(sbx_caller_set_error(caller, u8(msg), sizeof msg - 1),
+                 SBX_STATUS_OK);
+    return 7;
+  }
+  if (s->fail_mode == 2) return 3;
+
+  uint32_t ptr = (uint32_t)stack[0];
+  uint32_t len = (uint32_t)stack[1];
+  CHECK_STATUS(sbx_caller_memory_size(caller, &s->memory_size_seen),
+               SBX_STATUS_OK);
+  if (len >= sizeof s->last) return 2;
+  CHECK_STATUS(sbx_caller_memory_read(caller, ptr, (uint8_t *)s->last, len),
+               SBX_STATUS_OK);
+  s->last[len] = '\0';
+  s->last_len = len;
+
+  char upper[256];
+  for (uint32_t i = 0; i < len; i++)
+    upper[i] = (s->last[i] >= 'a' && s->last[i] <= 'z') ? s->last[i] - 32
+                                                        : s->last[i];
+  CHECK_STATUS(sbx_caller_memory_write(caller, ptr, (const uint8_t *)upper,
+                                       len),
+               SBX_STATUS_OK);
+
+  uint8_t two[2] = {0xAA, 0xAA};
+  s->oob_read = sbx_caller_memory_read(caller, s->memory_size_seen - 1, two, 2);
+  CHECK(two[0] == 0xAA && two[1] == 0xAA);
+  s->oob_write =
+      sbx_caller_memory_write(caller, s->memory_size_seen - 1, two, 2);
+  s->null_buf = sbx_caller_memory_read(caller, 0, NULL, 4);
+
+  stack[0] = (uint64_t)(uint32_t)s->result;
+  return 0;
+}
+
+static const uint8_t I32_I32[2] = {SBX_VALUE_TYPE_I32, SBX_VALUE_TYPE_I32};
+static const uint8_t I32[1] = {SBX_VALUE_TYPE_I32};
+
+static sbx_status define_shout(const sbx_host *host, shout_state *s,
+                               sbx_error **err_out) {
+  return sbx_host_define_func(host, u8("host"), 4, u8("shout"), 5, I32_I32, 2,
+                              I32, 1, shout_cb, s, shout_free, err_out);
+}
+
+/* Writes `input` into the plugin's input buffer and calls greet(len). */
+static sbx_status greet(const sbx_module *m, const char *input,
+                        uint64_t *result_out, sbx_error **err_out) {
+  uint64_t addr = 0;
+  size_t n = 0;
+  sbx_error *err = NULL;
+  sbx_status st =
+      sbx_test_call(m, "input_buffer", NULL, 0, &addr, 1, &n, 0, NULL, &err);
+  if (st != SBX_STATUS_OK) {
+    CHECK_STATUS_ERR(st, SBX_STATUS_OK, err);
+    sbx_error_free(err);
+    return st;
+  }
+  CHECK(n == 1);
+  addr = (uint32_t)addr;
+  CHECK(addr != 0);
+  CHECK_STATUS(sbx_module_memory_write(m, addr, u8(input), strlen(input)),
+               SBX_STATUS_OK);
+  uint64_t len = strlen(input);
+  uint64_t result = 0;
+  st = sbx_test_call(m, "greet", &len, 1, &result, 1, &n, MS_TO_NS(60000),
+                     NULL, err_out);
+  if (st == SBX_STATUS_OK) {
+    CHECK(n == 1);
+    if (result_out) *result_out = (uint32_t)result;
+  }
+  return st;
+}
+
+static void test_host_func_plugin(void) {
+  shout_state s;
+  shout_state_init(&s);
+  capture out;
+  capture_init(&out);
+
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_error *err = NULL;
+  CHECK_STATUS_ERR(define_shout(host, &s, &err), SBX_STATUS_OK, err);
+  CHECK(err == NULL);
+  sbx_error_free(err);
+
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, NULL);
+  sbx_module *m = must_load_with(host, "wasi/plugin.wasm", w, 0);
+  sbx_wasi_config_free(w); /* the module holds its own copy */
+  CHECK(out.frees == 0);
+  CHECK(s.calls == 0); /* _initialize does not call shout */
+
+  uint64_t addr = 0;
+  size_t n = 0;
+  CHECK_STATUS(
+      sbx_test_call(m, "input_buffer", NULL, 0, &addr, 1, &n, 0, NULL, NULL),
+      SBX_STATUS_OK);
+  addr = (uint32_t)addr;
+  uint64_t mem_size = 0;
+  CHECK_STATUS(sbx_module_memory_size(m, &mem_size), SBX_STATUS_OK);
+  CHECK(addr > 0 && addr + 4096 <= mem_size);
+
+  uint64_t result = 0;
+  err = NULL;
+  sbx_status st = greet(m, "world", &result, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  CHECK(result == 42);
+  CHECK_OUTPUT(&out, "hello, world!\n");
+  CHECK(s.calls == 1);
+  CHECK(s.last_len == 5 && strcmp(s.last, "world") == 0);
+  CHECK(s.stack_len_seen >= 2);
+  CHECK(s.user_data_seen == 0); /* no sbx_load_options_user_data */
+  CHECK(s.memory_size_seen == mem_size);
+  CHECK_STATUS(s.oob_read, SBX_STATUS_OUT_OF_BOUNDS);
+  CHECK_STATUS(s.oob_write, SBX_STATUS_OUT_OF_BOUNDS);
+  CHECK_STATUS(s.null_buf, SBX_STATUS_INVALID_ARGUMENT);
+  /* shout uppercased the input in guest memory. */
+  char back[6] = {0};
+  CHECK_STATUS(sbx_module_memory_read(m, addr, (uint8_t *)back, 5),
+               SBX_STATUS_OK);
+  CHECK(strcmp(back, "WORLD") == 0);
+
+  /* Again, with other input and another result. */
+  s.result = -2;
+  capture_clear(&out);
+  err = NULL;
+  st = greet(m, "sbx plugin", &result, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  CHECK(result == (uint32_t)-1);
+  CHECK_OUTPUT(&out, "hello, sbx plugin!\n");
+  CHECK(s.calls == 2);
+  CHECK(strcmp(s.last, "sbx plugin") == 0);
+
+  /* A function defined later applies to modules loaded later; a second
+   * module gets its own memory and WASI output. */
+  capture out2;
+  capture_init(&out2);
+  sbx_wasi_config *w2 = new_wasi();
+  wasi_capture(w2, &out2, NULL);
+  sbx_module *m2 = must_load_with(host, "wasi/plugin.wasm", w2, 0);
+  sbx_wasi_config_free(w2);
+  s.result = 9;
+  capture_clear(&out);
+  err = NULL;
+  st = greet(m2, "two", &result, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  CHECK(result == 10);
+  CHECK_OUTPUT(&out2, "hello, two!\n");
+  CHECK_OUTPUT(&out, "");
+  CHECK(s.calls == 3);
+
+  sbx_module_free(m);
+  sbx_module_free(m2);
+  CHECK(s.frees == 0); /* the host still holds the function */
+  sbx_close(host);
+  CHECK(s.frees == 1);
+  CHECK(out.frees == 1);
+  CHECK(out2.frees == 1);
+  capture_destroy(&out);
+  capture_destroy(&out2);
+}
+
+static void test_host_func_error(void) {
+  shout_state s;
+  shout_state_init(&s);
+  sbx_host *host = sbx_test_host(NULL);
+  CHECK_STATUS(define_shout(host, &s, NULL), SBX_STATUS_OK);
+  sbx_wasi_config *w = new_wasi();
+  sbx_module *m = must_load_with(host, "wasi/plugin.wasm", w, 0);
+  sbx_wasi_config_free(w);
+
+  /* With sbx_caller_set_error: that message. */
+  s.fail_mode = 1;
+  sbx_error *err = NULL;
+  uint64_t result = 12345;
+  sbx_status st = greet(m, "loud", &result, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_HOST_ERROR, err);
+  CHECK(result == 12345);
+  REQUIRE(err != NULL);
+  printf("host error: %s\n", sbx_error_message(err));
+  CHECK_CONTAINS(sbx_error_message(err), "shout refused: too loud");
+  CHECK_NOT_CONTAINS(sbx_error_message(err), "\n");
+  int32_t code = 5;
+  CHECK_STATUS(sbx_error_exit_code(err, &code), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK(code == 5);
+  sbx_error_free(err);
+
+  /* Without it: a message naming the function and the code. */
+  s.fail_mode = 2;
+  err = NULL;
+  st = greet(m, "quiet", &result, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_HOST_ERROR, err);
+  REQUIRE(err != NULL);
+  printf("host error: %s\n", sbx_error_message(err));
+  CHECK_CONTAINS(sbx_error_message(err), "shout");
+  CHECK_CONTAINS(sbx_error_message(err), "3");
+  /* The message set by the earlier call does not leak into this one. */
+  CHECK_NOT_CONTAINS(sbx_error_message(err), "too loud");
+  sbx_error_free(err);
+
+  /* The module is still usable. */
+  s.fail_mode = 0;
+  err = NULL;
+  st = greet(m, "again", &result, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  CHECK(result == 42);
+  CHECK(strcmp(s.last, "again") == 0);
+  CHECK(s.calls == 3);
+
+  sbx_module_free(m);
+  sbx_close(host);
+  CHECK(s.frees == 1);
+}
+
+static void test_host_func_bad_types(void) {
+  sbx_host *host = sbx_test_host(NULL);
+  const uint8_t v128[1] = {SBX_VALUE_TYPE_V128};
+  const uint8_t funcref[1] = {SBX_VALUE_TYPE_FUNC_REF};
+  const uint8_t junk[1] = {200};
+
+  struct {
+    const uint8_t *params;
+    size_t nparams;
+    const uint8_t *results;
+    size_t nresults;
+  } bad[] = {
+      {v128, 1, I32, 1},
+      {I32, 1, v128, 1},
+      {funcref, 1, NULL, 0},
+      {I32, 1, junk, 1},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    shout_state s;
+    shout_state_init(&s);
+    sbx_error *err = NULL;
+    sbx_status st = sbx_host_define_func(
+        host, u8("host"), 4, u8("bad"), 3, bad[i].params, bad[i].nparams,
+        bad[i].results, bad[i].nresults, shout_cb, &s, shout_free, &err);
+    CHECK_STATUS_ERR(st, SBX_STATUS_INVALID_ARGUMENT, err);
+    CHECK(err != NULL && sbx_error_status(err) == SBX_STATUS_INVALID_ARGUMENT);
+    if (i == 0 && err) printf("v128 param: %s\n", sbx_error_message(err));
+    sbx_error_free(err);
+    CHECK(s.frees == 1); /* right away, on failure */
+  }
+
+  /* NULL callback, bad names: refused, user data freed at once (the error
+   * out-param is optional). */
+  {
+    shout_state s;
+    shout_state_init(&s);
+    CHECK_STATUS(sbx_host_define_func(host, u8("host"), 4, u8("f"), 1, I32, 1,
+                                      I32, 1, NULL, &s, shout_free, NULL),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK(s.frees == 1);
+    CHECK_STATUS(sbx_host_define_func(host, u8("host"), 4, u8("\xff"), 1, I32,
+                                      1, I32, 1, shout_cb, &s, shout_free,
+                                      NULL),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK(s.frees == 2);
+    CHECK_STATUS(sbx_host_define_func(NULL, u8("host"), 4, u8("f"), 1, I32, 1,
+                                      I32, 1, shout_cb, &s, shout_free, NULL),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK(s.frees == 3);
+    CHECK_STATUS(sbx_host_define_func(host, u8("host"), 4, u8("f"), 1, NULL, 2,
+                                      I32, 1, shout_cb, &s, shout_free, NULL),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK(s.frees == 4);
+  }
+
+  /* A duplicate name: the first stays, the second is refused and freed. */
+  shout_state first, second;
+  shout_state_init(&first);
+  shout_state_init(&second);
+  CHECK_STATUS(define_shout(host, &first, NULL), SBX_STATUS_OK);
+  sbx_error *err = NULL;
+  sbx_status st = define_shout(host, &second, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_INVALID_ARGUMENT, err);
+  CHECK(err != NULL);
+  if (err) printf("duplicate: %s\n", sbx_error_message(err));
+  sbx_error_free(err);
+  CHECK(second.frees == 1);
+  CHECK(first.frees == 0);
+  /* Same name with another signature: still a duplicate. */
+  shout_state third;
+  shout_state_init(&third);
+  CHECK_STATUS(sbx_host_define_func(host, u8("host"), 4, u8("shout"), 5, I32,
+                                    1, NULL, 0, shout_cb, &third, shout_free,
+                                    NULL),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK(third.frees == 1);
+
+  /* The first definition is the one the plugin calls. */
+  sbx_wasi_config *w = new_wasi();
+  sbx_module *m = must_load_with(host, "wasi/plugin.wasm", w, 0);
+  sbx_wasi_config_free(w);
+  uint64_t result = 0;
+  err = NULL;
+  CHECK_STATUS_ERR(greet(m, "dup", &result, &err), SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  CHECK(result == 42);
+  CHECK(first.calls == 1 && second.calls == 0 && third.calls == 0);
+  sbx_module_free(m);
+  sbx_close(host);
+  CHECK(first.frees == 1 && second.frees == 1 && third.frees == 1);
+
+  /* An import whose signature differs from the definition cannot link. */
+  sbx_host *host2 = sbx_test_host(NULL);
+  shout_state wrong;
+  shout_state_init(&wrong);
+  const uint8_t i64_i64[2] = {SBX_VALUE_TYPE_I64, SBX_VALUE_TYPE_I64};
+  CHECK_STATUS(sbx_host_define_func(host2, u8("host"), 4, u8("shout"), 5,
+                                    i64_i64, 2, I32, 1, shout_cb, &wrong,
+                                    shout_free, NULL),
+               SBX_STATUS_OK);
+  w = new_wasi();
+  m = NULL;
+  err = NULL;
+  st = load_with(host2, "wasi/plugin.wasm", w, 0, &m, &err);
+  sbx_wasi_config_free(w);
+  CHECK_STATUS_ERR(st, SBX_STATUS_LINK_ERROR, err);
+  if (err) {
+    printf("wrong signature: %s\n", sbx_error_message(err));
+    CHECK_CONTAINS(sbx_error_message(err), "shout");
+  }
+  sbx_error_free(err);
+  sbx_module_free(m);
+
+  /* Without any definition, loading the plugin names the missing import. */
+  sbx_host *host3 = sbx_test_host(NULL);
+  w = new_wasi();
+  m = NULL;
+  err = NULL;
+  st = load_with(host3, "wasi/plugin.wasm", w, 0, &m, &err);
+  sbx_wasi_config_free(w);
+  CHECK_STATUS_ERR(st, SBX_STATUS_LINK_ERROR, err);
+  if (err) CHECK_CONTAINS(sbx_error_message(err), "shout");
+  sbx_error_free(err);
+  sbx_module_free(m);
+  sbx_close(host3);
+
+  sbx_close(host2);
+  CHECK(wrong.frees == 1);
+}
+
+static void test_host_func_user_data(void) {
+  shout_state s;
+  shout_state_init(&s);
+  sbx_host *host = sbx_test_host(NULL);
+  CHECK_STATUS(define_shout(host, &s, NULL), SBX_STATUS_OK);
+  sbx_wasi_config *w = new_wasi();
+  sbx_module *a = must_load_with(host, "wasi/plugin.wasm", w, 1111);
+  sbx_module *b =
+      must_load_with(host, "wasi/plugin.wasm", w, UINT64_C(0xfedcba9876543210));
+  sbx_module *c = must_load_with(host, "wasi/plugin.wasm", w, 0);
+  sbx_wasi_config_free(w);
+
+  uint64_t result = 0;
+  s.user_data_seen = 77;
+  CHECK_STATUS(greet(a, "a", &result, NULL), SBX_STATUS_OK);
+  CHECK(s.user_data_seen == 1111);
+  CHECK_STATUS(greet(b, "b", &result, NULL), SBX_STATUS_OK);
+  CHECK(s.user_data_seen == UINT64_C(0xfedcba9876543210));
+  CHECK_STATUS(greet(c, "c", &result, NULL), SBX_STATUS_OK);
+  CHECK(s.user_data_seen == 0);
+  CHECK_STATUS(greet(a, "a", &result, NULL), SBX_STATUS_OK);
+  CHECK(s.user_data_seen == 1111);
+  CHECK(s.calls == 4);
+
+  /* NULL arguments of the caller functions. */
+  uint64_t v = 5;
+  CHECK_STATUS(sbx_caller_user_data(NULL, &v), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK(v == 5);
+  CHECK_STATUS(sbx_caller_memory_size(NULL, &v), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_caller_memory_read(NULL, 0, (uint8_t *)&v, 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_caller_memory_write(NULL, 0, (const uint8_t *)&v, 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_caller_set_error(NULL, u8("x"), 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_load_options_user_data(NULL, 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+
+  sbx_module_free(a);
+  sbx_module_free(b);
+  sbx_module_free(c);
+  sbx_close(host);
+  CHECK(s.frees == 1);
+}
+
+/* --- guest memory from the embedder --- */
+
+static void test_memory(void) {
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_module *m = sbx_test_must_load(host, "memory_bomb.wasm");
+  const uint64_t page = 65536;
+
+  uint64_t size = 0;
+  CHECK_STATUS(sbx_module_memory_size(m, &size), SBX_STATUS_OK);
+  CHECK(size == page);
+
+  /* In bounds: fresh memory is zero; writes read back, up to the last byte. */
+  uint8_t buf[16];
+  memset(buf, 0xAA, sizeof buf);
+  CHECK_STATUS(sbx_module_memory_read(m, 0, buf, sizeof buf), SBX_STATUS_OK);
+  for (size_t i = 0; i < sizeof buf; i++) CHECK(buf[i] == 0);
+  CHECK_STATUS(sbx_module_memory_write(m, 100, u8("abcdef"), 6),
+               SBX_STATUS_OK);
+  CHECK_STATUS(sbx_module_memory_write(m, page - 4, u8("WXYZ"), 4),
+               SBX_STATUS_OK);
+  memset(buf, 0, sizeof buf);
+  CHECK_STATUS(sbx_module_memory_read(m, 100, buf, 6), SBX_STATUS_OK);
+  CHECK(memcmp(buf, "abcdef", 6) == 0);
+  CHECK_STATUS(sbx_module_memory_read(m, page - 4, buf, 4), SBX_STATUS_OK);
+  CHECK(memcmp(buf, "WXYZ", 4) == 0);
+  CHECK_STATUS(sbx_module_memory_read(m, page - 1, buf, 1), SBX_STATUS_OK);
+  CHECK(buf[0] == 'Z');
+  /* The whole memory at once. */
+  uint8_t *all = malloc(page);
+  REQUIRE(all != NULL);
+  CHECK_STATUS(sbx_module_memory_read(m, 0, all, page), SBX_STATUS_OK);
+  CHECK(memcmp(all + 100, "abcdef", 6) == 0);
+  CHECK(memcmp(all + page - 4, "WXYZ", 4) == 0);
+  free(all);
+
+  /* Out of bounds: nothing is copied either way. */
+  struct {
+    uint64_t offset;
+    size_t len;
+  } oob[] = {
+      {page - 1, 2},   {page - 3, 4},        {page, 1},
+      {page + 1, 1},   {UINT64_MAX, 1},      {UINT64_MAX - 1, 4},
+      {UINT64_MAX, 0}, {(uint64_t)1 << 32, 1}, {(uint64_t)1 << 40, 16},
+      {0, page + 1},   {1, page},
+  };
+  for (size_t i = 0; i < sizeof oob / sizeof oob[0]; i++) {
+    uint8_t *b = malloc(oob[i].len ? oob[i].len : 1);
+    REQUIRE(b != NULL);
+    memset(b, 0xAA, oob[i].len ? oob[i].len : 1);
+    sbx_status st = sbx_module_memory_read(m, oob[i].offset, b, oob[i].len);
+    if (st != SBX_STATUS_OUT_OF_BOUNDS)
+      FAIL_AT(__FILE__, __LINE__, "read(offset=%llu, len=%zu): %s",
+              (unsigned long long)oob[i].offset, oob[i].len,
+              sbx_status_name(st));
+    for (size_t j = 0; j < oob[i].len; j++)
+      if (b[j] != 0xAA) {
+        FAIL_AT(__FILE__, __LINE__, "read %zu copied bytes", i);
+        break;
+      }
+    memset(b, 0x55, oob[i].len ? oob[i].len : 1);
+    st = sbx_module_memory_write(m, oob[i].offset, b, oob[i].len);
+    if (st != SBX_STATUS_OUT_OF_BOUNDS)
+      FAIL_AT(__FILE__, __LINE__, "write(offset=%llu, len=%zu): %s",
+              (unsigned long long)oob[i].offset, oob[i].len,
+              sbx_status_name(st));
+    free(b);
+  }
+  /* The partial writes above changed nothing. */
+  CHECK_STATUS(sbx_module_memory_read(m, page - 4, buf, 4), SBX_STATUS_OK);
+  CHECK(memcmp(buf, "WXYZ", 4) == 0);
+  CHECK_STATUS(sbx_module_memory_read(m, 0, buf, 4), SBX_STATUS_OK);
+  CHECK(buf[0] == 0 && buf[1] == 0 && buf[2] == 0 && buf[3] == 0);
+
+  /* NULL arguments. */
+  CHECK_STATUS(sbx_module_memory_size(NULL, &size), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_module_memory_size(m, NULL), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_module_memory_read(NULL, 0, buf, 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_module_memory_read(m, 0, NULL, 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_module_memory_write(NULL, 0, buf, 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_module_memory_write(m, 0, NULL, 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+
+  /* Growing: grow(2) returns the old page count; the new pages are usable. */
+  uint64_t two = 2, result = 0;
+  size_t n = 0;
+  CHECK_STATUS(sbx_test_call(m, "grow", &two, 1, &result, 1, &n, 0, NULL, NULL),
+               SBX_STATUS_OK);
+  CHECK(n == 1 && (uint32_t)result == 1);
+  CHECK_STATUS(sbx_module_memory_size(m, &size), SBX_STATUS_OK);
+  CHECK(size == 3 * page);
+  CHECK_STATUS(sbx_module_memory_write(m, page - 1, u8("ab"), 2),
+               SBX_STATUS_OK); /* now in bounds, across a page boundary */
+  CHECK_STATUS(sbx_module_memory_write(m, 3 * page - 3, u8("end"), 3),
+               SBX_STATUS_OK);
+  memset(buf, 0, sizeof buf);
+  CHECK_STATUS(sbx_module_memory_read(m, 3 * page - 3, buf, 3), SBX_STATUS_OK);
+  CHECK(memcmp(buf, "end", 3) == 0);
+  CHECK_STATUS(sbx_module_memory_read(m, page - 1, buf, 2), SBX_STATUS_OK);
+  CHECK(memcmp(buf, "ab", 2) == 0);
+  CHECK_STATUS(sbx_module_memory_read(m, 3 * page - 3, buf, 4),
+               SBX_STATUS_OUT_OF_BOUNDS);
+  CHECK_STATUS(sbx_module_memory_read(m, 3 * page, buf, 1),
+               SBX_STATUS_OUT_OF_BOUNDS);
+
+  /* A module without memory. */
+  sbx_module *add = sbx_test_must_load(host, "add.wasm");
+  CHECK_STATUS(sbx_module_memory_size(add, &size), SBX_STATUS_EXPORT_NOT_FOUND);
+  CHECK_STATUS(sbx_module_memory_read(add, 0, buf, 1),
+               SBX_STATUS_EXPORT_NOT_FOUND);
+  CHECK_STATUS(sbx_module_memory_write(add, 0, buf, 1),
+               SBX_STATUS_EXPORT_NOT_FOUND);
+
+  /* A closed module. */
+  CHECK_STATUS(sbx_module_close(m), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_module_memory_size(m, &size), SBX_STATUS_HANDLE_CLOSED);
+  CHECK_STATUS(sbx_module_memory_read(m, 0, buf, 1), SBX_STATUS_HANDLE_CLOSED);
+  CHECK_STATUS(sbx_module_memory_write(m, 0, buf, 1), SBX_STATUS_HANDLE_CLOSED);
+
+  sbx_module_free(add);
+  sbx_module_free(m);
+  sbx_close(host);
+}
+
+/* --- WASI configuration paths --- */
+
+static void test_wasi_output_limit(void) {
+  capture out, err;
+  capture_init(&out);
+  capture_init(&err);
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &out, &err);
+  CHECK_STATUS(sbx_wasi_config_output_limit(w, 5), SBX_STATUS_OK);
+  CHECK_STATUS(run_command("hello", w, NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&out, "hello");
+  CHECK_OUTPUT(&err, "warni"); /* the cap applies to each stream */
+
+  /* 0 means no cap again. */
+  CHECK_STATUS(sbx_wasi_config_output_limit(w, 0), SBX_STATUS_OK);
+  capture_clear(&out);
+  capture_clear(&err);
+  CHECK_STATUS(run_command("hello", w, NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&out, "hello from wasi\n");
+  CHECK_OUTPUT(&err, "warning: to stderr\n");
+
+  /* A large output capped at 1000 bytes. */
+  static char big[100000];
+  memset(big, 'x', sizeof big);
+  CHECK_STATUS(sbx_wasi_config_stdin(w, u8(big), sizeof big), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_output_limit(w, 1000), SBX_STATUS_OK);
+  capture_clear(&out);
+  CHECK_STATUS(run_command("echo_stdin", w, NULL), SBX_STATUS_OK);
+  CHECK(out.len == 1000);
+  CHECK(out.len == 1000 && memcmp(out.data, big, 1000) == 0);
+
+  /* The cap is per call: each greet gets a fresh budget. */
+  shout_state s;
+  shout_state_init(&s);
+  sbx_host *host = sbx_test_host(NULL);
+  CHECK_STATUS(define_shout(host, &s, NULL), SBX_STATUS_OK);
+  sbx_wasi_config *w2 = new_wasi();
+  capture pout;
+  capture_init(&pout);
+  wasi_capture(w2, &pout, NULL);
+  CHECK_STATUS(sbx_wasi_config_output_limit(w2, 8), SBX_STATUS_OK);
+  sbx_module *m = must_load_with(host, "wasi/plugin.wasm", w2, 0);
+  uint64_t result = 0;
+  CHECK_STATUS(greet(m, "world", &result, NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&pout, "hello, w");
+  CHECK_STATUS(greet(m, "again", &result, NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&pout, "hello, whello, a");
+  CHECK(result == 42);
+  sbx_module_free(m);
+  sbx_close(host);
+  sbx_wasi_config_free(w2);
+  CHECK(pout.frees == 1);
+
+  CHECK_STATUS(sbx_wasi_config_output_limit(NULL, 5),
+               SBX_STATUS_INVALID_ARGUMENT);
+  sbx_wasi_config_free(w);
+  CHECK(out.frees == 1 && err.frees == 1);
+  capture_destroy(&out);
+  capture_destroy(&err);
+  capture_destroy(&pout);
+}
+
+static void test_wasi_not_enabled(void) {
+  sbx_host *host = sbx_test_host(NULL);
+  /* The plugin also imports host.shout: define it, so that WASI is what is
+   * missing (otherwise the error may name host.shout first). */
+  shout_state s;
+  shout_state_init(&s);
+  CHECK_STATUS(define_shout(host, &s, NULL), SBX_STATUS_OK);
+  const char *const progs[] = {"wasi/hello.wasm", "wasi/plugin.wasm"};
+  for (size_t i = 0; i < 2; i++) {
+    sbx_module *m = NULL;
+    sbx_error *err = NULL;
+    sbx_status st = sbx_test_load(host, progs[i], &m, &err);
+    CHECK_STATUS_ERR(st, SBX_STATUS_LINK_ERROR, err);
+    CHECK(m == NULL);
+    REQUIRE(err != NULL);
+    printf("%s without WASI: %s\n", progs[i], sbx_error_message(err));
+    CHECK_CONTAINS(sbx_error_message(err), "wasi_snapshot_preview1");
+    sbx_error_free(err);
+
+    /* sbx_load_module_with and options without a WASI config: the same. */
+    m = NULL;
+    err = NULL;
+    st = load_with(host, progs[i], NULL, 0, &m, &err);
+    CHECK_STATUS_ERR(st, SBX_STATUS_LINK_ERROR, err);
+    if (err) CHECK_CONTAINS(sbx_error_message(err), "wasi_snapshot_preview1");
+    sbx_error_free(err);
+    CHECK(m == NULL);
+  }
+  /* NULL options are the defaults too. */
+  size_t len = 0;
+  uint8_t *wasm = sbx_test_read_fixture("wasi/hello.wasm", &len);
+  sbx_module *m = NULL;
+  sbx_error *err = NULL;
+  sbx_status st = sbx_load_module_with(host, u8("hello"), 5, wasm, len, NULL,
+                                       &m, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_LINK_ERROR, err);
+  sbx_error_free(err);
+  /* ... and a module without imports loads with NULL options. */
+  free(wasm);
+  wasm = sbx_test_read_fixture("add.wasm", &len);
+  m = NULL;
+  err = NULL;
+  st = sbx_load_module_with(host, u8("add"), 3, wasm, len, NULL, &m, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  free(wasm);
+  if (m) {
+    uint64_t params[2] = {2, 3}, r = 0;
+    CHECK_STATUS(sbx_test_call(m, "add", params, 2, &r, 1, NULL, 0, NULL, NULL),
+                 SBX_STATUS_OK);
+    CHECK(r == 5);
+  }
+  sbx_module_free(m);
+  sbx_close(host);
+  CHECK(s.calls == 0 && s.frees == 1);
+}
+
+static void test_wasi_host_level(void) {
+  capture host_out, load_out;
+  capture_init(&host_out);
+  capture_init(&load_out);
+
+  sbx_wasi_config *w = new_wasi();
+  wasi_capture(w, &host_out, NULL);
+  wasi_arg(w, "from-host");
+  sbx_config *config = sbx_config_new();
+  REQUIRE(config != NULL);
+  CHECK_STATUS(sbx_config_set_wasi(config, w), SBX_STATUS_OK);
+  sbx_wasi_config_free(w); /* the config holds a copy */
+  CHECK(host_out.frees == 0);
+  sbx_host *host = sbx_test_host(config);
+  sbx_config_free(config); /* and so does the host */
+  CHECK(host_out.frees == 0);
+
+  /* Plain sbx_load_module: the host's WASI world. */
+  sbx_module *m = sbx_test_must_load(host, "wasi/hello.wasm");
+  CHECK_STATUS(run_start(m, MS_TO_NS(60000), NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&host_out, "hello from wasi\n");
+  sbx_module_free(m);
+
+  capture_clear(&host_out);
+  m = sbx_test_must_load(host, "wasi/env_args.wasm");
+  CHECK_STATUS(run_start(m, MS_TO_NS(60000), NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&host_out, "arg[0]=from-host\n");
+  sbx_module_free(m);
+
+  /* Load options with their own WASI config take its place. */
+  capture_clear(&host_out);
+  sbx_wasi_config *w2 = new_wasi();
+  wasi_capture(w2, &load_out, NULL);
+  wasi_arg(w2, "from-load");
+  m = must_load_with(host, "wasi/env_args.wasm", w2, 0);
+  sbx_wasi_config_free(w2);
+  CHECK_STATUS(run_start(m, MS_TO_NS(60000), NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&load_out, "arg[0]=from-load\n");
+  CHECK_OUTPUT(&host_out, "");
+  sbx_module_free(m);
+
+  /* Options without one (or set back to NULL) use the host's again. */
+  sbx_load_options *opts = sbx_load_options_new();
+  REQUIRE(opts != NULL);
+  w2 = new_wasi();
+  CHECK_STATUS(sbx_load_options_wasi(opts, w2), SBX_STATUS_OK);
+  sbx_wasi_config_free(w2);
+  CHECK_STATUS(sbx_load_options_wasi(opts, NULL), SBX_STATUS_OK);
+  size_t len = 0;
+  uint8_t *wasm = sbx_test_read_fixture("wasi/hello.wasm", &len);
+  m = NULL;
+  sbx_error *err = NULL;
+  CHECK_STATUS_ERR(
+      sbx_load_module_with(host, u8("h"), 1, wasm, len, opts, &m, &err),
+      SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  free(wasm);
+  sbx_load_options_free(opts);
+  if (m) {
+    CHECK_STATUS(run_start(m, MS_TO_NS(60000), NULL), SBX_STATUS_OK);
+    CHECK_OUTPUT(&host_out, "hello from wasi\n");
+  }
+  sbx_module_free(m);
+
+  CHECK(host_out.frees == 0); /* the host still holds its copy */
+  sbx_close(host);
+  CHECK(host_out.frees == 1);
+  CHECK(load_out.frees == 1);
+
+  /* sbx_config_set_wasi(NULL) turns WASI off again. */
+  capture off;
+  capture_init(&off);
+  config = sbx_config_new();
+  REQUIRE(config != NULL);
+  w = new_wasi();
+  wasi_capture(w, &off, NULL);
+  CHECK_STATUS(sbx_config_set_wasi(config, w), SBX_STATUS_OK);
+  sbx_wasi_config_free(w);
+  CHECK_STATUS(sbx_config_set_wasi(config, NULL), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_config_set_wasi(NULL, NULL), SBX_STATUS_INVALID_ARGUMENT);
+  host = sbx_test_host(config);
+  sbx_config_free(config);
+  CHECK(off.frees == 1); /* every copy is gone */
+  m = NULL;
+  err = NULL;
+  CHECK_STATUS_ERR(sbx_test_load(host, "wasi/hello.wasm", &m, &err),
+                   SBX_STATUS_LINK_ERROR, err);
+  if (err) CHECK_CONTAINS(sbx_error_message(err), "wasi_snapshot_preview1");
+  sbx_error_free(err);
+  sbx_module_free(m);
+  sbx_close(host);
+
+  capture_destroy(&host_out);
+  capture_destroy(&load_out);
+  capture_destroy(&off);
+}
+
+static void test_wasi_timeout(void) {
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_wasi_config *w = new_wasi();
+  sbx_module *m = must_load_with(host, "wasi/spin.wasm", w, 0);
+  sbx_wasi_config_free(w);
+  for (int i = 0; i < 2; i++) {
+    sbx_error *err = NULL;
+    double t0 = sbx_test_now_ms();
+    sbx_status st = run_start(m, MS_TO_NS(50), &err);
+    double took = sbx_test_now_ms() - t0;
+    CHECK_STATUS_ERR(st, SBX_STATUS_TIMEOUT, err);
+    printf("spin timed out after %.1f ms\n", took);
+    CHECK(took >= 40.0);
+    CHECK(took < SBX_SLOW_BOUND_MS);
+    sbx_error_free(err);
+  }
+  sbx_module_free(m);
+
+  /* A host exec timeout applies too. */
+  sbx_config *config = sbx_config_new();
+  REQUIRE(config != NULL);
+  CHECK_STATUS(sbx_config_set_exec_timeout_ns(config, MS_TO_NS(50)),
+               SBX_STATUS_OK);
+  w = new_wasi();
+  CHECK_STATUS(sbx_config_set_wasi(config, w), SBX_STATUS_OK);
+  sbx_wasi_config_free(w);
+  sbx_host *host2 = sbx_test_host(config);
+  sbx_config_free(config);
+  m = sbx_test_must_load(host2, "wasi/spin.wasm");
+  sbx_error *err = NULL;
+  double t0 = sbx_test_now_ms();
+  sbx_status st = run_start(m, 0, &err);
+  double took = sbx_test_now_ms() - t0;
+  CHECK_STATUS_ERR(st, SBX_STATUS_TIMEOUT, err);
+  CHECK(took >= 40.0 && took < SBX_SLOW_BOUND_MS);
+  sbx_error_free(err);
+  sbx_module_free(m);
+  sbx_close(host2);
+  sbx_close(host);
+}
+
+static void test_load_options(void) {
+  sbx_host *host = sbx_test_host(NULL);
+  size_t len = 0;
+  uint8_t *wasm = sbx_test_read_fixture("start_loop.wasm", &len);
+
+  /* A per-load timeout stops a start function that loops. */
+  sbx_load_options *opts = sbx_load_options_new();
+  REQUIRE(opts != NULL);
+  CHECK_STATUS(sbx_load_options_timeout_ns(opts, MS_TO_NS(50)), SBX_STATUS_OK);
+  sbx_module *m = NULL;
+  sbx_error *err = NULL;
+  double t0 = sbx_test_now_ms();
+  sbx_status st =
+      sbx_load_module_with(host, u8("loop"), 4, wasm, len, opts, &m, &err);
+  double took = sbx_test_now_ms() - t0;
+  CHECK_STATUS_ERR(st, SBX_STATUS_TIMEOUT, err);
+  CHECK(m == NULL);
+  printf("load timed out after %.1f ms\n", took);
+  CHECK(took < 60000);
+  sbx_error_free(err);
+
+  /* A triggered cancel token stops it (the options keep the token alive). */
+  sbx_cancel *cancel = NULL;
+  CHECK_STATUS(sbx_cancel_new(host, &cancel), SBX_STATUS_OK);
+  REQUIRE(cancel != NULL);
+  CHECK_STATUS(sbx_load_options_timeout_ns(opts, SBX_TIMEOUT_NONE),
+               SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_cancel(opts, cancel), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_cancel_trigger(cancel), SBX_STATUS_OK);
+  sbx_cancel_free(cancel);
+  err = NULL;
+  st = sbx_load_module_with(host, u8("loop"), 4, wasm, len, opts, &m, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_INTERRUPTED, err);
+  CHECK(m == NULL);
+  sbx_error_free(err);
+  CHECK_STATUS(sbx_load_options_cancel(opts, NULL), SBX_STATUS_OK);
+  sbx_load_options_free(opts);
+  free(wasm);
+
+  /* NULL options and bad arguments. */
+  sbx_load_options_free(NULL);
+  sbx_wasi_config_free(NULL);
+  CHECK_STATUS(sbx_load_options_timeout_ns(NULL, 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_load_options_cancel(NULL, NULL),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_load_options_wasi(NULL, NULL), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_preopen_dir(NULL, u8("/tmp"), 4, u8("/d"), 2,
+                                           false),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_env(NULL, u8("K"), 1, u8("V"), 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_arg(NULL, u8("a"), 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_stdin(NULL, u8("a"), 1),
+               SBX_STATUS_INVALID_ARGUMENT);
+  capture c;
+  capture_init(&c);
+  CHECK_STATUS(sbx_wasi_config_stdout(NULL, capture_cb, &c, capture_free_cb),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_stderr(NULL, capture_cb, &c, capture_free_cb),
+               SBX_STATUS_INVALID_ARGUMENT);
+  /* (Whether free_user_data runs when the config is NULL is not documented:
+   * it does not today, unlike sbx_host_define_func's failures.) */
+  wasm = sbx_test_read_fixture("add.wasm", &len);
+  opts = sbx_load_options_new();
+  REQUIRE(opts != NULL);
+  m = NULL;
+  err = NULL;
+  CHECK_STATUS_ERR(sbx_load_module_with(NULL, u8("a"), 1, wasm, len, opts, &m,
+                                        &err),
+                   SBX_STATUS_INVALID_ARGUMENT, err);
+  sbx_error_free(err);
+  err = NULL;
+  CHECK_STATUS_ERR(sbx_load_module_with(host, u8(" "), 1, wasm, len, opts, &m,
+                                        &err),
+                   SBX_STATUS_INVALID_ARGUMENT, err);
+  sbx_error_free(err);
+  err = NULL;
+  CHECK_STATUS_ERR(sbx_load_module_with(host, u8("a"), 1, wasm, len, opts,
+                                        NULL, &err),
+                   SBX_STATUS_INVALID_ARGUMENT, err);
+  sbx_error_free(err);
+  CHECK(m == NULL);
+  sbx_load_options_free(opts);
+  free(wasm);
+  sbx_close(host);
+}
+
+static void test_output_callback_user_data_freed(void) {
+  capture out, err, dropped;
+  capture_init(&out);
+  capture_init(&err);
+  capture_init(&dropped);
+
+  /* A NULL callback frees its user data right away. */
+  sbx_wasi_config *w = new_wasi();
+  CHECK_STATUS(sbx_wasi_config_stdout(w, NULL, &dropped, capture_free_cb),
+               SBX_STATUS_OK);
+  CHECK(dropped.frees == 1);
+  CHECK_STATUS(sbx_wasi_config_stderr(w, NULL, &dropped, capture_free_cb),
+               SBX_STATUS_OK);
+  CHECK(dropped.frees == 2);
+  /* A NULL free_user_data is fine. */
+  CHECK_STATUS(sbx_wasi_config_stderr(w, capture_cb, &dropped, NULL),
+               SBX_STATUS_OK);
+  wasi_capture(w, &out, &err); /* replaces both */
+
+  /* Copies: the host config, the host, the load options, the module. */
+  sbx_config *config = sbx_config_new();
+  REQUIRE(config != NULL);
+  CHECK_STATUS(sbx_config_set_wasi(config, w), SBX_STATUS_OK);
+  sbx_host *host = sbx_test_host(config);
+  sbx_load_options *opts = sbx_load_options_new();
+  REQUIRE(opts != NULL);
+  CHECK_STATUS(sbx_load_options_wasi(opts, w), SBX_STATUS_OK);
+  sbx_wasi_config_free(w);
+  CHECK(out.frees == 0 && err.frees == 0);
+  size_t len = 0;
+  uint8_t *wasm = sbx_test_read_fixture("wasi/hello.wasm", &len);
+  sbx_module *m = NULL;
+  sbx_error *e = NULL;
+  CHECK_STATUS_ERR(
+      sbx_load_module_with(host, u8("hello"), 5, wasm, len, opts, &m, &e),
+      SBX_STATUS_OK, e);
+  sbx_error_free(e);
+  free(wasm);
+  sbx_load_options_free(opts);
+  sbx_config_free(config);
+  CHECK(out.frees == 0 && err.frees == 0);
+  REQUIRE(m != NULL);
+  CHECK_STATUS(run_start(m, MS_TO_NS(60000), NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&out, "hello from wasi\n");
+  CHECK_OUTPUT(&err, "warning: to stderr\n");
+  CHECK_OUTPUT(&dropped, "");
+  CHECK(out.frees == 0 && err.frees == 0);
+
+  /* Closing the host first: the module handle still exists (closed). */
+  sbx_close(host);
+  CHECK(out.frees <= 1 && err.frees <= 1);
+  sbx_module_free(m);
+  CHECK(out.frees == 1);
+  CHECK(err.frees == 1);
+  CHECK(dropped.frees == 2);
+
+  /* The same with the module freed first, then the host. */
+  capture out2;
+  capture_init(&out2);
+  w = new_wasi();
+  wasi_capture(w, &out2, NULL);
+  host = sbx_test_host(NULL);
+  m = must_load_with(host, "wasi/hello.wasm", w, 0);
+  sbx_wasi_config_free(w);
+  CHECK(out2.frees == 0);
+  CHECK_STATUS(run_start(m, MS_TO_NS(60000), NULL), SBX_STATUS_OK);
+  CHECK_OUTPUT(&out2, "hello from wasi\n");
+  sbx_module_free(m);
+  sbx_close(host);
+  CHECK(out2.frees == 1);
+
+  /* A config that is never used frees its user data exactly once too. */
+  capture unused;
+  capture_init(&unused);
+  w = new_wasi();
+  wasi_capture(w, &unused, &unused);
+  sbx_wasi_config_free(w);
+  CHECK(unused.frees == 2);
+
+  capture_destroy(&out);
+  capture_destroy(&err);
+  capture_destroy(&dropped);
+  capture_destroy(&out2);
+  capture_destroy(&unused);
+}
+
+/* ------------------------------------------------------------------ */
+
+const sbx_test_case sbx_wasi_tests[] = {
+    {"wasi_hello", test_wasi_hello},
+    {"wasi_exit_code", test_wasi_exit_code},
+    {"wasi_deny_by_default", test_wasi_deny_by_default},
+    {"wasi_args_env", test_wasi_args_env},
+    {"wasi_cat_preopen", test_wasi_cat_preopen},
+    {"wasi_escape", test_wasi_escape},
+    {"wasi_read_only", test_wasi_read_only},
+    {"wasi_stdin", test_wasi_stdin},
+    {"wasi_output_limit", test_wasi_output_limit},
+    {"wasi_not_enabled", test_wasi_not_enabled},
+    {"wasi_host_level", test_wasi_host_level},
+    {"wasi_timeout", test_wasi_timeout},
+    {"load_options", test_load_options},
+    {"host_func_plugin", test_host_func_plugin},
+    {"host_func_error", test_host_func_error},
+    {"host_func_bad_types", test_host_func_bad_types},
+    {"host_func_user_data", test_host_func_user_data},
+    {"memory", test_memory},
+    {"output_callback_user_data_freed", test_output_callback_user_data_freed},
+};
+
+const size_t sbx_wasi_tests_count =
+    sizeof sbx_wasi_tests / sizeof sbx_wasi_tests[0];
