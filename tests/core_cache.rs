@@ -92,7 +92,7 @@ fn a_new_host_loads_from_the_disk_cache() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !p.extension().is_some_and(|e| e == "cwasm"))
+        .filter(|p| !p.extension().is_some_and(|e| e == "cwasm" || e == "sum"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
