@@ -273,6 +273,10 @@ impl Timer {
     }
 
     fn run(&self) {
+        // Linux lets a sleeping thread wake up to 50 us late by default
+        // ("timer slack"); the deadline thread wants to wake on time.
+        // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let now = now_ns();
