@@ -43,12 +43,13 @@ test: lib test-rust test-fixtures test-c test-asan test-go
 test-rust:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) test --lib --tests
-	$(CARGO) check --benches
+	$(CARGO) bench --no-run
 
 # Compiled guests must match their sources: the .wat set is checked by
 # `cargo test --test fixtures`, the C programs by rebuilding them here.
 test-fixtures:
 	testdata/wasi/build.sh --check
+	testdata/programs/build.sh --check
 
 test-c: lib
 	cmake -S tests/c -B $(BUILD)/c -DCMAKE_BUILD_TYPE=Release -DSBX_LIB_DIR=$(abspath $(BUILD)/lib)

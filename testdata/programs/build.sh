@@ -2,9 +2,11 @@
 # Rebuilds the benchmark programs in this directory from their C sources.
 #
 #   ./build.sh           rebuild every .wasm (large.c is regenerated first)
-#   ./build.sh --check   also build each program natively with cc and check
-#                        the expected checksums in programs.tsv (every
-#                        runtime in `make bench` must return those)
+#   ./build.sh --check   build into a temporary directory and fail unless
+#                        every committed .wasm matches byte for byte; also
+#                        build each program natively with cc and check the
+#                        expected checksums in programs.tsv (every runtime
+#                        in `make bench` must return those)
 #   ./build.sh --bless   the same, rewriting programs.tsv's expected column
 #                        (after changing a program or its argument)
 #
@@ -23,23 +25,42 @@ CFLAGS=(--target=wasm32-wasi -O2 -nostdlib -ffreestanding -fno-builtin
 
 PROGRAMS=(lz77 sha256 sort json vm memops)
 
-python3 gen_large.py 2400 > large.c
+command -v "$CLANG" >/dev/null || { echo "$CLANG not found (apt-get install clang-14 lld-14)" >&2; exit 2; }
+"$CLANG" --version | head -1
 
+# --check builds into a scratch directory and compares; otherwise in place.
+out=.
+if [[ "${1:-}" == "--check" ]]; then
+    out=$(mktemp -d)
+    trap 'rm -rf "$out"' EXIT
+fi
+
+python3 gen_large.py 2400 > "$out/large.c"
+
+stale=()
 for p in "${PROGRAMS[@]}" large; do
     extra=(); [[ $p == large ]] && extra=(-w)  # generated code trips -Wself-assign
-    "$CLANG" "${CFLAGS[@]}" "${extra[@]}" -o "$p.wasm" "$p.c"
-    if command -v wasm-objdump >/dev/null && wasm-objdump -x -j Import "$p.wasm" >/dev/null 2>&1; then
+    src=$p.c; [[ $p == large ]] && src=$out/large.c
+    "$CLANG" "${CFLAGS[@]}" "${extra[@]}" -I. -o "$out/$p.wasm" "$src"
+    if command -v wasm-objdump >/dev/null && wasm-objdump -x -j Import "$out/$p.wasm" >/dev/null 2>&1; then
         echo "$p.wasm imports something; the programs must import nothing" >&2
         exit 1
     fi
-    printf '%-12s %8d bytes\n' "$p.wasm" "$(stat -c %s "$p.wasm")"
+    if [[ $out != . ]] && ! cmp -s "$out/$p.wasm" "$p.wasm"; then
+        stale+=("$p.wasm")
+    fi
+    printf '%-12s %8d bytes\n' "$p.wasm" "$(stat -c %s "$out/$p.wasm")"
 done
+if ((${#stale[@]})); then
+    echo "stale or missing (rebuild with testdata/programs/build.sh): ${stale[*]}" >&2
+    exit 1
+fi
 
 # --check / --bless: the expected checksums in programs.tsv, recomputed by
 # a native build of each program (cc, any C compiler with a libc).
 if [[ "${1:-}" == "--check" || "${1:-}" == "--bless" ]]; then
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
+    trap 'rm -rf "$tmp" ${out:+$( [[ $out != . ]] && echo "$out")}' EXIT
     printf '#include <stdio.h>\n#include <stdlib.h>\nlong long run(int);\nint main(int c, char **v) { printf("%%lld\\n", run(atoi(v[1]))); return 0; }\n' > "$tmp/main.c"
     status=0
     while IFS=$'\t' read -r name file export arg expected; do
