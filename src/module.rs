@@ -111,8 +111,10 @@ impl ModuleInner {
         } else {
             pre.instantiate(&mut store).and_then(|instance| {
                 // A WASI reactor initialises its libc in `_initialize`.
-                if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-                    init.call(&mut store, ())?;
+                // Looked up as an Option: a failed typed lookup builds an error,
+                // and with RUST_BACKTRACE set that captures a backtrace per load.
+                if let Some(init) = instance.get_func(&mut store, "_initialize") {
+                    init.typed::<(), ()>(&store)?.call(&mut store, ())?;
                 }
                 Ok(instance)
             })
