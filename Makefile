@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR
 RELEASE := $(CARGO_TARGET_DIR)/release
 BUILD := build
 
-.PHONY: all lib header fixtures test test-rust test-fixtures test-c test-asan test-go demo bench bench-smoke clean
+.PHONY: all deps lib header fixtures test test-rust test-fixtures test-c test-asan test-go demo bench bench-smoke clean
 
 all: lib
 
@@ -31,13 +31,17 @@ lib:
 	sed -e 's|@SBX_CMAKE_LIBDIR@|$${_sbx_prefix}/lib|' -e 's|@SBX_CMAKE_INCLUDEDIR@|$${_sbx_prefix}/include|' \
 	    -e "s|@SBX_VERSION@|$$version|" cmake/sbxConfig.cmake.in > $(BUILD)/lib/cmake/sbx/sbxConfig.cmake
 
+# Debian packages the tests need beyond Rust, Go and gcc (installed if missing).
+deps:
+	.ci/install-deps
+
 header:
 	SBX_BLESS=1 $(CARGO) test --test header
 
 fixtures:
 	SBX_BLESS=1 $(CARGO) test --test fixtures
 
-test: lib test-rust test-fixtures test-c test-asan test-go
+test: deps lib test-rust test-fixtures test-c test-asan test-go
 	@echo "make test: all suites passed"
 
 test-rust:

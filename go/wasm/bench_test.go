@@ -109,3 +109,23 @@ func BenchmarkLoadModule(b *testing.B) {
 		m.Close(ctx)
 	}
 }
+
+// BenchmarkHostFunctionRoundTrip calls a guest that calls a Go host function
+// 1,000 times per call; ns/roundtrip is one wasm -> Go -> wasm crossing.
+func BenchmarkHostFunctionRoundTrip(b *testing.B) {
+	const perCall = 1000
+	h := newHost(b)
+	defineF(b, h, func(ctx context.Context, c *Caller, stack []uint64) error {
+		stack[0]++
+		return nil
+	})
+	m := loadHostCall(b, h)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.CallWithTimeout(ctx, "loop", perCall); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perCall), "ns/roundtrip")
+}

@@ -28,6 +28,16 @@
 // ErrExportNotFound, ...) for errors.Is; a guest trap is a *TrapError with a
 // TrapCode and the wasm backtrace.
 //
+// # WASI, memory and host functions
+//
+// WithWASI and WithModuleWASI give modules a WASI (preview 1) world that
+// denies everything it does not list (WASIConfig); Module.Run runs a
+// command, and a non-zero exit is an *ExitError. Module.Memory reads and
+// writes a module's memory with bounds-checked copies. Host.DefineFunction
+// lets guests call Go: the HostFunction gets the call's ctx and a *Caller
+// whose Memory is the calling module's; its errors and panics abort the
+// guest's call as a *HostFunctionError.
+//
 // # Concurrency
 //
 // Host and Module are safe for concurrent use. Calls on one module run one

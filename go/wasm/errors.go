@@ -3,6 +3,8 @@ package wasm
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -12,7 +14,7 @@ import (
 var (
 	// ErrInvalidName: a module name that is empty, only whitespace, or not UTF-8.
 	ErrInvalidName = errors.New("wasm: invalid module name")
-	// ErrInvalidOption: an option given to NewHost is out of range.
+	// ErrInvalidOption: an option given to NewHost or LoadModule is invalid.
 	ErrInvalidOption = errors.New("wasm: invalid option")
 	// ErrInvalidArgument: any other argument the library rejected.
 	ErrInvalidArgument = errors.New("wasm: invalid argument")
@@ -41,9 +43,11 @@ var (
 	ErrFuelExhausted = errors.New("wasm: fuel exhausted")
 	// ErrTrap: the guest trapped; errors.As gives the *TrapError.
 	ErrTrap = errors.New("wasm: trap")
-	// ErrExit: a WASI program exited with a non-zero code.
+	// ErrExit: a WASI program exited with a non-zero code; errors.As gives
+	// the *ExitError.
 	ErrExit = errors.New("wasm: guest exited")
-	// ErrHostFunction: a host function the guest called failed.
+	// ErrHostFunction: a host function the guest called failed (returned an
+	// error or panicked); errors.As gives the *HostFunctionError.
 	ErrHostFunction = errors.New("wasm: host function failed")
 	// ErrIO: the compilation cache directory could not be used.
 	ErrIO = errors.New("wasm: i/o error")
@@ -107,6 +111,72 @@ func (e *TrapError) Error() string {
 
 // Unwrap gives ErrTrap.
 func (e *TrapError) Unwrap() error { return ErrTrap }
+
+// ExitError is a WASI program that exited with a non-zero code (through
+// exit() or proc_exit). It wraps ErrExit. Exit code 0 is not an error.
+type ExitError struct {
+	Op   string
+	Code int
+}
+
+func (e *ExitError) Error() string {
+	var b strings.Builder
+	b.WriteString("wasm: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	b.WriteString("exited with code ")
+	b.WriteString(strconv.Itoa(e.Code))
+	return b.String()
+}
+
+// Unwrap gives ErrExit.
+func (e *ExitError) Unwrap() error { return ErrExit }
+
+// HostFunctionError is a host function (Host.DefineFunction) that failed
+// while a guest called it: it returned Err, or it panicked with Panic. The
+// guest's call is aborted and returns this error. It wraps ErrHostFunction
+// and Err (and Panic, when that is an error), so errors.Is finds the error
+// the function returned.
+type HostFunctionError struct {
+	Op    string // the call (or load) that failed
+	Func  string // the import, e.g. "host.shout"
+	Err   error  // what the function returned; nil if it panicked
+	Panic any    // the value it panicked with; nil if it returned Err
+	Stack string // the goroutine's stack at the panic; "" if it returned Err
+}
+
+func (e *HostFunctionError) Error() string {
+	var b strings.Builder
+	b.WriteString("wasm: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.message())
+	return b.String()
+}
+
+// message is the error without "wasm: " and Op, as the guest's call sees it.
+func (e *HostFunctionError) message() string {
+	if e.Err != nil {
+		return "host function " + e.Func + ": " + e.Err.Error()
+	}
+	return fmt.Sprintf("host function %s panicked: %v", e.Func, e.Panic)
+}
+
+// Unwrap gives ErrHostFunction, Err, and Panic if it is an error.
+func (e *HostFunctionError) Unwrap() []error {
+	errs := []error{ErrHostFunction}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	if err, ok := e.Panic.(error); ok {
+		errs = append(errs, err)
+	}
+	return errs
+}
 
 // TrapCode says why a guest trapped; the values are SBX_TRAP_CODE_*.
 type TrapCode uint8
@@ -176,6 +246,8 @@ func newError(op string, ce cError, ctx context.Context, closed bool) error {
 	switch ce.status {
 	case statusTrap:
 		return &TrapError{Op: op, Code: ce.trapCode, Message: ce.message, Backtrace: ce.backtrace}
+	case statusExit:
+		return &ExitError{Op: op, Code: int(ce.exitCode)}
 	case statusTimeout:
 		return &Error{Op: op, Msg: ce.message, kind: ErrTimeout, cause: []error{context.DeadlineExceeded}}
 	case statusInterrupted:

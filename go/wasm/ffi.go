@@ -57,6 +57,7 @@ type cError struct {
 	message   string
 	trapCode  TrapCode
 	backtrace string
+	exitCode  int32 // for statusExit
 }
 
 // takeError copies and frees the error of a failed C call. err may be NULL
@@ -66,12 +67,19 @@ func takeError(st C.enum_sbx_status, err *C.sbx_error) cError {
 		return cError{status: status(st), message: statusName(status(st))}
 	}
 	defer C.sbx_error_free(err)
-	return cError{
+	ce := cError{
 		status:    status(C.sbx_error_status(err)),
 		message:   C.GoString(C.sbx_error_message(err)),
 		trapCode:  TrapCode(C.sbx_error_trap_code(err)),
 		backtrace: C.GoString(C.sbx_error_backtrace(err)),
 	}
+	if ce.status == statusExit {
+		var code C.int32_t
+		if C.sbx_error_exit_code(err, &code) == C.SBX_STATUS_OK {
+			ce.exitCode = int32(code)
+		}
+	}
+	return ce
 }
 
 // statusName is the C name of a status, e.g. "SBX_STATUS_TIMEOUT".

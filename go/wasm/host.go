@@ -28,7 +28,7 @@ type Host struct {
 	mu      sync.Mutex
 	closed  bool
 	modules map[*Module]struct{}
-	loads   map[*C.sbx_cancel]struct{} // tokens of loads in flight
+	loads   map[*C.sbx_cancel]*Module // tokens of loads in flight, with their modules
 
 	cleanup runtime.Cleanup
 }
@@ -38,7 +38,7 @@ type Host struct {
 func NewHost(opts ...Option) (*Host, error) {
 	h := &Host{
 		modules: make(map[*Module]struct{}),
-		loads:   make(map[*C.sbx_cancel]struct{}),
+		loads:   make(map[*C.sbx_cancel]*Module),
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -87,6 +87,15 @@ func NewHost(opts ...Option) (*Host, error) {
 		set(fmt.Sprintf("WithCompilationCache(%q)", c.cacheDir),
 			C.sbx_config_set_cache_dir(cfg, stringPtr(c.cacheDir), C.size_t(len(c.cacheDir))))
 	}
+	if c.wasi != nil {
+		wc, err := c.wasi.build()
+		if err != nil {
+			c.fail("WithWASI: %v", err)
+		} else {
+			set("WithWASI", C.sbx_config_set_wasi(cfg, wc))
+			C.sbx_wasi_config_free(wc) // the config holds a copy
+		}
+	}
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -104,19 +113,31 @@ func NewHost(opts ...Option) (*Host, error) {
 // ExecTimeout is the timeout WithExecTimeout set, or zero for none.
 func (h *Host) ExecTimeout() time.Duration { return h.cfg.execTimeout }
 
-// LoadModule compiles and instantiates wasmBytes, running its start function,
-// as a module called name. The name must not be empty or only whitespace
-// (ErrInvalidName). The host's ExecTimeout does not apply; ctx bounds the
-// load instead: its deadline stops it with an error satisfying
-// errors.Is(err, context.DeadlineExceeded), its cancellation with one
-// satisfying errors.Is(err, context.Canceled). Safe for concurrent use.
-func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*Module, error) {
+// LoadModule compiles and instantiates wasmBytes, running its start function
+// (and a WASI reactor's _initialize), as a module called name. The name must
+// not be empty or only whitespace (ErrInvalidName). The host's ExecTimeout
+// does not apply; ctx bounds the load instead: its deadline stops it with an
+// error satisfying errors.Is(err, context.DeadlineExceeded), its
+// cancellation with one satisfying errors.Is(err, context.Canceled); host
+// functions the start function calls receive ctx. opts (WithModuleWASI)
+// configure this load only. Safe for concurrent use.
+func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, opts ...LoadOption) (*Module, error) {
+	op := fmt.Sprintf("load module %q", name)
 	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
 		return nil, &Error{
-			Op:   fmt.Sprintf("load module %q", name),
+			Op:   op,
 			Msg:  "the name must be UTF-8, not empty and not only whitespace",
 			kind: ErrInvalidName,
 		}
+	}
+	var lc loadConfig
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&lc)
+		}
+	}
+	if lc.err != nil {
+		return nil, &Error{Op: op, Msg: lc.err.Error(), kind: ErrInvalidOption}
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -127,6 +148,20 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*
 			return nil, err
 		}
 	}
+
+	options := C.sbx_load_options_new()
+	if options == nil {
+		return nil, &Error{Op: op, Msg: "cannot allocate load options", kind: ErrInternal}
+	}
+	defer C.sbx_load_options_free(options)
+	if lc.wasi != nil {
+		wc, err := lc.wasi.build() // reads Stdin, which may block: before the deadline is computed
+		if err != nil {
+			return nil, &Error{Op: op, Msg: "WithModuleWASI: " + err.Error(), kind: ErrInvalidOption}
+		}
+		C.sbx_load_options_wasi(options, wc) // copies it
+		C.sbx_wasi_config_free(wc)
+	}
 	timeoutNs := timeoutNone
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
@@ -135,10 +170,10 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*
 		}
 		timeoutNs = uint64(left)
 	}
+	C.sbx_load_options_timeout_ns(options, C.uint64_t(timeoutNs))
 
 	h.rw.RLock()
 	defer h.rw.RUnlock()
-	op := fmt.Sprintf("load module %q", name)
 	if h.ptr == nil {
 		return nil, closedError(op, "host")
 	}
@@ -148,14 +183,22 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*
 	if st := C.sbx_cancel_new(h.ptr, &tok); st != C.SBX_STATUS_OK {
 		return nil, newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
 	}
+	m := newModule(h, name)
+	if m.id == 0 {
+		C.sbx_cancel_free(tok)
+		return nil, &Error{Op: op, Msg: "too many modules in the process", kind: ErrInstanceLimit}
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		C.sbx_cancel_free(tok)
+		m.unregister()
 		return nil, closedError(op, "host")
 	}
-	h.loads[tok] = struct{}{}
+	h.loads[tok] = m
 	h.mu.Unlock()
+	C.sbx_load_options_cancel(options, tok)
+	C.sbx_load_options_user_data(options, C.uint64_t(m.id))
 
 	var stop func() bool
 	var fired chan struct{}
@@ -168,9 +211,10 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*
 	}
 	var mod *C.sbx_module
 	var cerr *C.sbx_error
-	st := C.sbx_load_module(h.ptr, stringPtr(name), C.size_t(len(name)),
-		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)),
-		C.uint64_t(timeoutNs), tok, &mod, &cerr)
+	m.callCtx = ctx
+	st := C.sbx_load_module_with(h.ptr, stringPtr(name), C.size_t(len(name)),
+		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), options, &mod, &cerr)
+	m.callCtx = nil
 	if stop != nil && !stop() {
 		<-fired // the trigger ran or is running: let it finish before the free
 	}
@@ -180,18 +224,31 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*
 	h.mu.Unlock()
 	C.sbx_cancel_free(tok)
 	if st != C.SBX_STATUS_OK {
-		return nil, newError(op, takeError(st, cerr), ctx, closed)
+		m.unregister()
+		ce := takeError(st, cerr)
+		if ce.status == statusHostError && m.hostErr != nil {
+			e := *m.hostErr
+			e.Op = op
+			return nil, &e
+		}
+		return nil, newError(op, ce, ctx, closed || m.closed.Load())
 	}
+	m.hostErr = nil
 
-	m, err := newModule(h, name, mod)
-	if err != nil {
+	if err := m.attach(mod); err != nil {
+		m.unregister()
 		return nil, err
 	}
 	h.mu.Lock()
-	if h.closed {
+	if h.closed || m.closeDeferred {
+		// Closed meanwhile, by Host.Close or by a host function of the start function.
 		h.mu.Unlock()
-		m.Close(context.Background())
-		return nil, closedError(op, "host")
+		m.closed.Store(true)
+		m.closeOnce.Do(func() {})
+		m.mu.Lock()
+		m.release()
+		m.mu.Unlock()
+		return nil, closedError(op, "module")
 	}
 	h.modules[m] = struct{}{}
 	h.mu.Unlock()
@@ -201,11 +258,26 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte) (*
 // Close stops and closes every module the host loaded, interrupting calls
 // and loads in flight, then frees the host. Afterwards every method of the
 // host and its modules returns ErrClosed. Closing twice is a no-op.
+//
+// Close must not be called from a host function: there it returns
+// ErrInvalidArgument and closes nothing.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		return nil
+	}
+	for _, m := range h.loads {
+		if m.reentrant() {
+			h.mu.Unlock()
+			return m.reentryError("close host")
+		}
+	}
+	for m := range h.modules {
+		if m.reentrant() {
+			h.mu.Unlock()
+			return m.reentryError("close host")
+		}
 	}
 	h.closed = true
 	for tok := range h.loads {

@@ -18,12 +18,16 @@ import (
 // safe for concurrent use; calls on one module run one at a time, calls on
 // different modules in parallel.
 type Module struct {
-	name    string
-	host    *Host
-	exec    time.Duration // the host's ExecTimeout
-	execNs  uint64        // exec in ns, or timeoutNone
-	funcs   []Function    // immutable
-	cleanup runtime.Cleanup
+	name      string
+	host      *Host
+	id        uint64        // the module's id in the registry, for host functions
+	entry     *moduleEntry  // its registry entry
+	exec      time.Duration // the host's ExecTimeout
+	execNs    uint64        // exec in ns, or timeoutNone
+	funcs     []Function    // immutable after load
+	hasMemory bool          // immutable after load
+	mem       Memory        // the view Memory returns
+	cleanup   runtime.Cleanup
 
 	// mu is held by every call, for its whole length (the library runs one
 	// call per module at a time anyway), and by Close while it frees the
@@ -32,6 +36,19 @@ type Module struct {
 	ptr   *C.sbx_module
 	tok   *C.sbx_cancel // triggered when the context of the call in flight ends
 	frame *C.sbx_go_frame
+
+	// The state of the call (or load) in flight, used by its goroutine and
+	// by the host functions it runs, which run on that same goroutine.
+	callCtx       context.Context
+	hostErr       *HostFunctionError // the first host function failure of the call
+	caller        Caller             // given to host functions
+	stack         []uint64           // host functions' stack
+	closeDeferred bool               // Close was called from a host function
+
+	// inHost is the thread running a host function of this module, or 0:
+	// a goroutine in a cgo callback stays on its thread, so a method seeing
+	// its own thread there is called from inside the module's own call.
+	inHost atomic.Uintptr
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -45,43 +62,76 @@ type handles struct {
 	mod   *C.sbx_module
 	tok   *C.sbx_cancel
 	frame *C.sbx_go_frame
+	id    uint64
+	entry *moduleEntry
 }
 
-func newModule(h *Host, name string, mod *C.sbx_module) (*Module, error) {
+// newModule makes the Go side of a module about to be loaded, registered so
+// that host functions called by its start function find it.
+func newModule(h *Host, name string) *Module {
 	m := &Module{
 		name:   name,
 		host:   h,
 		exec:   h.cfg.execTimeout,
 		execNs: timeoutNone,
-		ptr:    mod,
-		frame:  (*C.sbx_go_frame)(C.calloc(1, C.sizeof_sbx_go_frame)),
 		fired:  make(chan struct{}, 1),
 	}
 	if m.exec > 0 {
 		m.execNs = uint64(m.exec)
 	}
+	m.mem = Memory{m: m}
+	m.caller = Caller{m: m}
+	m.caller.mem = Memory{m: m, c: &m.caller}
+	m.id, m.entry = registerModule(m)
+	return m
+}
+
+// attach gives m the module the library loaded; on failure mod is freed.
+func (m *Module) attach(mod *C.sbx_module) error {
+	op := fmt.Sprintf("load module %q", m.name)
+	m.frame = (*C.sbx_go_frame)(C.calloc(1, C.sizeof_sbx_go_frame))
 	if m.frame == nil {
 		C.sbx_module_free(mod)
-		return nil, &Error{Op: fmt.Sprintf("load module %q", name), Msg: "cannot allocate a call frame", kind: ErrInternal}
+		return &Error{Op: op, Msg: "cannot allocate a call frame", kind: ErrInternal}
 	}
-	if st := C.sbx_cancel_new(h.ptr, &m.tok); st != C.SBX_STATUS_OK {
+	if st := C.sbx_cancel_new(m.host.ptr, &m.tok); st != C.SBX_STATUS_OK {
 		C.sbx_module_free(mod)
 		C.free(unsafe.Pointer(m.frame))
-		return nil, newError(fmt.Sprintf("load module %q", name),
-			cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
+		m.frame = nil
+		return newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
 	}
+	m.ptr = mod
 	tok, fired := m.tok, m.fired
 	m.trigger = func() {
 		C.sbx_cancel_trigger(tok)
 		fired <- struct{}{}
 	}
 	m.funcs = exportedFunctions(mod)
+	var size C.uint64_t
+	m.hasMemory = C.sbx_module_memory_size(mod, &size) == C.SBX_STATUS_OK
 	m.cleanup = runtime.AddCleanup(m, func(h handles) {
 		C.sbx_module_free(h.mod)
 		C.sbx_cancel_free(h.tok)
 		C.free(unsafe.Pointer(h.frame))
-	}, handles{mod, m.tok, m.frame})
-	return m, nil
+		modules.remove(h.id, h.entry)
+	}, handles{mod, m.tok, m.frame, m.id, m.entry})
+	return nil
+}
+
+// unregister removes m from the registry; idempotent.
+func (m *Module) unregister() { modules.remove(m.id, m.entry) }
+
+// reentrant says whether the calling goroutine runs inside a host function
+// of this module's own call (and so holds its call).
+func (m *Module) reentrant() bool {
+	t := m.inHost.Load()
+	return t != 0 && t == callerThread()
+}
+
+// reentryError is the error of a method that cannot run from inside a host
+// function of the module's own call.
+func (m *Module) reentryError(op string) error {
+	return &Error{Op: op, Msg: "called from a host function of the module's own call (use its Caller)", kind: ErrInvalidArgument}
 }
 
 // exportedFunctions reads the export list once, at load.
@@ -120,7 +170,8 @@ func valueTypes(p *C.uint8_t, n C.size_t) []ValueType {
 func (m *Module) Name() string { return m.name }
 
 // ExportedFunctions describes the module's exported functions, in export
-// order. It works on a closed module too.
+// order: name, param and result types (Function.String gives the
+// signature, e.g. "add(i32, i32) -> i32"). It works on a closed module too.
 func (m *Module) ExportedFunctions() []Function {
 	out := make([]Function, len(m.funcs))
 	for i, f := range m.funcs {
@@ -146,6 +197,9 @@ func (m *Module) function(name string) (Function, bool) {
 // FuelConsumed is the fuel the last call (or the start function) used; 0
 // when fuel metering (WithFuelLimit) is off.
 func (m *Module) FuelConsumed() (uint64, error) {
+	if m.reentrant() {
+		return 0, m.reentryError(m.op("fuel of"))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ptr == nil {
@@ -162,20 +216,40 @@ func (m *Module) FuelConsumed() (uint64, error) {
 // to return, and frees the module, its memory and its slot in the host.
 // Afterwards its methods return ErrClosed. Closing twice is a no-op. ctx is
 // not used; it is there for compatibility with wazero.
+//
+// From a host function of the module's own call, Close stops that call and
+// returns at once; the module is freed as the call returns.
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		m.closed.Store(true)
+		if m.reentrant() {
+			// This goroutine runs the call (or the load): it frees the
+			// module once the library returns.
+			C.sbx_module_close(m.ptr) // interrupts the call; NULL during a load
+			m.closeDeferred = true
+			return
+		}
 		C.sbx_module_close(m.ptr) // interrupts and waits for the running call
 		m.mu.Lock()               // waits for the Go callers still inside
+		m.release()
+		m.mu.Unlock()
+	})
+	return nil
+}
+
+// release frees the handles of a closed module; m.mu is held (or m is
+// still being loaded, by this goroutine).
+func (m *Module) release() {
+	if m.ptr != nil {
 		m.cleanup.Stop()
 		C.sbx_cancel_free(m.tok)
 		C.sbx_module_free(m.ptr)
 		C.free(unsafe.Pointer(m.frame))
 		m.ptr, m.tok, m.frame = nil, nil, nil
-		m.mu.Unlock()
-		m.host.forget(m)
-	})
-	return nil
+	}
+	m.closeDeferred = false
+	m.unregister()
+	m.host.forget(m)
 }
 
 // CallWithTimeout calls the exported function fnName with params encoded as
@@ -188,11 +262,19 @@ func (m *Module) Close(ctx context.Context) error {
 // A ctx that is already done returns ctx.Err() without calling. A trap is a
 // *TrapError. After any failure the module stays usable.
 //
+// A WASI program that exits with a non-zero code returns an *ExitError;
+// exit code 0 returns no results and no error. A failing host function
+// returns a *HostFunctionError.
+//
 // Calls on one module run one at a time; a call waiting for another one to
-// finish observes its ctx only once it starts.
+// finish observes its ctx only once it starts. From a host function of the
+// module's own call it returns ErrInvalidArgument.
 func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...uint64) ([]uint64, error) {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if m.reentrant() {
+		return nil, m.reentryError(m.callOp(fnName))
 	}
 	done := ctx.Done()
 	if done != nil {
@@ -209,19 +291,33 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 	if err != nil {
 		return nil, err
 	}
+	m.callCtx = ctx
+	var results []uint64
 	if done == nil {
-		return m.call(ctx, fnName, params, timeoutNs, nil)
+		results, err = m.call(ctx, fnName, params, timeoutNs, nil)
+	} else {
+		// The context can end: the module's token is triggered when it does,
+		// and reset after the call so that a late trigger cannot stop a later one.
+		stop := context.AfterFunc(ctx, m.trigger)
+		results, err = m.call(ctx, fnName, params, timeoutNs, m.tok)
+		if !stop() {
+			<-m.fired // the trigger ran or is running: wait for it to finish
+			C.sbx_cancel_reset(m.tok)
+		}
 	}
-
-	// The context can end: the module's token is triggered when it does,
-	// and reset after the call so that a late trigger cannot stop a later one.
-	stop := context.AfterFunc(ctx, m.trigger)
-	results, err := m.call(ctx, fnName, params, timeoutNs, m.tok)
-	if !stop() {
-		<-m.fired // the trigger ran or is running: wait for it to finish
-		C.sbx_cancel_reset(m.tok)
+	m.callCtx, m.hostErr = nil, nil
+	if m.closeDeferred {
+		m.release()
 	}
 	return results, err
+}
+
+// Run runs a WASI command: it calls its "_start" export. It returns nil when
+// the program exits with code 0 (or returns from main), an *ExitError for
+// any other code, and otherwise fails as CallWithTimeout does.
+func (m *Module) Run(ctx context.Context) error {
+	_, err := m.CallWithTimeout(ctx, "_start")
+	return err
 }
 
 // timeoutNs is the call's relative timeout: the earlier of ctx's deadline
@@ -304,6 +400,11 @@ func (m *Module) callLarge(ctx context.Context, fnName string, params []uint64, 
 
 // callError is the error of a failed call; the op already names the call.
 func (m *Module) callError(ctx context.Context, fnName string, ce cError) error {
+	if ce.status == statusHostError && m.hostErr != nil {
+		e := *m.hostErr
+		e.Op = m.callOp(fnName)
+		return &e
+	}
 	ce.message = strings.TrimPrefix(ce.message, "call `"+fnName+"`: ")
 	return newError(m.callOp(fnName), ce, ctx, m.closed.Load())
 }

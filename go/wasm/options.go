@@ -19,6 +19,7 @@ type hostConfig struct {
 	maxModules  uint32 // 0: the library default (1,000)
 	pooling     bool
 	cacheDir    string
+	wasi        *WASIConfig
 	err         error // the first invalid option
 }
 

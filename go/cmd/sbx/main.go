@@ -1,12 +1,21 @@
 // Command sbx runs a function of a WebAssembly module under sbx's limits.
 //
-//	sbx run [--timeout 50ms] [--fuel N] [--memory 64MiB] module.wasm FUNC [ARGS...]
+//	sbx run [--timeout 50ms] [--fuel N] [--memory 64MiB] [--dir HOST[:GUEST][:ro|rw]]... [--env K=V]...
+//	        module.wasm [FUNC [ARGS...]]
 //	sbx demo [--testdata DIR]
 //
 // ARGS are parsed by the types of FUNC's params: i32 and i64 as decimal or
 // 0x-prefixed hex, f32 and f64 as floats. Results are printed one per line,
 // in their types. An unknown FUNC lists the module's exports. Every failure
 // exits non-zero with a one-line message on stderr.
+//
+// WASI commands run with FUNC "_start", or with no FUNC (or "--") when the
+// module exports _start. The ARGS after it are the program's arguments
+// (its argv[0] is the module's file name); its stdout and stderr are the
+// command's, and its exit code becomes the command's (1 for a code outside
+// 1..255). The guest sees no files and no environment but those given
+// with --dir (repeatable; GUEST defaults to HOST, access to ro) and --env
+// (repeatable); stdin is empty.
 package main
 
 import (
@@ -33,7 +42,8 @@ const (
 )
 
 const usage = `usage:
-  sbx run [--timeout 50ms] [--fuel N] [--memory 64MiB] module.wasm FUNC [ARGS...]
+  sbx run [--timeout 50ms] [--fuel N] [--memory 64MiB] [--dir HOST[:GUEST][:ro|rw]]... [--env K=V]...
+          module.wasm [FUNC [ARGS...]]
   sbx demo [--testdata DIR]
 `
 
@@ -75,14 +85,30 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 0, "stop the call after this long (0: no limit)")
 	fuel := fs.Uint64("fuel", 0, "fuel budget of the call (0: unmetered)")
 	memory := fs.String("memory", "", "linear memory limit, e.g. 64MiB (default 256MiB)")
+	var wasi wasm.WASIConfig
+	fs.Func("dir", "preopen HOST[:GUEST][:ro|rw] for WASI (repeatable)", func(s string) error {
+		d, err := parseDir(s)
+		wasi.Dirs = append(wasi.Dirs, d)
+		return err
+	})
+	fs.Func("env", "set K=V in the WASI environment (repeatable)", func(s string) error {
+		if k, _, ok := strings.Cut(s, "="); !ok || k == "" {
+			return fmt.Errorf("%q is not K=V", s)
+		}
+		wasi.Env = append(wasi.Env, s)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, exitUsage, fmt.Errorf("run: %v", err))
 	}
-	if fs.NArg() < 2 {
+	if fs.NArg() < 1 {
 		fmt.Fprint(stderr, "sbx: run needs a module and a function\n"+usage)
 		return exitUsage
 	}
-	path, fnName, rawArgs := fs.Arg(0), fs.Arg(1), fs.Args()[2:]
+	path, fnName, rawArgs := fs.Arg(0), "", []string(nil)
+	if fs.NArg() > 1 {
+		fnName, rawArgs = fs.Arg(1), fs.Args()[2:]
+	}
 
 	opts := []wasm.Option{wasm.WithExecTimeout(*timeout), wasm.WithFuelLimit(*fuel)}
 	if *memory != "" {
@@ -102,9 +128,28 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	defer host.Close()
 	ctx := context.Background()
-	mod, err := host.LoadModule(ctx, filepath.Base(path), wasmBytes)
+
+	// WASI is there for modules that import it, and denies all but what the
+	// flags give. A command's arguments are known once FUNC is.
+	wasi.Stdout, wasi.Stderr = stdout, stderr
+	wasi.Args = []string{filepath.Base(path)}
+	command := fnName == "_start" || fnName == "--" || fnName == ""
+	if command {
+		wasi.Args = append(wasi.Args, rawArgs...)
+	}
+	mod, err := host.LoadModule(ctx, filepath.Base(path), wasmBytes, wasm.WithModuleWASI(wasi))
 	if err != nil {
 		return fail(stderr, exitFailure, err)
+	}
+	if command {
+		if !exports(mod, "_start") {
+			if fnName == "" {
+				fmt.Fprint(stderr, "sbx: run needs a module and a function\n"+usage)
+				return exitUsage
+			}
+			return fail(stderr, exitFailure, fmt.Errorf("%s exports no _start: it is not a WASI command", path))
+		}
+		return runStart(ctx, mod, stderr)
 	}
 
 	var fn *wasm.Function
@@ -138,6 +183,52 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, formatValue(r, fn.Results[i]))
 	}
 	return exitOK
+}
+
+// exports says whether mod exports a function called name.
+func exports(mod *wasm.Module, name string) bool {
+	for _, f := range mod.ExportedFunctions() {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// runStart runs a WASI command; its exit code is the command's.
+func runStart(ctx context.Context, mod *wasm.Module, stderr io.Writer) int {
+	err := mod.Run(ctx)
+	var exit *wasm.ExitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &exit):
+		if exit.Code < 1 || exit.Code > 255 {
+			return exitFailure
+		}
+		return exit.Code
+	default:
+		return fail(stderr, exitFailure, err)
+	}
+}
+
+// parseDir parses --dir HOST[:GUEST][:ro|rw]; GUEST defaults to HOST and
+// the access to read-only. HOST and GUEST cannot contain ':'.
+func parseDir(s string) (wasm.Dir, error) {
+	parts := strings.Split(s, ":")
+	d := wasm.Dir{}
+	if n := len(parts); n > 1 && (parts[n-1] == "ro" || parts[n-1] == "rw") {
+		d.Writable = parts[n-1] == "rw"
+		parts = parts[:n-1]
+	}
+	if len(parts) > 2 || parts[0] == "" || (len(parts) == 2 && parts[1] == "") {
+		return d, fmt.Errorf("%q is not HOST[:GUEST][:ro|rw]", s)
+	}
+	d.HostPath, d.GuestPath = parts[0], parts[0]
+	if len(parts) == 2 {
+		d.GuestPath = parts[1]
+	}
+	return d, nil
 }
 
 // parseValue parses a command-line argument as a value of type t.

@@ -1,0 +1,193 @@
+package wasm
+
+// #include "sbx_go.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// HostFunction is a Go function a guest imports (Host.DefineFunction). It
+// has wazero's GoModuleFunction shape: stack holds the params on entry,
+// encoded as uint64 (see EncodeI32 and friends), and the function writes its
+// results to stack[:len(results)]. stack has room for
+// max(len(params), len(results)) values.
+//
+// ctx is the context of the CallWithTimeout (or LoadModule) the guest is
+// running in: a function that may block should watch ctx.Done() and can
+// return ctx.Err(). caller gives the calling module and its memory.
+// Neither caller nor stack may be kept after the function returns.
+//
+// Returning an error aborts the guest's call, which then fails with a
+// *HostFunctionError wrapping that error (errors.Is finds it). A panic is
+// recovered and fails the call the same way, with the panic value. The
+// function must not call runtime.Goexit (t.FailNow, t.Fatal, ...).
+type HostFunction func(ctx context.Context, caller *Caller, stack []uint64) error
+
+// Caller is the module calling a host function, valid only while that
+// function runs and only on its goroutine (elsewhere its memory accesses
+// fail).
+//
+// Inside a host function, use caller.Memory(): the module's call holds the
+// module, so its other methods refuse (CallWithTimeout, FuelConsumed return
+// ErrInvalidArgument) or wait for the call to finish (Close stops the call
+// and completes when it returns). Module().Memory() works too, and is the
+// same as caller.Memory() on this goroutine.
+type Caller struct {
+	m      *Module
+	ptr    *C.sbx_caller // nil outside the host function
+	thread uintptr       // the thread running it
+	mem    Memory
+}
+
+// Module is the calling module. During LoadModule (a start function calling
+// a host function) it is the module being loaded, not yet returned to the
+// caller of LoadModule.
+func (c *Caller) Module() *Module {
+	if c == nil {
+		return nil
+	}
+	return c.m
+}
+
+// Memory is the calling module's exported memory, read and written through
+// the call in progress. It is never nil; without an exported memory, its
+// methods fail.
+func (c *Caller) Memory() *Memory {
+	if c == nil {
+		return nil
+	}
+	return &c.mem
+}
+
+// hostFunc is a defined host function, found by id from the C trampoline.
+type hostFunc struct {
+	name     string // "module.name"
+	fn       HostFunction
+	nResults int
+}
+
+// DefineFunction defines the import moduleName.name for every module the
+// host loads afterwards: a guest importing it with this signature calls fn.
+// params and results may only use ValueTypeI32, I64, F32 and F64. Defining
+// the same import twice is an error (ErrInvalidArgument). Safe for
+// concurrent use, also while modules are loaded and called.
+func (h *Host) DefineFunction(moduleName, name string, params, results []ValueType, fn HostFunction) error {
+	op := fmt.Sprintf("define function %s.%s", moduleName, name)
+	invalid := func(format string, args ...any) error {
+		return &Error{Op: op, Msg: fmt.Sprintf(format, args...), kind: ErrInvalidArgument}
+	}
+	switch {
+	case fn == nil:
+		return invalid("the function is nil")
+	case strings.TrimSpace(moduleName) == "" || strings.TrimSpace(name) == "":
+		return invalid("the module and function names must not be empty")
+	case !utf8.ValidString(moduleName) || !utf8.ValidString(name):
+		return invalid("the names must be UTF-8")
+	}
+	for _, types := range [][]ValueType{params, results} {
+		for _, t := range types {
+			if t > ValueTypeF64 {
+				return invalid("type %s cannot cross as uint64 (only i32, i64, f32, f64)", t)
+			}
+		}
+	}
+
+	h.rw.RLock()
+	defer h.rw.RUnlock()
+	if h.ptr == nil {
+		return closedError(op, "host")
+	}
+	id := hostFuncs.add(&hostFunc{name: moduleName + "." + name, fn: fn, nResults: len(results)})
+	if id == 0 {
+		return &Error{Op: op, Msg: "too many host functions", kind: ErrInstanceLimit}
+	}
+	p := typeBytes(params)
+	r := typeBytes(results)
+	var cerr *C.sbx_error
+	// On failure the library calls the free callback, which drops the entry.
+	st := C.sbx_go_define_func(h.ptr, stringPtr(moduleName), C.size_t(len(moduleName)), stringPtr(name), C.size_t(len(name)),
+		bytesPtr(p), C.size_t(len(p)), bytesPtr(r), C.size_t(len(r)), C.uintptr_t(id), &cerr)
+	if st != C.SBX_STATUS_OK {
+		return newError(op, takeError(st, cerr), nil, false)
+	}
+	return nil
+}
+
+func typeBytes(types []ValueType) []byte {
+	b := make([]byte, len(types)+1) // +1: never empty, so never a NULL pointer
+	for i, t := range types {
+		b[i] = byte(t)
+	}
+	return b[:len(types)]
+}
+
+// invokeHostFunc runs host function fid for module mid; false fails the
+// guest's call (with the message set on the caller).
+func invokeHostFunc(fid uint64, mid uint64, thread uintptr, cptr *C.sbx_caller, raw []uint64) bool {
+	hf := hostFuncs.get(fid)
+	m := lookupModule(mid)
+	if hf == nil || m == nil {
+		setCallerError(cptr, "the Go host function or module is gone")
+		return false
+	}
+	return m.invoke(hf, thread, cptr, raw)
+}
+
+// invoke runs hf on the goroutine of the module's call in flight (which
+// holds m.mu, or is loading m), so the call state needs no lock.
+func (m *Module) invoke(hf *hostFunc, thread uintptr, cptr *C.sbx_caller, raw []uint64) bool {
+	if cap(m.stack) < len(raw) {
+		m.stack = make([]uint64, len(raw))
+	}
+	stack := m.stack[:len(raw)]
+	copy(stack, raw)
+	ctx := m.callCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c := &m.caller
+	c.ptr, c.thread = cptr, thread
+	m.inHost.Store(thread)
+	err := hf.call(ctx, c, stack)
+	m.inHost.Store(0)
+	c.ptr, c.thread = nil, 0
+	if err != nil {
+		if m.hostErr == nil {
+			m.hostErr = err
+		}
+		// The library prefixes "host function `module.name`: ".
+		if err.Err != nil {
+			setCallerError(cptr, err.Err.Error())
+		} else {
+			setCallerError(cptr, fmt.Sprintf("panicked: %v", err.Panic))
+		}
+		return false
+	}
+	copy(raw, stack)
+	return true
+}
+
+// call runs fn, turning an error or a panic into a *HostFunctionError.
+func (hf *hostFunc) call(ctx context.Context, c *Caller, stack []uint64) (err *HostFunctionError) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &HostFunctionError{Func: hf.name, Panic: r, Stack: string(debug.Stack())}
+		}
+	}()
+	if e := hf.fn(ctx, c, stack); e != nil {
+		return &HostFunctionError{Func: hf.name, Err: e}
+	}
+	return nil
+}
+
+// callerThread is the current thread, compared with Module.inHost.
+func callerThread() uintptr { return uintptr(C.sbx_go_thread()) }
+
+// callerAddr is the caller pointer as the C helpers take it.
+func (c *Caller) addr() C.uintptr_t { return cAddr(unsafe.Pointer(c.ptr)) }
