@@ -1,15 +1,19 @@
-//! Each `testdata/*.wat` is the source of the `.wasm` committed beside it.
+//! Each `testdata/*.wat` and `bench/testdata/*.wat` is the source of the
+//! `.wasm` committed beside it.
 //! `SBX_BLESS=1 cargo test --test fixtures` rebuilds the `.wasm` files.
 
 use std::path::Path;
 
 #[test]
 fn every_wat_matches_its_committed_wasm() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bless = std::env::var_os("SBX_BLESS").is_some();
     let mut checked = 0;
     let mut stale = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("read testdata") {
+    let entries = ["testdata", "bench/testdata"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("read fixture dir"));
+    for entry in entries {
         let wat = entry.expect("dir entry").path();
         if wat.extension().is_none_or(|e| e != "wat") {
             continue;
