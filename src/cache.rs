@@ -1,21 +1,19 @@
 //! Compiled-module cache: in memory, and optionally on disk as
-//! `Module::serialize` output keyed by the module's SHA-256 and by the
-//! engine's compatibility hash.
+//! `Module::serialize` output keyed by the module's bytes and the engine's
+//! compatibility hash.
 //!
-//! The memory cache is found by a fast hash and confirmed by comparing the
-//! bytes, so a hit costs a hash and a memcmp (a SHA-256 of a 1 MB module
-//! alone was half the 1 ms budget). The disk cache is named by SHA-256, so a
-//! crafted module cannot alias another's compiled code.
+//! Both levels find an entry by a fast 64-bit hash and confirm it by
+//! comparing the module's bytes, so a crafted module that collides with
+//! another's hash only causes a miss, never the other's code. (A SHA-256 of a
+//! 1 MB module alone took half of the 1 ms load budget.)
 //!
 //! The cache directory must be trusted: Wasmtime runs the machine code it
 //! finds there. The checksum beside each file guards against truncation and
 //! corruption, not against an attacker who can write to the directory.
 
 use crate::error::{Error, Result, Status};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use wasmtime::{Engine, Module};
@@ -23,12 +21,10 @@ use wasmtime::{Engine, Module};
 /// How many compiled modules a host keeps in memory; the oldest goes first.
 pub(crate) const MEMORY_CACHE_ENTRIES: usize = 256;
 
-/// The checksum file beside each `.cwasm`: magic, payload length, checksum.
-const SUM_MAGIC: &[u8; 8] = b"SBXSUM01";
-const SUM_LEN: usize = 8 + 8 + 8;
-
-/// SHA-256 of a module's bytes, naming its on-disk cache entry.
-pub type ContentHash = [u8; 32];
+/// The `.sum` file beside each `.cwasm`: magic, the code's length and
+/// checksum, then the module's own bytes (to confirm a hit).
+const SUM_MAGIC: &[u8; 8] = b"SBXSUM02";
+const SUM_HEADER: usize = 8 + 8 + 8;
 
 /// Where a load found its compiled module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,14 +51,9 @@ struct MemoryCache {
     order: VecDeque<u64>,
 }
 
-pub(crate) fn content_hash(bytes: &[u8]) -> ContentHash {
-    Sha256::digest(bytes).into()
-}
-
 /// A fast, non-cryptographic 64-bit hash (four multiply-rotate lanes, about
 /// 8 bytes a cycle): the memory cache's index and the disk files' checksum.
-/// Never trusted alone for identity: memory hits are confirmed by comparing
-/// bytes, and disk entries are named by SHA-256.
+/// Never trusted alone for identity: every hit is confirmed by comparing bytes.
 pub(crate) fn fast_hash(bytes: &[u8]) -> u64 {
     const K: [u64; 4] = [
         0x9e37_79b9_7f4a_7c15,
@@ -87,10 +78,6 @@ pub(crate) fn fast_hash(bytes: &[u8]) -> u64 {
         h = (h ^ *b as u64).wrapping_mul(K[1]);
     }
     h ^ (h >> 32)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl ModuleCache {
@@ -124,15 +111,12 @@ impl ModuleCache {
                 return Ok((module.clone(), CacheSource::Memory));
             }
         }
-        let key = self.dir.as_ref().map(|_| content_hash(bytes));
-        let (module, source) = match key.as_ref().and_then(|k| self.read_disk(engine, k)) {
+        let (module, source) = match self.read_disk(engine, index, bytes) {
             Some(module) => (module, CacheSource::Disk),
             None => {
                 let module = Module::from_binary(engine, bytes)
                     .map_err(|e| Error::new(Status::CompileError, format!("compile: {e:#}")))?;
-                if let Some(key) = &key {
-                    self.write_disk(key, &module);
-                }
+                self.write_disk(index, bytes, &module);
                 (module, CacheSource::Compiled)
             }
         };
@@ -156,41 +140,44 @@ impl ModuleCache {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The compiled code's path and its checksum file's path.
-    fn paths(&self, key: &ContentHash) -> Option<(PathBuf, PathBuf)> {
+    /// The compiled code's path and its `.sum` file's path.
+    fn paths(&self, index: u64, wasm: &[u8]) -> Option<(PathBuf, PathBuf)> {
         let dir = self.dir.as_ref()?;
-        let stem = format!("{}-{}", hex(key), self.engine_tag);
+        let stem = format!("{index:016x}-{:x}-{}", wasm.len(), self.engine_tag);
         Some((
             dir.join(format!("{stem}.cwasm")),
             dir.join(format!("{stem}.sum")),
         ))
     }
 
-    /// A missing, truncated, corrupt or incompatible file is a miss.
-    fn read_disk(&self, engine: &Engine, key: &ContentHash) -> Option<Module> {
-        let (code, sum) = self.paths(key)?;
-        let (len, checksum) = parse_sum(&std::fs::read(sum).ok()?)?;
+    /// A missing, truncated, corrupt or incompatible file, or one compiled
+    /// from other bytes with the same hash, is a miss.
+    fn read_disk(&self, engine: &Engine, index: u64, wasm: &[u8]) -> Option<Module> {
+        let (code, sum) = self.paths(index, wasm)?;
+        let (len, checksum) = parse_sum(&std::fs::read(sum).ok()?, wasm)?;
         if !file_matches(&code, len, checksum) {
             return None;
         }
         // SAFETY: the file is `Module::serialize` output that an sbx with the
-        // same engine tag wrote and whose checksum still holds; the directory
-        // is documented as trusted. Wasmtime itself rejects output of another
-        // version or configuration. Mapping the file avoids copying the code.
+        // same engine tag wrote for these very bytes and whose checksum still
+        // holds; the directory is documented as trusted. Wasmtime itself
+        // rejects output of another version or configuration. Mapping the
+        // file avoids copying the code.
         unsafe { Module::deserialize_file(engine, &code) }.ok()
     }
 
     /// Best effort: a cache that cannot be written only costs a recompile.
-    /// The code goes first and its checksum second, each by rename, so a
+    /// The code goes first and its `.sum` second, each by rename, so a
     /// reader sees either a matching pair or a mismatch (a miss).
-    fn write_disk(&self, key: &ContentHash, module: &Module) {
-        let (Some((code, sum)), Ok(payload)) = (self.paths(key), module.serialize()) else {
+    fn write_disk(&self, index: u64, wasm: &[u8], module: &Module) {
+        let (Some((code, sum)), Ok(payload)) = (self.paths(index, wasm), module.serialize()) else {
             return;
         };
-        let mut sum_bytes = Vec::with_capacity(SUM_LEN);
+        let mut sum_bytes = Vec::with_capacity(SUM_HEADER + wasm.len());
         sum_bytes.extend_from_slice(SUM_MAGIC);
         sum_bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         sum_bytes.extend_from_slice(&fast_hash(&payload).to_le_bytes());
+        sum_bytes.extend_from_slice(wasm);
         let _ = write_atomically(&code, &payload).and_then(|()| write_atomically(&sum, &sum_bytes));
     }
 }
@@ -200,7 +187,7 @@ impl ModuleCache {
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let written = std::fs::File::create(&tmp)
-        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|mut file| std::io::Write::write_all(&mut file, bytes))
         .and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -208,9 +195,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
-/// The length and checksum a `.sum` file records.
-fn parse_sum(sum: &[u8]) -> Option<(u64, u64)> {
-    if sum.len() != SUM_LEN || &sum[..8] != SUM_MAGIC {
+/// The code length and checksum a `.sum` file records, if it was written
+/// for exactly these module bytes.
+fn parse_sum(sum: &[u8], wasm: &[u8]) -> Option<(u64, u64)> {
+    if sum.len() < SUM_HEADER || &sum[..8] != SUM_MAGIC || sum[SUM_HEADER..] != *wasm {
         return None;
     }
     let len = u64::from_le_bytes(sum[8..16].try_into().ok()?);
@@ -271,8 +259,14 @@ mod tests {
         let mut sum = SUM_MAGIC.to_vec();
         sum.extend_from_slice(&5u64.to_le_bytes());
         sum.extend_from_slice(&9u64.to_le_bytes());
-        assert_eq!(parse_sum(&sum), Some((5, 9)));
-        assert_eq!(parse_sum(&sum[..20]), None, "truncated");
-        assert_eq!(parse_sum(&[0u8; SUM_LEN]), None, "no magic");
+        sum.extend_from_slice(b"module");
+        assert_eq!(parse_sum(&sum, b"module"), Some((5, 9)));
+        assert_eq!(
+            parse_sum(&sum, b"modulf"),
+            None,
+            "other bytes, same hash slot"
+        );
+        assert_eq!(parse_sum(&sum[..20], b""), None, "truncated");
+        assert_eq!(parse_sum(&[0u8; SUM_HEADER], b""), None, "no magic");
     }
 }

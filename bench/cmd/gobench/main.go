@@ -307,7 +307,7 @@ func (b *bench) caseMemory() {
 	}
 	defer h.close()
 	if mem, ok := m.memory(); !ok {
-		b.na("mem.hostio", "no Memory API in the Go package yet")
+		b.na("mem.hostio", "the module exports no memory")
 	} else {
 		r, err := m.call(ctx, "buf")
 		if err != nil {

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/sbx-run/sbx/go/wasm"
 )
@@ -18,9 +17,6 @@ type sbxRuntime struct{}
 func (sbxRuntime) name() string { return "sbx" }
 
 func (sbxRuntime) newHost(cfg hostConfig) (host, error) {
-	if cfg.hostInc {
-		return nil, errNA("sbx has no host functions yet")
-	}
 	opts := []wasm.Option{}
 	if cfg.execTimeout > 0 {
 		opts = append(opts, wasm.WithExecTimeout(cfg.execTimeout))
@@ -36,6 +32,19 @@ func (sbxRuntime) newHost(cfg hostConfig) (host, error) {
 	h, err := wasm.NewHost(opts...)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.hostInc {
+		// env.inc(i32) -> i32, the same function as the wazero side's
+		// WithFunc(func(_ context.Context, x int32) int32 { return x + 1 }).
+		i32 := []wasm.ValueType{wasm.ValueTypeI32}
+		err := h.DefineFunction("env", "inc", i32, i32, func(_ context.Context, _ *wasm.Caller, stack []uint64) error {
+			stack[0] = wasm.EncodeI32(wasm.DecodeI32(stack[0]) + 1)
+			return nil
+		})
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
 	}
 	return sbxHost{h}, nil
 }
@@ -78,6 +87,19 @@ func (m sbxModule) call(ctx context.Context, fnName string, params ...uint64) ([
 
 func (m sbxModule) close(ctx context.Context) { m.m.Close(ctx) }
 
-func (m sbxModule) memory() (memoryAccess, bool) { return nil, false }
+func (m sbxModule) memory() (memoryAccess, bool) {
+	mem := m.m.Memory()
+	if mem == nil {
+		return nil, false
+	}
+	return sbxMemory{mem}, true
+}
 
-var _ = time.Second
+// sbxMemory: each access is one bounds-checked copy by the library, so a
+// read lands straight in the caller's buffer (the wazero side reads a view
+// and copies it out: the same bytes moved once each way).
+type sbxMemory struct{ m *wasm.Memory }
+
+func (s sbxMemory) write(off uint32, data []byte) bool { return s.m.Write(off, data) }
+
+func (s sbxMemory) read(off uint32, into []byte) bool { return s.m.ReadInto(off, into) }

@@ -374,7 +374,7 @@ func targets(res map[string]map[string]result) string {
 	if v, ok := val(res["hostfn.roundtrip"], "sbx"); ok {
 		check(v <= 150, true, fmt.Sprintf("host function round trip ≤ 150 ns: %s", human(v, "ns")))
 	} else {
-		check(false, false, "host function round trip ≤ 150 ns (sbx has no host functions yet)")
+		check(false, false, "host function round trip ≤ 150 ns (not measured)")
 	}
 	if s, ok := val(res["conc.scale2"], "sbx"); ok {
 		check(s >= 1.6, true, fmt.Sprintf("2 goroutines on 2 modules ≥ 0.8·2 = 1.6× the throughput of 1: %.2f×", s))
