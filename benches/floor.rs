@@ -497,7 +497,7 @@ fn case_timeouts(o: &Opts, out: &mut Out) {
     let (mut store, inst) = instantiate(&engine, &module);
     store.epoch_deadline_trap();
     let f = inst.get_typed_func::<(), ()>(&mut store, "loop").unwrap();
-    let runs = if o.smoke { 3 } else { 30 };
+    let runs = if o.smoke { 3 } else { 100 };
     {
         // The usual precise setup: a 1 ms ticker, and a callback that reads
         // the clock on every tick (counting ticks alone drifts, since each

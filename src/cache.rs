@@ -154,7 +154,7 @@ impl ModuleCache {
     /// from other bytes with the same hash, is a miss.
     fn read_disk(&self, engine: &Engine, index: u64, wasm: &[u8]) -> Option<Module> {
         let (code, sum) = self.paths(index, wasm)?;
-        let (len, checksum) = parse_sum(&std::fs::read(sum).ok()?, wasm)?;
+        let (len, checksum) = parse_sum(Mapping::open(&sum)?.bytes(), wasm)?;
         if !file_matches(&code, len, checksum) {
             return None;
         }
@@ -206,35 +206,55 @@ fn parse_sum(sum: &[u8], wasm: &[u8]) -> Option<(u64, u64)> {
     Some((len, checksum))
 }
 
-/// Whether the file at `path` has exactly `len` bytes hashing to `checksum`,
-/// read through a private read-only mapping (the page cache, no copy).
-fn file_matches(path: &Path, len: u64, checksum: u64) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    if file.metadata().map(|m| m.len()).ok() != Some(len) || len == 0 {
-        return false;
-    }
-    use std::os::fd::AsRawFd;
-    // SAFETY: a read-only private mapping of a regular file of `len` bytes,
-    // unmapped before returning; nothing else aliases it mutably.
-    unsafe {
-        let ptr = libc::mmap(
-            std::ptr::null_mut(),
-            len as usize,
-            libc::PROT_READ,
-            libc::MAP_PRIVATE,
-            file.as_raw_fd(),
-            0,
-        );
-        if ptr == libc::MAP_FAILED {
-            return false;
+/// A private read-only mapping of a whole file: reading a cache file this
+/// way costs page-cache faults, not a fresh allocation plus a copy (which
+/// dominated a disk hit in a new process).
+struct Mapping {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapping {
+    fn open(path: &Path) -> Option<Mapping> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path).ok()?;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        if len == 0 {
+            return None;
         }
-        let matches =
-            fast_hash(std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize)) == checksum;
-        libc::munmap(ptr, len as usize);
-        matches
+        // SAFETY: a read-only private mapping of `len` bytes of an open
+        // regular file; the fd may close once the mapping exists.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(Mapping { ptr, len })
     }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes for as long as `self` lives.
+        // (A file truncated by someone else meanwhile would fault: the cache
+        // directory is documented as trusted and written only by rename.)
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `open` made.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+/// Whether the file at `path` has exactly `len` bytes hashing to `checksum`.
+fn file_matches(path: &Path, len: u64, checksum: u64) -> bool {
+    Mapping::open(path).is_some_and(|m| m.len as u64 == len && fast_hash(m.bytes()) == checksum)
 }
 
 #[cfg(test)]
