@@ -2,8 +2,8 @@
 //! settings never change the layout of anything a caller compiled against.
 
 use super::{guarded_status, guarded_value, handle, optional_duration, text};
+use crate::error::Result;
 use crate::error::Status;
-use crate::error::{Error, Result};
 use crate::host::HostConfig;
 use std::path::PathBuf;
 
@@ -38,10 +38,7 @@ pub extern "C" fn sbx_config_free(config: *mut sbx_config) {
 /// value is reported by the setter that introduced it.
 fn update(config: *mut sbx_config, change: impl FnOnce(&mut HostConfig) -> Result<()>) -> Status {
     guarded_status(|| {
-        // SAFETY: a non-NULL config from `sbx_config_new`; the caller does not
-        // share it across threads while setting.
-        let config = unsafe { config.cast::<HostConfig>().as_mut() }
-            .ok_or_else(|| Error::invalid("config is NULL"))?;
+        let config = super::handle_mut::<_, HostConfig>(config, "config")?;
         let mut next = config.clone();
         change(&mut next)?;
         next.limits.validate()?;

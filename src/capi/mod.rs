@@ -73,6 +73,14 @@ pub(crate) fn handle<'a, C, T>(ptr: *const C, what: &str) -> Result<&'a T> {
     unsafe { ptr.cast::<T>().as_ref() }.ok_or_else(|| Error::invalid(format!("{what} is NULL")))
 }
 
+/// An exclusive reference to a handle's object, or `InvalidArgument` for NULL.
+/// For objects the header marks as not shared across threads while modified.
+pub(crate) fn handle_mut<'a, C, T>(ptr: *mut C, what: &str) -> Result<&'a mut T> {
+    // SAFETY: as in `handle`, and the caller promises no other thread uses
+    // the object meanwhile.
+    unsafe { ptr.cast::<T>().as_mut() }.ok_or_else(|| Error::invalid(format!("{what} is NULL")))
+}
+
 pub(crate) fn into_handle<C, T>(value: T) -> *mut C {
     Box::into_raw(Box::new(value)).cast()
 }
@@ -97,11 +105,13 @@ pub(crate) fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u
     slice(ptr, len, what)
 }
 
-pub(crate) fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T]> {
+/// Checks a (pointer, length) pair: `Ok(false)` for an empty one (any
+/// pointer), `Ok(true)` for one that may be read.
+fn check_slice<T>(is_null: bool, len: usize, what: &str) -> Result<bool> {
     if len == 0 {
-        return Ok(&[]);
+        return Ok(false);
     }
-    if ptr.is_null() {
+    if is_null {
         return Err(Error::invalid(format!("{what} is NULL with length {len}")));
     }
     if len
@@ -109,23 +119,21 @@ pub(crate) fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a 
         .is_none_or(|n| n > isize::MAX as usize)
     {
         return Err(Error::invalid(format!("{what} length {len} is too large")));
+    }
+    Ok(true)
+}
+
+pub(crate) fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T]> {
+    if !check_slice::<T>(ptr.is_null(), len, what)? {
+        return Ok(&[]);
     }
     // SAFETY: checked non-NULL and size; the caller promises `len` readable elements.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
 pub(crate) fn slice_mut<'a, T>(ptr: *mut T, len: usize, what: &str) -> Result<&'a mut [T]> {
-    if len == 0 {
+    if !check_slice::<T>(ptr.is_null(), len, what)? {
         return Ok(&mut []);
-    }
-    if ptr.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL with length {len}")));
-    }
-    if len
-        .checked_mul(std::mem::size_of::<T>())
-        .is_none_or(|n| n > isize::MAX as usize)
-    {
-        return Err(Error::invalid(format!("{what} length {len} is too large")));
     }
     // SAFETY: as in `slice`, and the caller promises the memory is writable.
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })

@@ -2,7 +2,7 @@
 //! and the per-load settings that carry it.
 
 use super::host::sbx_cancel;
-use super::{bytes, guarded_status, guarded_value, handle, text, timeout};
+use super::{bytes, guarded_status, guarded_value, handle, handle_mut, text, timeout};
 use crate::deadline::Cancel;
 use crate::error::{Error, Result, Status};
 use crate::host::LoadOptions;
@@ -77,13 +77,6 @@ impl OutputSink for CallbackSink {
     }
 }
 
-fn wasi_mut<'a>(config: *mut sbx_wasi_config) -> Result<&'a mut WasiConfig> {
-    // SAFETY: a non-NULL config from `sbx_wasi_config_new`, not shared across
-    // threads while being modified (documented).
-    unsafe { config.cast::<WasiConfig>().as_mut() }
-        .ok_or_else(|| Error::invalid("wasi config is NULL"))
-}
-
 /// A new WASI config that denies everything but clocks and random. Owned by
 /// the caller; free with `sbx_wasi_config_free`. NULL only if allocation panics.
 #[no_mangle]
@@ -120,7 +113,7 @@ pub extern "C" fn sbx_wasi_config_preopen_dir(
     writable: bool,
 ) -> Status {
     guarded_status(|| {
-        let config = wasi_mut(config)?;
+        let config = handle_mut::<_, WasiConfig>(config, "wasi config")?;
         let host = text(host_path, host_path_len, "host path")?;
         let guest = text(guest_path, guest_path_len, "guest path")?;
         if host.is_empty() || guest.is_empty() {
@@ -147,7 +140,7 @@ pub extern "C" fn sbx_wasi_config_env(
     value_len: usize,
 ) -> Status {
     guarded_status(|| {
-        let config = wasi_mut(config)?;
+        let config = handle_mut::<_, WasiConfig>(config, "wasi config")?;
         let key = text(key, key_len, "env key")?;
         let value = text(value, value_len, "env value")?;
         if key.is_empty() || key.contains('=') {
@@ -169,7 +162,7 @@ pub extern "C" fn sbx_wasi_config_arg(
     arg_len: usize,
 ) -> Status {
     guarded_status(|| {
-        let config = wasi_mut(config)?;
+        let config = handle_mut::<_, WasiConfig>(config, "wasi config")?;
         config.args.push(text(arg, arg_len, "arg")?.to_owned());
         Ok(())
     })
@@ -184,7 +177,7 @@ pub extern "C" fn sbx_wasi_config_stdin(
     len: usize,
 ) -> Status {
     guarded_status(|| {
-        let config = wasi_mut(config)?;
+        let config = handle_mut::<_, WasiConfig>(config, "wasi config")?;
         config.stdin = bytes(data, len, "stdin")?.into();
         Ok(())
     })
@@ -218,7 +211,7 @@ pub extern "C" fn sbx_wasi_config_stdout(
 ) -> Status {
     let sink = sink(callback, user_data, free_user_data);
     guarded_status(move || {
-        wasi_mut(config)?.stdout = sink;
+        handle_mut::<_, WasiConfig>(config, "wasi config")?.stdout = sink;
         Ok(())
     })
 }
@@ -233,7 +226,7 @@ pub extern "C" fn sbx_wasi_config_stderr(
 ) -> Status {
     let sink = sink(callback, user_data, free_user_data);
     guarded_status(move || {
-        wasi_mut(config)?.stderr = sink;
+        handle_mut::<_, WasiConfig>(config, "wasi config")?.stderr = sink;
         Ok(())
     })
 }
@@ -244,7 +237,8 @@ pub extern "C" fn sbx_wasi_config_stderr(
 #[no_mangle]
 pub extern "C" fn sbx_wasi_config_output_limit(config: *mut sbx_wasi_config, bytes: u64) -> Status {
     guarded_status(|| {
-        wasi_mut(config)?.output_limit = (bytes != 0).then_some(bytes);
+        handle_mut::<_, WasiConfig>(config, "wasi config")?.output_limit =
+            (bytes != 0).then_some(bytes);
         Ok(())
     })
 }
@@ -254,13 +248,6 @@ pub(crate) fn read_wasi(config: *const sbx_wasi_config) -> Result<Option<WasiCon
         return Ok(None);
     }
     handle::<_, WasiConfig>(config, "wasi config").map(|c| Some(c.clone()))
-}
-
-fn options_mut<'a>(options: *mut sbx_load_options) -> Result<&'a mut LoadOptions> {
-    // SAFETY: a non-NULL handle from `sbx_load_options_new`, not shared
-    // across threads while being modified (documented).
-    unsafe { options.cast::<LoadOptions>().as_mut() }
-        .ok_or_else(|| Error::invalid("load options is NULL"))
 }
 
 /// New load options: host load timeout, no cancel token, the host's WASI
@@ -289,7 +276,7 @@ pub extern "C" fn sbx_load_options_timeout_ns(
     timeout_ns: u64,
 ) -> Status {
     guarded_status(|| {
-        options_mut(options)?.timeout = timeout(timeout_ns);
+        handle_mut::<_, LoadOptions>(options, "load options")?.timeout = timeout(timeout_ns);
         Ok(())
     })
 }
@@ -303,7 +290,7 @@ pub extern "C" fn sbx_load_options_cancel(
     cancel: *const sbx_cancel,
 ) -> Status {
     guarded_status(|| {
-        let options = options_mut(options)?;
+        let options = handle_mut::<_, LoadOptions>(options, "load options")?;
         options.cancel = if cancel.is_null() {
             None
         } else {
@@ -322,7 +309,7 @@ pub extern "C" fn sbx_load_options_wasi(
     wasi: *const sbx_wasi_config,
 ) -> Status {
     guarded_status(|| {
-        options_mut(options)?.wasi = read_wasi(wasi)?;
+        handle_mut::<_, LoadOptions>(options, "load options")?.wasi = read_wasi(wasi)?;
         Ok(())
     })
 }
@@ -335,7 +322,7 @@ pub extern "C" fn sbx_load_options_user_data(
     user_data: u64,
 ) -> Status {
     guarded_status(|| {
-        options_mut(options)?.user_data = user_data;
+        handle_mut::<_, LoadOptions>(options, "load options")?.user_data = user_data;
         Ok(())
     })
 }
