@@ -1,19 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sbx-run/sbx/go/wasm"
 )
 
 // demoCommand shows sbx at work on the repository's fixtures: a call, a
-// runaway loop stopped by a timeout, and a call stopped by its fuel budget.
+// runaway loop stopped by a timeout, a call stopped by its fuel budget, and
+// the README's plugin (WASI, guest memory and a host function).
 func demoCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sbx demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -122,5 +125,66 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	_, err = fib.CallWithTimeout(ctx, "fib", wasm.EncodeI32(35))
 	used, _ = fib.FuelConsumed()
 	out("fib(35) was stopped after %s, using %d fuel (%s)", since(start), used, errorKind(err))
+
+	// 4. The README's plugin: a C program (WASI reactor) that reads its
+	// input from its memory, calls back into the host and prints.
+	if err := demoPlugin(ctx, dir, out); err != nil {
+		return fail(stderr, exitFailure, err)
+	}
 	return exitOK
+}
+
+// demoPlugin runs testdata/wasi/plugin.wasm as the README's example does:
+// host.shout reads the plugin's memory through the caller; the plugin's
+// printf output is captured through WASI.
+func demoPlugin(ctx context.Context, dir string, out func(string, ...any)) error {
+	host, err := wasm.NewHost(wasm.WithExecTimeout(time.Second))
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	i32 := wasm.ValueTypeI32
+	var shouted string
+	err = host.DefineFunction("host", "shout", []wasm.ValueType{i32, i32}, []wasm.ValueType{i32},
+		func(ctx context.Context, caller *wasm.Caller, stack []uint64) error {
+			text, ok := caller.Memory().Read(wasm.DecodeU32(stack[0]), wasm.DecodeU32(stack[1]))
+			if !ok {
+				return fmt.Errorf("input outside the plugin's memory")
+			}
+			shouted = string(text)
+			stack[0] = wasm.EncodeI32(41)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	wasmBytes, err := os.ReadFile(filepath.Join(dir, "wasi", "plugin.wasm"))
+	if err != nil {
+		return err
+	}
+	var stdout bytes.Buffer
+	start := time.Now()
+	plugin, err := host.LoadModule(ctx, "plugin", wasmBytes, wasm.WithModuleWASI(wasm.WASIConfig{Stdout: &stdout}))
+	if err != nil {
+		return err
+	}
+	defer plugin.Close(ctx)
+	loaded := since(start)
+	res, err := plugin.CallWithTimeout(ctx, "input_buffer")
+	if err != nil {
+		return err
+	}
+	input := []byte("world")
+	if !plugin.Memory().Write(wasm.DecodeU32(res[0]), input) {
+		return fmt.Errorf("the input does not fit in the plugin's memory")
+	}
+	start = time.Now()
+	res, err = plugin.CallWithTimeout(ctx, "greet", wasm.EncodeU32(uint32(len(input))))
+	if err != nil {
+		return err
+	}
+	out("\nplugin (C, WASI) loaded in %s; greet(%q) took %s and returned %d", loaded, input, since(start), wasm.DecodeI32(res[0]))
+	out("  host.shout received %q from the plugin's memory", shouted)
+	out("  the plugin printed: %s", strings.TrimSpace(stdout.String()))
+	return nil
 }

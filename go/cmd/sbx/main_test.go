@@ -88,7 +88,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"add(2, 40) = 42", "stopped after", "deadline exceeded", "canceled",
-		"fib(20) = 6765", "fuel exhausted"} {
+		"fib(20) = 6765", "fuel exhausted", "returned 42", `host.shout received "world"`,
+		"the plugin printed: hello, world!"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
