@@ -61,52 +61,44 @@ func (mem *Memory) Size() uint64 {
 }
 
 // copyOut copies len(buf) bytes at offset into buf.
-func (mem *Memory) copyOut(offset uint64, buf []byte) bool {
+func (mem *Memory) copyOut(offset uint64, buf []byte) bool { return mem.transfer(offset, buf, false) }
+
+// copyIn copies data into the memory at offset.
+func (mem *Memory) copyIn(offset uint64, data []byte) bool { return mem.transfer(offset, data, true) }
+
+// transfer is one bounded copy in C, into the guest's memory when write is
+// set and out of it otherwise: through the running host function's caller
+// when there is one (the module's own lock is held by its call), else
+// through the module.
+func (mem *Memory) transfer(offset uint64, buf []byte, write bool) bool {
 	if mem == nil {
 		return false
 	}
 	if len(buf) == 0 {
 		return offset <= mem.Size()
 	}
+	ptr, n, off := bytesPtr(buf), C.size_t(len(buf)), C.uint64_t(offset)
 	var st C.enum_sbx_status
 	if c := mem.callerNow(); c != nil {
-		st = C.sbx_go_caller_read(c.addr(), C.uintptr_t(c.thread), C.uint64_t(offset), bytesPtr(buf), C.size_t(len(buf)))
+		if write {
+			st = C.sbx_go_caller_write(c.addr(), C.uintptr_t(c.thread), off, ptr, n)
+		} else {
+			st = C.sbx_go_caller_read(c.addr(), C.uintptr_t(c.thread), off, ptr, n)
+		}
 	} else {
 		m := mem.m
 		m.mu.Lock()
-		if m.ptr == nil {
+		switch {
+		case m.ptr == nil:
 			st = C.SBX_STATUS_HANDLE_CLOSED
-		} else {
-			st = C.sbx_module_memory_read(m.ptr, C.uint64_t(offset), bytesPtr(buf), C.size_t(len(buf)))
+		case write:
+			st = C.sbx_module_memory_write(m.ptr, off, ptr, n)
+		default:
+			st = C.sbx_module_memory_read(m.ptr, off, ptr, n)
 		}
 		m.mu.Unlock()
 	}
 	runtime.KeepAlive(buf)
-	return st == C.SBX_STATUS_OK
-}
-
-// copyIn copies data into the memory at offset.
-func (mem *Memory) copyIn(offset uint64, data []byte) bool {
-	if mem == nil {
-		return false
-	}
-	if len(data) == 0 {
-		return offset <= mem.Size()
-	}
-	var st C.enum_sbx_status
-	if c := mem.callerNow(); c != nil {
-		st = C.sbx_go_caller_write(c.addr(), C.uintptr_t(c.thread), C.uint64_t(offset), bytesPtr(data), C.size_t(len(data)))
-	} else {
-		m := mem.m
-		m.mu.Lock()
-		if m.ptr == nil {
-			st = C.SBX_STATUS_HANDLE_CLOSED
-		} else {
-			st = C.sbx_module_memory_write(m.ptr, C.uint64_t(offset), bytesPtr(data), C.size_t(len(data)))
-		}
-		m.mu.Unlock()
-	}
-	runtime.KeepAlive(data)
 	return st == C.SBX_STATUS_OK
 }
 
