@@ -66,13 +66,19 @@ type Error struct {
 	cause []error
 }
 
-func (e *Error) Error() string {
-	var b strings.Builder
+// errorPrefix starts every error's text: "wasm: " and the operation, if any.
+func errorPrefix(op string) *strings.Builder {
+	b := new(strings.Builder)
 	b.WriteString("wasm: ")
-	if e.Op != "" {
-		b.WriteString(e.Op)
+	if op != "" {
+		b.WriteString(op)
 		b.WriteString(": ")
 	}
+	return b
+}
+
+func (e *Error) Error() string {
+	b := errorPrefix(e.Op)
 	b.WriteString(e.Msg)
 	return b.String()
 }
@@ -92,12 +98,7 @@ type TrapError struct {
 }
 
 func (e *TrapError) Error() string {
-	var b strings.Builder
-	b.WriteString("wasm: ")
-	if e.Op != "" {
-		b.WriteString(e.Op)
-		b.WriteString(": ")
-	}
+	b := errorPrefix(e.Op)
 	b.WriteString("trap (")
 	b.WriteString(e.Code.String())
 	b.WriteString("): ")
@@ -120,12 +121,7 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string {
-	var b strings.Builder
-	b.WriteString("wasm: ")
-	if e.Op != "" {
-		b.WriteString(e.Op)
-		b.WriteString(": ")
-	}
+	b := errorPrefix(e.Op)
 	b.WriteString("exited with code ")
 	b.WriteString(strconv.Itoa(e.Code))
 	return b.String()
@@ -148,12 +144,7 @@ type HostFunctionError struct {
 }
 
 func (e *HostFunctionError) Error() string {
-	var b strings.Builder
-	b.WriteString("wasm: ")
-	if e.Op != "" {
-		b.WriteString(e.Op)
-		b.WriteString(": ")
-	}
+	b := errorPrefix(e.Op)
 	b.WriteString(e.message())
 	return b.String()
 }

@@ -69,6 +69,18 @@ sbx_host *sbx_test_host(const sbx_config *config) {
   return host;
 }
 
+sbx_status sbx_test_hand_error(sbx_status st, sbx_error *err,
+                               sbx_error **err_out) {
+  /* The error out-param is written only on failure, with the same status. */
+  if (st == SBX_STATUS_OK) CHECK(err == NULL);
+  if (st != SBX_STATUS_OK) CHECK(err != NULL && sbx_error_status(err) == st);
+  if (err_out)
+    *err_out = err;
+  else
+    sbx_error_free(err);
+  return st;
+}
+
 sbx_status sbx_test_load(const sbx_host *host, const char *fixture,
                          sbx_module **module_out, sbx_error **err_out) {
   size_t len = 0;
@@ -78,14 +90,7 @@ sbx_status sbx_test_load(const sbx_host *host, const char *fixture,
                                   strlen(fixture), wasm, len, 0, NULL,
                                   module_out, &err);
   free(wasm);
-  /* The error out-param is written only on failure. */
-  if (st == SBX_STATUS_OK) CHECK(err == NULL);
-  if (st != SBX_STATUS_OK) CHECK(err != NULL && sbx_error_status(err) == st);
-  if (err_out)
-    *err_out = err;
-  else
-    sbx_error_free(err);
-  return st;
+  return sbx_test_hand_error(st, err, err_out);
 }
 
 sbx_module *sbx_test_must_load(const sbx_host *host, const char *fixture) {

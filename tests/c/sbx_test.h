@@ -79,6 +79,12 @@ void sbx_test_sleep_ms(unsigned ms);
 /* A host from `config` (NULL for defaults); exits on failure. */
 sbx_host *sbx_test_host(const sbx_config *config);
 
+/* Checks the error out-param of a call that returned `st` (written exactly
+ * on failure, with the same status), then hands `err` to `*err_out` or frees
+ * it when `err_out` is NULL. Returns `st`. */
+sbx_status sbx_test_hand_error(sbx_status st, sbx_error *err,
+                               sbx_error **err_out);
+
 /*
  * Loads testdata/<fixture> as module `fixture` on `host` with the host's
  * load timeout. Returns the status; on success writes *module_out. If

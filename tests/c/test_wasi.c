@@ -140,13 +140,7 @@ static sbx_status load_with(const sbx_host *host, const char *fixture,
                                        wasm, len, opts, module_out, &err);
   sbx_load_options_free(opts);
   free(wasm);
-  if (st == SBX_STATUS_OK) CHECK(err == NULL);
-  if (st != SBX_STATUS_OK) CHECK(err != NULL && sbx_error_status(err) == st);
-  if (err_out)
-    *err_out = err;
-  else
-    sbx_error_free(err);
-  return st;
+  return sbx_test_hand_error(st, err, err_out);
 }
 
 static sbx_module *must_load_with(const sbx_host *host, const char *fixture,
