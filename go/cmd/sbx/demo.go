@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 )
 
 // demoCommand shows sbx at work on the repository's fixtures: a call, a
-// runaway loop stopped by a timeout, a call stopped by its fuel budget, and
-// the README's plugin (WASI, guest memory and a host function).
+// runaway loop stopped by a timeout, a call stopped by its fuel budget, the
+// README's plugin (WASI, guest memory and a host function), and the
+// command line.
 func demoCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sbx demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -130,6 +132,40 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	// input from its memory, calls back into the host and prints.
 	if err := demoPlugin(ctx, dir, out); err != nil {
 		return fail(stderr, exitFailure, err)
+	}
+
+	// 5. The command line, run in-process on the same fixtures.
+	out("\nthe sbx command:")
+	for _, args := range [][]string{
+		{"run", "--invoke", "add", "add.wasm", "2", "40"},
+		{"run", "wasi/env_args.wasm", "-v", "two words"},
+		{"run", "wasi/exit3.wasm"},
+		{"inspect", "wasi/plugin.wasm"},
+	} {
+		shown := make([]string, len(args))
+		for i, a := range args {
+			shown[i] = a
+			if strings.Contains(a, " ") {
+				shown[i] = strconv.Quote(a)
+			}
+		}
+		out("$ sbx %s", strings.Join(shown, " "))
+		full := append([]string(nil), args...)
+		for i, a := range full {
+			if strings.HasSuffix(a, ".wasm") {
+				full[i] = filepath.Join(dir, a)
+			}
+		}
+		var output bytes.Buffer
+		code := run(full, &output, &output)
+		text := output.String()
+		if before, _, cut := strings.Cut(text, "memories ("); cut { // the rest is in the README
+			text = before + "  ...\n"
+		}
+		fmt.Fprint(stdout, text)
+		if code != 0 {
+			out("(exit status %d)", code)
+		}
 	}
 	return exitOK
 }

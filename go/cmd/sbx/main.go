@@ -1,21 +1,25 @@
-// Command sbx runs a function of a WebAssembly module under sbx's limits.
+// Command sbx runs WebAssembly modules under sbx's limits.
 //
-//	sbx run [--timeout 50ms] [--fuel N] [--memory 64MiB] [--dir HOST[:GUEST][:ro|rw]]... [--env K=V]...
-//	        module.wasm [FUNC [ARGS...]]
+//	sbx run [flags] module.wasm [ARGS...]
+//	sbx run [flags] --invoke FUNC module.wasm [ARGS...]
+//	sbx inspect module.wasm
+//	sbx compile --cache-dir DIR [--fuel N] module.wasm...
 //	sbx demo [--testdata DIR]
 //
-// ARGS are parsed by the types of FUNC's params: i32 and i64 as decimal or
-// 0x-prefixed hex, f32 and f64 as floats. Results are printed one per line,
-// in their types. An unknown FUNC lists the module's exports. Every failure
-// exits non-zero with a one-line message on stderr.
+// As with `wasmtime run` and `wazero run`, flags come before the module and
+// every word after it goes to the guest: a WASI command (a module exporting
+// _start) gets ARGS as its argv[1:] (argv[0] is the module's file name), its
+// stdout and stderr are the command's and its exit code becomes the
+// command's (1 for a code outside 1..255). --invoke FUNC calls an export
+// instead, parsing ARGS by its parameter types (i32 and i64 decimal or
+// 0x-prefixed hex, f32 and f64 decimal floats) and printing its results one
+// per line. The guest sees no files and no environment but those given with
+// --dir, --dir-rw and --env; stdin is empty.
 //
-// WASI commands run with FUNC "_start", or with no FUNC (or "--") when the
-// module exports _start. The ARGS after it are the program's arguments
-// (its argv[0] is the module's file name); its stdout and stderr are the
-// command's, and its exit code becomes the command's (1 for a code outside
-// 1..255). The guest sees no files and no environment but those given
-// with --dir (repeatable; GUEST defaults to HOST, access to ro) and --env
-// (repeatable); stdin is empty.
+// inspect lists a module's imports, exports, memories, tables and globals
+// from its binary, without running it. compile fills a compilation cache
+// directory that later runs with the same --cache-dir (and the same use of
+// --fuel) load from. Every failure exits non-zero with one line on stderr.
 package main
 
 import (
@@ -42,9 +46,24 @@ const (
 )
 
 const usage = `usage:
-  sbx run [--timeout 50ms] [--fuel N] [--memory 64MiB] [--dir HOST[:GUEST][:ro|rw]]... [--env K=V]...
-          module.wasm [FUNC [ARGS...]]
-  sbx demo [--testdata DIR]
+  sbx run [flags] module.wasm [ARGS...]         run a WASI command; ARGS are its argv[1:]
+  sbx run [flags] --invoke FUNC module.wasm [ARGS...]
+                                                call an export with typed ARGS, print its results
+  sbx inspect module.wasm                       imports, exports, memories, tables, globals
+  sbx compile --cache-dir DIR [--fuel N] module.wasm...
+                                                compile ahead of time into DIR
+  sbx demo [--testdata DIR]                     sbx at work on the repository's fixtures
+
+run flags (before the module; everything after it goes to the guest):
+  --invoke FUNC        call the export FUNC instead of _start
+  --timeout D          stop the run after D, e.g. 50ms (default: no limit)
+  --fuel N             fuel budget, about one unit per instruction (default: unmetered)
+  --memory SIZE        linear memory limit, e.g. 64MiB (default 256MiB)
+  --dir HOST[::GUEST]  preopen the host directory HOST read-only, at GUEST (default: HOST)
+  --dir-rw HOST[::GUEST]
+                       the same, read-write
+  --env K=V            set K in the guest's environment; --env K copies the host's K
+  --cache-dir DIR      keep compiled code in DIR (a directory you trust), as sbx compile does
 `
 
 func main() {
@@ -60,14 +79,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runCommand(args[1:], stdout, stderr)
+	case "inspect":
+		return inspectCommand(args[1:], stdout, stderr)
+	case "compile":
+		return compileCommand(args[1:], stderr)
 	case "demo":
 		return demoCommand(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "sbx: unknown command %q\n%s", args[0], usage)
-		return exitUsage
+		return usageError(stderr, "unknown command %q", args[0])
 	}
 }
 
@@ -79,44 +101,77 @@ func fail(stderr io.Writer, code int, err error) int {
 	return code
 }
 
+// usageError reports a bad command line on one line.
+func usageError(stderr io.Writer, format string, args ...any) int {
+	fmt.Fprintf(stderr, "sbx: %s (see sbx help)\n", fmt.Sprintf(format, args...))
+	return exitUsage
+}
+
+// hostFlags are the flags that configure the host, shared by run and compile.
+type hostFlags struct {
+	timeout  *time.Duration
+	fuel     *uint64
+	memory   *string
+	cacheDir *string
+}
+
+func addHostFlags(fs *flag.FlagSet) hostFlags {
+	return hostFlags{
+		timeout:  fs.Duration("timeout", 0, "stop the run after this long (0: no limit)"),
+		fuel:     fs.Uint64("fuel", 0, "fuel budget (0: unmetered)"),
+		memory:   fs.String("memory", "", "linear memory limit, e.g. 64MiB (default 256MiB)"),
+		cacheDir: fs.String("cache-dir", "", "compilation cache directory"),
+	}
+}
+
+// options turns the flags into host options.
+func (f hostFlags) options() ([]wasm.Option, error) {
+	opts := []wasm.Option{wasm.WithExecTimeout(*f.timeout), wasm.WithFuelLimit(*f.fuel)}
+	if *f.memory != "" {
+		bytes, err := parseSize(*f.memory)
+		if err != nil {
+			return nil, fmt.Errorf("--memory: %v", err)
+		}
+		opts = append(opts, wasm.WithMemoryLimit(bytes))
+	}
+	if *f.cacheDir != "" {
+		opts = append(opts, wasm.WithCompilationCache(*f.cacheDir))
+	}
+	return opts, nil
+}
+
 func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sbx run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	timeout := fs.Duration("timeout", 0, "stop the call after this long (0: no limit)")
-	fuel := fs.Uint64("fuel", 0, "fuel budget of the call (0: unmetered)")
-	memory := fs.String("memory", "", "linear memory limit, e.g. 64MiB (default 256MiB)")
+	hf := addHostFlags(fs)
+	invoke := fs.String("invoke", "", "call this export instead of _start")
 	var wasi wasm.WASIConfig
-	fs.Func("dir", "preopen HOST[:GUEST][:ro|rw] for WASI (repeatable)", func(s string) error {
-		d, err := parseDir(s)
-		wasi.Dirs = append(wasi.Dirs, d)
+	for _, name := range []string{"dir", "dir-rw"} {
+		writable := name == "dir-rw"
+		fs.Func(name, "preopen HOST[::GUEST]", func(s string) error {
+			d, err := parseDir(s, writable)
+			wasi.Dirs = append(wasi.Dirs, d)
+			return err
+		})
+	}
+	fs.Func("env", "set K=V (or copy the host's K) in the guest's environment", func(s string) error {
+		kv, err := parseEnv(s, os.LookupEnv)
+		wasi.Env = append(wasi.Env, kv)
 		return err
 	})
-	fs.Func("env", "set K=V in the WASI environment (repeatable)", func(s string) error {
-		if k, _, ok := strings.Cut(s, "="); !ok || k == "" {
-			return fmt.Errorf("%q is not K=V", s)
-		}
-		wasi.Env = append(wasi.Env, s)
-		return nil
-	})
 	if err := fs.Parse(args); err != nil {
-		return fail(stderr, exitUsage, fmt.Errorf("run: %v", err))
+		return usageError(stderr, "run: %v", err)
 	}
 	if fs.NArg() < 1 {
-		fmt.Fprint(stderr, "sbx: run needs a module and a function\n"+usage)
-		return exitUsage
+		return usageError(stderr, "run needs a module")
 	}
-	path, fnName, rawArgs := fs.Arg(0), "", []string(nil)
-	if fs.NArg() > 1 {
-		fnName, rawArgs = fs.Arg(1), fs.Args()[2:]
+	path, guestArgs := fs.Arg(0), fs.Args()[1:]
+	if len(guestArgs) > 0 && guestArgs[0] == "--" { // the form before ARGS went to the guest
+		guestArgs = guestArgs[1:]
 	}
-
-	opts := []wasm.Option{wasm.WithExecTimeout(*timeout), wasm.WithFuelLimit(*fuel)}
-	if *memory != "" {
-		bytes, err := parseSize(*memory)
-		if err != nil {
-			return fail(stderr, exitUsage, fmt.Errorf("--memory: %v", err))
-		}
-		opts = append(opts, wasm.WithMemoryLimit(bytes))
+	opts, err := hf.options()
+	if err != nil {
+		return usageError(stderr, "run: %v", err)
 	}
 	wasmBytes, err := os.ReadFile(path)
 	if err != nil {
@@ -130,28 +185,37 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 
 	// WASI is there for modules that import it, and denies all but what the
-	// flags give. A command's arguments are known once FUNC is.
+	// flags give. With --invoke the ARGS are the export's, not the guest's.
+	name := filepath.Base(path)
 	wasi.Stdout, wasi.Stderr = stdout, stderr
-	wasi.Args = []string{filepath.Base(path)}
-	command := fnName == "_start" || fnName == "--" || fnName == ""
-	if command {
-		wasi.Args = append(wasi.Args, rawArgs...)
+	wasi.Args = []string{name}
+	if *invoke == "" {
+		wasi.Args = append(wasi.Args, guestArgs...)
 	}
-	mod, err := host.LoadModule(ctx, filepath.Base(path), wasmBytes, wasm.WithModuleWASI(wasi))
+	mod, err := host.LoadModule(ctx, name, wasmBytes, wasm.WithModuleWASI(wasi))
 	if err != nil {
 		return fail(stderr, exitFailure, err)
 	}
-	if command {
-		if !exports(mod, "_start") {
-			if fnName == "" {
-				fmt.Fprint(stderr, "sbx: run needs a module and a function\n"+usage)
-				return exitUsage
-			}
-			return fail(stderr, exitFailure, fmt.Errorf("%s exports no _start: it is not a WASI command", path))
+	fnName := *invoke
+	if fnName == "" {
+		switch {
+		case exports(mod, "_start"):
+			return guestExit(stderr, mod.Run(ctx))
+		case len(guestArgs) > 0 && exports(mod, guestArgs[0]):
+			// The form before --invoke: module.wasm FUNC ARGS, for a
+			// module that is not a command (and so takes no argv).
+			fnName, guestArgs = guestArgs[0], guestArgs[1:]
+		default:
+			return fail(stderr, exitFailure, fmt.Errorf("%s is not a WASI command (it exports no _start); "+
+				"call one of its functions with --invoke: %s", name, functionList(mod)))
 		}
-		return runStart(ctx, mod, stderr)
 	}
+	return invokeFunction(ctx, mod, fnName, guestArgs, stdout, stderr)
+}
 
+// invokeFunction calls the export fnName with rawArgs parsed by its
+// parameter types and prints its results one per line.
+func invokeFunction(ctx context.Context, mod *wasm.Module, fnName string, rawArgs []string, stdout, stderr io.Writer) int {
 	var fn *wasm.Function
 	exports := mod.ExportedFunctions()
 	for i := range exports {
@@ -160,29 +224,40 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if fn == nil {
-		fmt.Fprintf(stderr, "sbx: %s exports no function %q; its functions are:\n", path, fnName)
-		for _, f := range exports {
-			fmt.Fprintf(stderr, "  %s\n", f)
-		}
-		return exitFailure
+		return fail(stderr, exitFailure, fmt.Errorf("%s exports no function %q; its functions: %s",
+			mod.Name(), fnName, functionList(mod)))
 	}
 	if len(rawArgs) != len(fn.Params) {
 		return fail(stderr, exitUsage, fmt.Errorf("%s takes %d arguments, got %d", fn, len(fn.Params), len(rawArgs)))
 	}
 	params := make([]uint64, len(rawArgs))
 	for i, raw := range rawArgs {
+		var err error
 		if params[i], err = parseValue(raw, fn.Params[i]); err != nil {
 			return fail(stderr, exitUsage, fmt.Errorf("argument %d of %s: %v", i+1, fn, err))
 		}
 	}
 	results, err := mod.CallWithTimeout(ctx, fnName, params...)
 	if err != nil {
-		return fail(stderr, exitFailure, err)
+		return guestExit(stderr, err)
 	}
 	for i, r := range results {
 		fmt.Fprintln(stdout, formatValue(r, fn.Results[i]))
 	}
 	return exitOK
+}
+
+// functionList is the module's exported functions with their signatures,
+// on one line.
+func functionList(mod *wasm.Module) string {
+	var names []string
+	for _, f := range mod.ExportedFunctions() {
+		names = append(names, f.String())
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, "; ")
 }
 
 // exports says whether mod exports a function called name.
@@ -195,9 +270,9 @@ func exports(mod *wasm.Module, name string) bool {
 	return false
 }
 
-// runStart runs a WASI command; its exit code is the command's.
-func runStart(ctx context.Context, mod *wasm.Module, stderr io.Writer) int {
-	err := mod.Run(ctx)
+// guestExit turns the outcome of a run or call into the command's exit
+// code: a WASI exit code is the command's own.
+func guestExit(stderr io.Writer, err error) int {
 	var exit *wasm.ExitError
 	switch {
 	case err == nil:
@@ -212,23 +287,53 @@ func runStart(ctx context.Context, mod *wasm.Module, stderr io.Writer) int {
 	}
 }
 
-// parseDir parses --dir HOST[:GUEST][:ro|rw]; GUEST defaults to HOST and
-// the access to read-only. HOST and GUEST cannot contain ':'.
-func parseDir(s string) (wasm.Dir, error) {
+// parseDir parses a --dir or --dir-rw value. HOST::GUEST (wasmtime's
+// form) maps HOST to GUEST and takes both verbatim, so either may contain
+// single colons; HOST alone maps to the same path. --dir also keeps the
+// older HOST:GUEST[:ro|rw] form, so there a path with a colon needs "::".
+func parseDir(s string, writable bool) (wasm.Dir, error) {
+	d := wasm.Dir{Writable: writable}
+	bad := fmt.Errorf("%q is not HOST[::GUEST] (a path containing ':' needs the HOST::GUEST form)", s)
+	if host, guest, ok := strings.Cut(s, "::"); ok {
+		if host == "" || guest == "" {
+			return d, fmt.Errorf("%q is not HOST::GUEST", s)
+		}
+		d.HostPath, d.GuestPath = host, guest
+		return d, nil
+	}
 	parts := strings.Split(s, ":")
-	d := wasm.Dir{}
+	if len(parts) > 1 && writable {
+		return d, bad
+	}
 	if n := len(parts); n > 1 && (parts[n-1] == "ro" || parts[n-1] == "rw") {
 		d.Writable = parts[n-1] == "rw"
 		parts = parts[:n-1]
 	}
 	if len(parts) > 2 || parts[0] == "" || (len(parts) == 2 && parts[1] == "") {
-		return d, fmt.Errorf("%q is not HOST[:GUEST][:ro|rw]", s)
+		return d, bad
 	}
 	d.HostPath, d.GuestPath = parts[0], parts[0]
 	if len(parts) == 2 {
 		d.GuestPath = parts[1]
 	}
 	return d, nil
+}
+
+// parseEnv parses an --env value: K=V, or K alone for the host's value of
+// K, as wasmtime does.
+func parseEnv(s string, lookup func(string) (string, bool)) (string, error) {
+	k, _, hasValue := strings.Cut(s, "=")
+	switch {
+	case k == "":
+		return s, fmt.Errorf("%q is not K=V or K", s)
+	case hasValue:
+		return s, nil
+	}
+	v, ok := lookup(k)
+	if !ok {
+		return s, fmt.Errorf("%s is not set in sbx's environment (give --env %s=VALUE)", k, k)
+	}
+	return k + "=" + v, nil
 }
 
 // parseValue parses a command-line argument as a value of type t.
@@ -283,7 +388,9 @@ func parseInt(s string, bits int) (uint64, error) {
 	return u, nil
 }
 
-// formatValue prints a result in its type: integers signed, floats shortest.
+// formatValue prints a result in its type as wasmtime does (Rust's
+// Display): integers signed, floats in the shortest decimal that reads
+// back exactly, without an exponent; inf, -inf and NaN.
 func formatValue(v uint64, t wasm.ValueType) string {
 	switch t {
 	case wasm.ValueTypeI32:
@@ -291,12 +398,22 @@ func formatValue(v uint64, t wasm.ValueType) string {
 	case wasm.ValueTypeI64:
 		return strconv.FormatInt(wasm.DecodeI64(v), 10)
 	case wasm.ValueTypeF32:
-		return strconv.FormatFloat(float64(wasm.DecodeF32(v)), 'g', -1, 32)
+		return formatFloat(float64(wasm.DecodeF32(v)), 32)
 	case wasm.ValueTypeF64:
-		return strconv.FormatFloat(wasm.DecodeF64(v), 'g', -1, 64)
+		return formatFloat(wasm.DecodeF64(v), 64)
 	default:
 		return fmt.Sprintf("0x%x", v)
 	}
+}
+
+func formatFloat(f float64, bits int) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return strconv.FormatFloat(f, 'f', -1, bits)
 }
 
 // parseSize parses a byte count: a number with an optional unit, KiB, MiB,

@@ -16,70 +16,119 @@ func sbx(args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-func TestRun(t *testing.T) {
+// result is what a command line must produce, exactly.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func check(t *testing.T, args []string, want result) {
+	t.Helper()
+	code, stdout, stderr := sbx(args...)
+	if got := (result{code, stdout, stderr}); got != want {
+		t.Errorf("sbx %s:\n got exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q, stderr %q",
+			strings.Join(args, " "), code, stdout, stderr, want.code, want.stdout, want.stderr)
+	}
+}
+
+func TestInvoke(t *testing.T) {
+	add, types := fixture("add"), fixture("all_types")
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"run", fixture("add"), "add", "2", "3"}, "5\n"},
-		{[]string{"run", fixture("add"), "add", "-7", "0x2"}, "-5\n"},
-		{[]string{"run", fixture("add"), "add", "0xffffffff", "1"}, "0\n"},
-		{[]string{"run", fixture("all_types"), "id_i64", "-9223372036854775808"}, "-9223372036854775808\n"},
-		{[]string{"run", fixture("all_types"), "neg_f32", "1.5"}, "-1.5\n"},
-		{[]string{"run", fixture("all_types"), "add_f64", "0.1", "0.2"}, "0.30000000000000004\n"},
-		{[]string{"run", fixture("all_types"), "swap", "7", "-9"}, "-9\n7\n"},
-		{[]string{"run", "--timeout", "1s", "--fuel", "100000", "--memory", "1MiB", fixture("memory_bomb"), "grow_all"}, "16\n"},
-		{[]string{"run", fixture("noop"), "noop"}, ""},
+		{[]string{"--invoke", "add", add, "2", "3"}, "5\n"},
+		{[]string{"--invoke", "add", add, "-7", "0x2"}, "-5\n"}, // "-7" is an argument, not a flag
+		{[]string{"--invoke", "add", add, "0xffffffff", "1"}, "0\n"},
+		{[]string{"--invoke", "add", add, "2147483647", "1"}, "-2147483648\n"},
+		{[]string{"--invoke", "id_i64", types, "-9223372036854775808"}, "-9223372036854775808\n"},
+		{[]string{"--invoke", "id_i64", types, "0x7fffffffffffffff"}, "9223372036854775807\n"},
+		{[]string{"--invoke", "neg_f32", types, "1.5"}, "-1.5\n"},
+		{[]string{"--invoke", "id_f32", types, "0.1"}, "0.1\n"},
+		{[]string{"--invoke", "id_f32", types, "-inf"}, "-inf\n"},
+		{[]string{"--invoke", "add_f64", types, "0.1", "0.2"}, "0.30000000000000004\n"},
+		{[]string{"--invoke", "id_f64", types, "1e20"}, "100000000000000000000\n"},
+		{[]string{"--invoke", "id_f64", types, "-1e-7"}, "-0.0000001\n"},
+		{[]string{"--invoke", "id_f64", types, "inf"}, "inf\n"},
+		{[]string{"--invoke", "id_f64", types, "nan"}, "NaN\n"},
+		{[]string{"--invoke", "mix", types, "1", "-2", "0.5", "0.25"}, "-0.25\n"},
+		{[]string{"--invoke", "swap", types, "7", "-9"}, "-9\n7\n"},
+		{[]string{"--timeout", "1s", "--fuel", "100000", "--memory", "1MiB", "--invoke", "grow_all", fixture("memory_bomb")}, "16\n"},
+		{[]string{"--invoke", "noop", fixture("noop")}, ""},
+		// Flags end at "--" as well as at the module.
+		{[]string{"--invoke", "add", "--", add, "1", "2"}, "3\n"},
+		// The form before --invoke, for a module that is not a command.
+		{[]string{add, "add", "2", "3"}, "5\n"},
+		{[]string{add, "--", "add", "2", "3"}, "5\n"},
 	} {
-		code, stdout, stderr := sbx(tc.args...)
-		if code != 0 || stdout != tc.want {
-			t.Errorf("sbx %s: exit %d, stdout %q, stderr %q; want %q",
-				strings.Join(tc.args, " "), code, stdout, stderr, tc.want)
-		}
+		check(t, append([]string{"run"}, tc.args...), result{0, tc.want, ""})
 	}
 }
 
+func TestInvokeFailures(t *testing.T) {
+	add, types := fixture("add"), fixture("all_types")
+	for _, tc := range []struct {
+		args []string
+		want result
+	}{
+		{[]string{"--invoke", "add", add, "1"}, result{2, "", "sbx: add(i32, i32) -> i32 takes 2 arguments, got 1\n"}},
+		{[]string{"--invoke", "add", add, "1", "2", "3"}, result{2, "", "sbx: add(i32, i32) -> i32 takes 2 arguments, got 3\n"}},
+		{[]string{"--invoke", "add", add, "1", "x"}, result{2, "", `sbx: argument 2 of add(i32, i32) -> i32: "x" is not an i32` + "\n"}},
+		{[]string{"--invoke", "add", add, "1.5", "1"}, result{2, "", `sbx: argument 1 of add(i32, i32) -> i32: "1.5" is not an i32` + "\n"}},
+		{[]string{"--invoke", "add", add, "1", "4294967296"}, result{2, "", `sbx: argument 2 of add(i32, i32) -> i32: "4294967296" is not an i32` + "\n"}},
+		{[]string{"--invoke", "add", add, "-2147483649", "0"}, result{2, "", `sbx: argument 1 of add(i32, i32) -> i32: "-2147483649" is out of range for i32` + "\n"}},
+		{[]string{"--invoke", "id_i64", types, "18446744073709551616"}, result{2, "", `sbx: argument 1 of id_i64(i64) -> i64: "18446744073709551616" is not an i64` + "\n"}},
+		{[]string{"--invoke", "id_f32", types, "1,5"}, result{2, "", `sbx: argument 1 of id_f32(f32) -> f32: "1,5" is not an f32` + "\n"}},
+		{[]string{"--invoke", "id_f64", types, "x"}, result{2, "", `sbx: argument 1 of id_f64(f64) -> f64: "x" is not an f64` + "\n"}},
+		{[]string{"--invoke", "v128_param", types, "0"}, result{2, "", "sbx: argument 1 of v128_param(v128): type v128 cannot be passed from the command line\n"}},
+		{[]string{"--invoke", "nope", types}, result{1, "", `sbx: all_types.wasm exports no function "nope"; its functions: id_i32(i32) -> i32; ` +
+			"id_i64(i64) -> i64; id_f32(f32) -> f32; id_f64(f64) -> f64; neg_f32(f32) -> f32; add_f64(f64, f64) -> f64; " +
+			"swap(i32, i64) -> (i64, i32); mix(i32, i64, f32, f64) -> f64; v128_param(v128); funcref_result() -> funcref\n"}},
+		{[]string{"--invoke", "_start", add}, result{1, "", `sbx: add.wasm exports no function "_start"; its functions: add(i32, i32) -> i32` + "\n"}},
+		{[]string{add}, result{1, "", "sbx: add.wasm is not a WASI command (it exports no _start); call one of its functions with --invoke: add(i32, i32) -> i32\n"}},
+		{[]string{add, "sub", "1", "2"}, result{1, "", "sbx: add.wasm is not a WASI command (it exports no _start); call one of its functions with --invoke: add(i32, i32) -> i32\n"}},
+		{[]string{"--invoke"}, result{2, "", "sbx: run: flag needs an argument: -invoke (see sbx help)\n"}},
+		{nil, result{2, "", "sbx: run needs a module (see sbx help)\n"}},
+		{[]string{"--bogus", add}, result{2, "", "sbx: run: flag provided but not defined: -bogus (see sbx help)\n"}},
+		{[]string{"--memory", "lots", add}, result{2, "", `sbx: run: --memory: "lots" is not a size such as 64MiB (see sbx help)` + "\n"}},
+		{[]string{"no/such/file.wasm"}, result{1, "", "sbx: open no/such/file.wasm: no such file or directory\n"}},
+	} {
+		check(t, append([]string{"run"}, tc.args...), tc.want)
+	}
+}
+
+// Failures whose text comes from the library: the exit code and the gist.
 func TestRunFailures(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
+		code int
 		want string // in stderr
 	}{
-		{[]string{"run", "--timeout", "50ms", fixture("infinite_loop"), "loop"}, "deadline"},
-		{[]string{"run", "--fuel", "1000", fixture("infinite_loop"), "loop"}, "fuel"},
-		{[]string{"run", fixture("trap_unreachable"), "run"}, "unreachable"},
-		{[]string{"run", fixture("add"), "add", "1"}, "takes 2 arguments"},
-		{[]string{"run", fixture("add"), "add", "1", "x"}, "is not an i32"},
-		{[]string{"run", fixture("add"), "add", "1", "4294967296"}, "is not an i32"},
-		{[]string{"run", fixture("unresolved_import"), "run"}, "missing_function"},
-		{[]string{"run", "--memory", "lots", fixture("add"), "add", "1", "2"}, "--memory"},
-		{[]string{"run", "--memory", "1KiB", fixture("add"), "add", "1", "2"}, "WithMemoryLimit"},
-		{[]string{"run", "--bogus", fixture("add"), "add"}, "bogus"},
-		{[]string{"run", "no/such/file.wasm", "f"}, "no such file"},
-		{[]string{"run", fixture("add")}, "needs a module and a function"},
-		{[]string{"frobnicate"}, "unknown command"},
-		{nil, "usage"},
+		{[]string{"--timeout", "50ms", "--invoke", "loop", fixture("infinite_loop")}, 1, "deadline"},
+		{[]string{"--fuel", "1000", "--invoke", "loop", fixture("infinite_loop")}, 1, "fuel"},
+		{[]string{"--invoke", "run", fixture("trap_unreachable")}, 1, "unreachable"},
+		{[]string{"--invoke", "funcref_result", fixture("all_types")}, 1, "funcref"},
+		{[]string{"--invoke", "run", fixture("unresolved_import")}, 1, "missing_function"},
+		{[]string{"--memory", "1KiB", "--invoke", "add", fixture("add"), "1", "2"}, 2, "WithMemoryLimit"},
 	} {
-		code, stdout, stderr := sbx(tc.args...)
-		if code == 0 || !strings.Contains(stderr, tc.want) || stdout != "" {
-			t.Errorf("sbx %s: exit %d, stdout %q, stderr %q; want failure mentioning %q",
-				strings.Join(tc.args, " "), code, stdout, stderr, tc.want)
-		}
-		if !strings.Contains(stderr, "usage:") && strings.Count(stderr, "\n") != 1 {
-			t.Errorf("sbx %s: message is not one line: %q", strings.Join(tc.args, " "), stderr)
+		args := append([]string{"run"}, tc.args...)
+		code, stdout, stderr := sbx(args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) || stdout != "" || strings.Count(stderr, "\n") != 1 ||
+			!strings.HasPrefix(stderr, "sbx: ") {
+			t.Errorf("sbx %s: exit %d, stdout %q, stderr %q; want exit %d and one line mentioning %q",
+				strings.Join(args, " "), code, stdout, stderr, tc.code, tc.want)
 		}
 	}
 }
 
-func TestRunUnknownFunctionListsExports(t *testing.T) {
-	code, _, stderr := sbx("run", fixture("all_types"), "nope")
-	if code == 0 {
-		t.Fatal("exit 0")
-	}
-	for _, want := range []string{`no function "nope"`, "id_i32(i32) -> i32", "swap(i32, i64) -> (i64, i32)"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("stderr %q lacks %q", stderr, want)
-		}
-	}
+func TestCommandLine(t *testing.T) {
+	check(t, []string{"frobnicate"}, result{2, "", `sbx: unknown command "frobnicate" (see sbx help)` + "\n"})
+	check(t, []string{"help"}, result{0, usage, ""})
+	check(t, nil, result{2, "", usage})
+	check(t, []string{"inspect"}, result{2, "", "sbx: inspect needs one module, got 0 arguments (see sbx help)\n"})
+	check(t, []string{"inspect", "no/such.wasm"}, result{1, "", "sbx: open no/such.wasm: no such file or directory\n"})
+	wat := filepath.Join("..", "..", "..", "testdata", "add.wat")
+	check(t, []string{"inspect", wat}, result{1, "", "sbx: " + wat + `: not a WebAssembly binary (no \0asm magic)` + "\n"})
 }
 
 func TestDemo(t *testing.T) {
@@ -89,7 +138,11 @@ func TestDemo(t *testing.T) {
 	}
 	for _, want := range []string{"add(2, 40) = 42", "stopped after", "deadline exceeded", "canceled",
 		"fib(20) = 6765", "fuel exhausted", "returned 42", `host.shout received "world"`,
-		"the plugin printed: hello, world!"} {
+		"the plugin printed: hello, world!",
+		"$ sbx run --invoke add add.wasm 2 40\n42\n",
+		"$ sbx run wasi/env_args.wasm -v \"two words\"\narg[0]=env_args.wasm\narg[1]=-v\narg[2]=two words\n",
+		"$ sbx run wasi/exit3.wasm\nexiting with 3\n(exit status 3)\n",
+		"kind: WASI reactor"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
