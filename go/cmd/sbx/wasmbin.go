@@ -673,8 +673,12 @@ func (r *reader) constExpr() error {
 
 // check refuses indices that point outside their index spaces.
 func (m *wasmModule) check() error {
-	for what, indices := range map[string][]uint32{"function": m.funcs, "tag": m.tags} {
-		for i, t := range indices {
+	for _, space := range []struct {
+		what    string
+		indices []uint32
+	}{{"function", m.funcs}, {"tag", m.tags}} {
+		what := space.what
+		for i, t := range space.indices {
 			if int64(t) >= int64(len(m.types)) {
 				return fmt.Errorf("%s %d has type %d; the module has %d types", what, i, t, len(m.types))
 			}

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sbx-run/sbx/go/wasm"
 )
 
 // Helpers that assemble wasm binaries byte by byte.
@@ -219,4 +225,78 @@ func FuzzParseWasm(f *testing.F) {
 			t.Errorf("error is not one line: %q", err)
 		}
 	})
+}
+
+// TestParseWasmAgreesWithTheLibrary compares the exported function
+// signatures the parser reads with those go/wasm reports after a load, for
+// every fixture of the repository.
+func TestParseWasmAgreesWithTheLibrary(t *testing.T) {
+	var paths []string
+	for _, pattern := range []string{"*.wasm", "wasi/*.wasm", "programs/*.wasm"} {
+		matches, err := filepath.Glob(filepath.Join("..", "..", "..", "testdata", pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, matches...)
+	}
+	// These cannot load in a bare host (an import it lacks, a start
+	// function that never returns, more memory than the default limit).
+	unloadable := map[string]bool{"unresolved_import.wasm": true, "plugin.wasm": true, "start_loop.wasm": true,
+		"big_memory.wasm": true}
+	host, err := wasm.NewHost(wasm.WithWASI(wasm.WASIConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	compared := 0
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := parseWasm(b)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		var parsed []string
+		for _, e := range m.exports {
+			if e.kind == externFunc {
+				parsed = append(parsed, e.name+m.types[m.funcs[e.index]].String())
+			}
+		}
+		if len(b) > 100_000 {
+			continue // programs/large.wasm: parsed, but compiling it takes seconds
+		}
+		timeout := 10 * time.Second
+		if unloadable[filepath.Base(path)] {
+			timeout = 100 * time.Millisecond // start_loop's load never ends
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		mod, err := host.LoadModule(ctx, filepath.Base(path), b)
+		cancel()
+		if unloadable[filepath.Base(path)] {
+			if err == nil {
+				t.Errorf("%s loaded", path)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		var loaded []string
+		for _, f := range mod.ExportedFunctions() {
+			loaded = append(loaded, f.String())
+		}
+		sort.Strings(parsed)
+		sort.Strings(loaded)
+		if !reflect.DeepEqual(parsed, loaded) {
+			t.Errorf("%s: parsed %q; go/wasm reports %q", path, parsed, loaded)
+		}
+		compared++
+	}
+	if compared < 25 {
+		t.Errorf("compared %d modules of %d", compared, len(paths))
+	}
 }
