@@ -28,8 +28,8 @@ func compileCommand(args []string, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	cacheDir := fs.String("cache-dir", "", "the cache directory to fill (required)")
 	fuel := fs.Uint64("fuel", 0, "compile for runs with --fuel (any non-zero N)")
-	if err := fs.Parse(args); err != nil {
-		return usageError(stderr, "compile: %v", err)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	if *cacheDir == "" {
 		return usageError(stderr, "compile needs --cache-dir DIR")

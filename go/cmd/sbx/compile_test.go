@@ -143,3 +143,14 @@ func TestCompileFailures(t *testing.T) {
 		t.Errorf("failed compiles wrote %v", names(files))
 	}
 }
+
+func TestRunCacheDirFailure(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := sbx("run", "--cache-dir", filepath.Join(file, "sub"), "--invoke", "add", fixture("add"), "1", "2")
+	if code != 1 || stdout != "" || !containsOneLine(stderr, "cache directory") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and one line about the cache directory", code, stdout, stderr)
+	}
+}

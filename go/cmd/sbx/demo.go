@@ -23,8 +23,8 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sbx demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	testdata := fs.String("testdata", "", "the fixtures directory (default: testdata or ../testdata)")
-	if err := fs.Parse(args); err != nil {
-		return fail(stderr, exitUsage, fmt.Errorf("demo: %v", err))
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	dir := *testdata
 	if dir == "" {

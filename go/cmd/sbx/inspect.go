@@ -16,8 +16,8 @@ import (
 func inspectCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sbx inspect", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		return usageError(stderr, "inspect: %v", err)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		return usageError(stderr, "inspect needs one module, got %d arguments", fs.NArg())
@@ -191,6 +191,9 @@ func byteSize(n uint64, pageSizeLog uint32) string {
 	for i < len(units)-1 && total >= 1024 && total%1024 == 0 {
 		total /= 1024
 		i++
+	}
+	if total == 1 && i == 0 {
+		return " (1 byte)"
 	}
 	return fmt.Sprintf(" (%d %s)", total, units[i])
 }

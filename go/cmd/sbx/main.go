@@ -107,7 +107,23 @@ func usageError(stderr io.Writer, format string, args ...any) int {
 	return exitUsage
 }
 
-// hostFlags are the flags that configure the host, shared by run and compile.
+// parseFlags parses a subcommand's flags, which stop at its first
+// argument. -h prints the usage to stderr, as the flag package does, and
+// exits 0; a bad flag is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return exitOK, true
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stderr, usage)
+		return exitOK, false
+	default:
+		return usageError(stderr, "%s: %v", strings.TrimPrefix(fs.Name(), "sbx "), err), false
+	}
+}
+
+// hostFlags are run's flags that configure the host.
 type hostFlags struct {
 	timeout  *time.Duration
 	fuel     *uint64
@@ -159,8 +175,8 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		wasi.Env = append(wasi.Env, kv)
 		return err
 	})
-	if err := fs.Parse(args); err != nil {
-		return usageError(stderr, "run: %v", err)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	if fs.NArg() < 1 {
 		return usageError(stderr, "run needs a module")
@@ -179,7 +195,11 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	host, err := wasm.NewHost(opts...)
 	if err != nil {
-		return fail(stderr, exitUsage, err)
+		code := exitFailure // e.g. a --cache-dir that cannot be created
+		if errors.Is(err, wasm.ErrInvalidOption) {
+			code = exitUsage // e.g. --memory out of range
+		}
+		return fail(stderr, code, err)
 	}
 	defer host.Close()
 	ctx := context.Background()
