@@ -51,13 +51,14 @@ func compileCommand(args []string, stderr io.Writer) int {
 }
 
 // compileModule puts path's compiled code into dir. The go/wasm package
-// compiles only as part of a load, and writes the cache before it links
-// and instantiates; so this loads the module without WASI and without host
-// functions: a module that imports anything then fails to link and runs
-// nothing, and one that imports nothing can only compute (its start
-// function, if any, runs with no way to do I/O, for at most
-// compileLoadTimeout). Any failure after compiling is not compile's
-// concern; whether the cache now holds the code is checked on disk.
+// has no compile-only call: it compiles as part of a load, and writes the
+// cache before it links and instantiates. So this loads the module without
+// WASI and without host functions: a module that imports anything then
+// fails to link and runs nothing, and one that imports nothing can only
+// compute (its start function or _initialize, if any, runs with no way to
+// do I/O, for at most compileLoadTimeout). Any failure after compiling is
+// not compile's concern; whether the cache now holds the code is checked
+// on disk.
 func compileModule(host *wasm.Host, dir, path string) error {
 	wasmBytes, err := os.ReadFile(path)
 	if err != nil {
