@@ -43,7 +43,8 @@ pub struct Limits {
     pub load_timeout: Option<Duration>,
     /// Fuel per call; `None` turns fuel metering off (it costs ~2x on loops).
     pub fuel: Option<u64>,
-    /// Use Wasmtime's pooling allocator, with `max_modules` slots.
+    /// Use Wasmtime's pooling allocator, with `max_modules` slots; a slot
+    /// holds one memory and one table, so modules with more do not load.
     pub pooling: bool,
 }
 
