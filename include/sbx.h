@@ -81,7 +81,8 @@ typedef enum sbx_status {
    */
   SBX_STATUS_INSTANCE_LIMIT = 12,
   /**
-   * The module's initial memory or table is larger than the configured limit.
+   * The module's initial memories or tables together are larger than the
+   * configured limits, or it defines more of them than the host allows.
    */
   SBX_STATUS_RESOURCE_LIMIT = 13,
   /**
@@ -397,15 +398,21 @@ enum sbx_status sbx_config_set_exec_timeout_ns(struct sbx_config *config, uint64
 enum sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
 
 /**
- * Linear memory per module, in bytes, 64 KiB to 4 GiB (default 256 MiB).
- * `memory.grow` past it returns -1 inside the guest; a module whose initial
- * memory is larger fails to load with SBX_STATUS_RESOURCE_LIMIT.
+ * Linear memory per module, in bytes, 64 KiB to 4 GiB (default 256 MiB):
+ * the sum of all the module's memories, 32- and 64-bit. `memory.grow` past
+ * it returns -1 inside the guest; a module whose initial memories together
+ * are larger fails to load with SBX_STATUS_RESOURCE_LIMIT. Memory comes in
+ * 64 KiB pages, so a limit that is not a multiple of 64 KiB allows the whole
+ * pages below it: 100 KiB allows one page, not two.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
 enum sbx_status sbx_config_set_memory_limit(struct sbx_config *config, uint64_t bytes);
 
 /**
- * Elements per table, 1 to 2^32-1 (default 10,000).
+ * Table elements per module, 1 to 2^32-1 (default 10,000): the sum over
+ * all the module's tables. `table.grow` past it returns -1 inside the
+ * guest; a module whose initial tables together are larger fails to load
+ * with SBX_STATUS_RESOURCE_LIMIT.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
 enum sbx_status sbx_config_set_table_elements_limit(struct sbx_config *config, uint64_t elements);
@@ -437,7 +444,9 @@ enum sbx_status sbx_config_set_fuel(struct sbx_config *config, uint64_t fuel_per
 /**
  * Whether to use Wasmtime's pooling allocator (default false). A pool
  * reserves, up front, max_modules x (4 GiB + 32 MiB) of address space (not
- * memory) and makes instantiation several times faster.
+ * memory) and makes instantiation several times faster. Each slot holds one
+ * memory and one table: a module that defines more fails to load with
+ * SBX_STATUS_RESOURCE_LIMIT.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or when
  * max_modules is above the pool's 4,096 slots.
  */

@@ -26,7 +26,8 @@ pub enum Status {
     LinkError = 11,
     /// The host's module cap or the instance pool is full.
     InstanceLimit = 12,
-    /// The module's initial memory or table is larger than the configured limit.
+    /// The module's initial memories or tables together are larger than the
+    /// configured limits, or it defines more of them than the host allows.
     ResourceLimit = 13,
     /// No export by that name, or the export is not a function.
     ExportNotFound = 20,

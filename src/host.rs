@@ -225,8 +225,10 @@ impl Host {
         options: &LoadOptions,
     ) -> Result<(Module, CacheSource)> {
         let inner = &self.inner;
+        // Before compiling: a pooled engine's compile rejects what does not
+        // fit its slots with a compile error, and a refusal costs no compile.
+        inner.limits.check_module(wasm)?;
         let (compiled, source) = inner.cache.get_or_compile(&inner.engine, wasm)?;
-        inner.limits.check_module(&compiled)?;
         let wasi_config = options.wasi.as_ref().or(inner.wasi.as_ref());
         let pre = {
             let linkers = inner.linkers.read().unwrap_or_else(|p| p.into_inner());

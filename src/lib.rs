@@ -12,9 +12,11 @@ mod deadline;
 mod error;
 mod host;
 mod host_func;
+mod limiter;
 mod limits;
 mod memory;
 mod module;
+mod shape;
 mod wasi;
 
 pub use cache::CacheSource;

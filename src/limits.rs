@@ -1,11 +1,10 @@
 //! Limits: what a guest may use, the defaults that sandbox without any
 //! configuration, and how they map onto Wasmtime's engine and store settings.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Status};
+use crate::shape::ModuleShape;
 use std::time::Duration;
-use wasmtime::{
-    InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits, StoreLimitsBuilder,
-};
+use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// One wasm page.
 pub(crate) const WASM_PAGE: u64 = 64 * 1024;
@@ -16,14 +15,23 @@ pub(crate) const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 pub(crate) const MAX_WASM_STACK_BYTES: u64 = 4 * 1024 * 1024;
 /// Upper bound on a pooled host's slots; each reserves ~4 GiB of address space.
 pub(crate) const MAX_POOL_SLOTS: u32 = 4096;
+/// Linear memories one module may define without pooling (a pooled host
+/// allows one). Each reserves ~4 GiB of address space however small it is,
+/// so this bounds a host's reservation at max_modules x 4 x 4 GiB.
+pub(crate) const MAX_MEMORIES_PER_MODULE: u32 = 4;
+/// Wasmtime's default, kept when a larger `max_wasm_stack` does not need more.
+const DEFAULT_ASYNC_STACK_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The guest resource limits of one host. Every module loaded on the host
 /// gets these; every call gets the per-call ones afresh.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Linear memory per module, in bytes. `memory.grow` past it returns -1.
+    /// Linear memory per module, in bytes: the sum of all its memories.
+    /// `memory.grow` past it returns -1; a limit between two multiples of
+    /// 64 KiB allows the whole pages below it.
     pub memory_bytes: u64,
-    /// Elements per table.
+    /// Table elements per module: the sum over all its tables.
+    /// `table.grow` past it returns -1.
     pub table_elements: u64,
     /// Bytes of native stack wasm may use before it traps with a stack overflow.
     pub max_wasm_stack: u64,
@@ -35,7 +43,8 @@ pub struct Limits {
     pub load_timeout: Option<Duration>,
     /// Fuel per call; `None` turns fuel metering off (it costs ~2x on loops).
     pub fuel: Option<u64>,
-    /// Use Wasmtime's pooling allocator, with `max_modules` slots.
+    /// Use Wasmtime's pooling allocator, with `max_modules` slots; a slot
+    /// holds one memory and one table, so modules with more do not load.
     pub pooling: bool,
 }
 
@@ -96,6 +105,20 @@ impl Limits {
         config.epoch_interruption(true);
         config.consume_fuel(self.fuel.is_some());
         config.max_wasm_stack(self.max_wasm_stack as usize);
+        // sbx never runs wasm on async stacks, but wasmtime-wasi compiles in
+        // Wasmtime's `async` feature, which requires max_wasm_stack <=
+        // async_stack_size. Nothing is allocated at that size: the pool has
+        // no stacks (`total_stacks(0)`) and on-demand allocates them only
+        // for async calls.
+        config.async_stack_size(self.max_wasm_stack.max(DEFAULT_ASYNC_STACK_BYTES) as usize);
+        // Stated rather than inherited, because the limits depend on them:
+        // several memories and 64-bit memories (both Wasm 3.0, on by default
+        // in Wasmtime 48) count toward the one memory limit; custom page
+        // sizes stay off, so every page is 64 KiB and the limiter's
+        // accounting holds (see `limiter::ModuleLimiter::memory_grow_failed`).
+        config.wasm_multi_memory(true);
+        config.wasm_memory64(true);
+        config.wasm_custom_page_sizes(false);
         if self.pooling {
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pool()));
         }
@@ -130,45 +153,51 @@ impl Limits {
         self.max_modules as u64 * (memory_slot + table_slot)
     }
 
-    /// The per-store limiter: a refused grow returns -1 inside the guest.
-    pub(crate) fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new()
-            .memory_size(self.memory_bytes as usize)
-            .table_elements(self.table_elements as usize)
-            .trap_on_grow_failure(false)
-            .build()
-    }
-
-    /// Rejects a module whose initial memory or table cannot fit, with a
-    /// message that says which and by how much.
-    pub(crate) fn check_module(&self, module: &wasmtime::Module) -> Result<()> {
-        let need = module.resources_required();
-        if let Some(bytes) = need.max_initial_memory_size {
-            if bytes > self.memory_bytes {
-                return Err(Error::new(
-                    crate::Status::ResourceLimit,
-                    format!(
-                        "module needs {bytes} bytes of initial memory; the limit is {}",
-                        self.memory_bytes
-                    ),
-                ));
-            }
+    /// Rejects, before it is compiled, a module whose memories or tables
+    /// cannot fit: too many of them, or initial sizes that together exceed
+    /// the limits. The message names the need and the limit. Bytes that are
+    /// not a core module pass, for the compiler to reject; whatever this
+    /// misses, the store's limiter refuses at instantiation.
+    pub(crate) fn check_module(&self, wasm: &[u8]) -> Result<()> {
+        let Some(shape) = ModuleShape::read(wasm) else {
+            return Ok(());
+        };
+        let refuse = |message: String| Err(Error::new(Status::ResourceLimit, message));
+        let (max_memories, max_tables, per) = if self.pooling {
+            (1, 1, "a pooled host allows")
+        } else {
+            (MAX_MEMORIES_PER_MODULE, u32::MAX, "sbx allows")
+        };
+        if shape.memories > max_memories {
+            return refuse(format!(
+                "module defines {} memories; {per} {max_memories} per module",
+                shape.memories
+            ));
         }
-        if let Some(elements) = need.max_initial_table_size {
-            if elements > self.table_elements {
-                return Err(Error::new(
-                    crate::Status::ResourceLimit,
-                    format!(
-                        "module needs {elements} initial table elements; the limit is {}",
-                        self.table_elements
-                    ),
-                ));
-            }
+        if shape.tables > max_tables {
+            return refuse(format!(
+                "module defines {} tables; {per} {max_tables} per module",
+                shape.tables
+            ));
         }
-        if self.pooling && (need.num_memories > 1 || need.num_tables > 1) {
-            return Err(Error::new(
-                crate::Status::ResourceLimit,
-                "module defines more than one memory or table, which a pooled host does not allow",
+        let together = |n: u32, what: &str| match n {
+            0 | 1 => String::new(),
+            n => format!(" ({n} {what} together)"),
+        };
+        if shape.initial_memory_bytes > self.memory_bytes {
+            return refuse(format!(
+                "module needs {} bytes of initial memory{}; the memory limit is {} bytes",
+                shape.initial_memory_bytes,
+                together(shape.memories, "memories"),
+                self.memory_bytes
+            ));
+        }
+        if shape.initial_table_elements > self.table_elements {
+            return refuse(format!(
+                "module needs {} initial table elements{}; the table elements limit is {}",
+                shape.initial_table_elements,
+                together(shape.tables, "tables"),
+                self.table_elements
             ));
         }
         Ok(())

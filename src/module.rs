@@ -5,14 +5,15 @@ use crate::call::{Exports, FunctionInfo};
 use crate::deadline::{self, CallState, Cancel, Watch};
 use crate::error::{Error, Result, Status, Stopped};
 use crate::host::{Host, HostInner, LoadOptions};
+use crate::limiter::ModuleLimiter;
 use crate::wasi::WasiState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
-use wasmtime::{Instance, InstancePre, Memory, StoreLimits};
+use wasmtime::{Instance, InstancePre, Memory};
 
 /// What each store carries: its limits and the state of the call in flight.
 pub struct StoreData {
-    limits: StoreLimits,
+    limiter: ModuleLimiter,
     watch: Arc<Watch>,
     call_seq: u64,
     cancel: Option<Arc<Cancel>>,
@@ -90,7 +91,7 @@ impl ModuleInner {
     ) -> Result<ModuleInner> {
         let cancel = options.cancel.as_ref();
         let data = StoreData {
-            limits: host.limits.store_limits(),
+            limiter: ModuleLimiter::new(&host.limits),
             watch: watch.clone(),
             call_seq: 1,
             cancel: cancel.cloned(),
@@ -98,7 +99,7 @@ impl ModuleInner {
             user_data: options.user_data,
         };
         let mut store = ModuleStore::new(&host.engine, data);
-        store.limiter(|data| &mut data.limits);
+        store.limiter(|data| &mut data.limiter);
         deadline::install_callback(&mut store);
         if let Some(fuel) = host.limits.fuel {
             store
@@ -121,7 +122,7 @@ impl ModuleInner {
         };
         watch.end();
         let fuel_used = host.limits.fuel.map(|f| f - store.get_fuel().unwrap_or(0));
-        let instance = started.map_err(classify_instantiate_error)?;
+        let instance = started.map_err(|e| classify_instantiate_error(e, &store.data().limiter))?;
         store.data_mut().cancel = None;
         let (exports, functions) = Exports::collect(&mut store, &instance);
         let memory = instance.get_memory(&mut store, "memory").or_else(|| {
@@ -193,7 +194,7 @@ impl Drop for ModuleInner {
     }
 }
 
-fn classify_instantiate_error(err: wasmtime::Error) -> Error {
+fn classify_instantiate_error(err: wasmtime::Error, limiter: &ModuleLimiter) -> Error {
     if err
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
@@ -212,8 +213,11 @@ fn classify_instantiate_error(err: wasmtime::Error) -> Error {
         || err.downcast_ref::<wasmtime::WasmBacktrace>().is_some();
     if from_guest {
         Error::from_guest(err, "start function")
+    } else if let Some(refusal) = limiter.refusal() {
+        // Refused by the limiter: a case `Limits::check_module` cannot see.
+        Error::new(Status::ResourceLimit, format!("instantiate: {refusal}"))
     } else {
-        // Not the guest's code: memory or table allocation was refused.
+        // Not the guest's code: memory or table allocation failed.
         Error::new(Status::ResourceLimit, format!("instantiate: {err:#}"))
     }
 }

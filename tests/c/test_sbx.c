@@ -479,6 +479,40 @@ static void test_memory_limit(void) {
   sbx_close(host);
 }
 
+/* The memory limit bounds the sum of a module's memories (multi_memory has
+ * four, 1 + 1 + 0 + 0 pages), and a limit between pages allows the pages
+ * below it. */
+static void test_memory_limit_is_per_module(void) {
+  sbx_config *config = new_config();
+  CHECK_STATUS(sbx_config_set_memory_limit(config, (1 << 20) + (100 << 10)),
+               SBX_STATUS_OK);
+  sbx_host *host = sbx_test_host(config);
+  sbx_config_free(config);
+  sbx_module *m = sbx_test_must_load(host, "multi_memory.wasm");
+  CHECK(call1(m, "grow_all", NULL, 0) == 17); /* 1 MiB + 100 KiB: 17 pages */
+  for (uint64_t mem = 0; mem < 4; mem++) {
+    uint64_t params[2] = {mem, 1};
+    CHECK(call1(m, "grow", params, 2) == 0xffffffffu);
+  }
+  CHECK(call1(m, "pages", NULL, 0) == 17);
+  sbx_module_free(m);
+  sbx_close(host);
+
+  /* Under one page the two initial pages do not fit together. */
+  config = new_config();
+  CHECK_STATUS(sbx_config_set_memory_limit(config, 64 << 10), SBX_STATUS_OK);
+  host = sbx_test_host(config);
+  sbx_config_free(config);
+  m = NULL;
+  sbx_error *err = NULL;
+  CHECK_STATUS_ERR(sbx_test_load(host, "multi_memory.wasm", &m, &err),
+                   SBX_STATUS_RESOURCE_LIMIT, err);
+  CHECK(m == NULL);
+  CHECK(err && strstr(sbx_error_message(err), "the memory limit is 65536"));
+  sbx_error_free(err);
+  sbx_close(host);
+}
+
 /* --- interrupt from another thread --- */
 
 struct loop_call {
@@ -783,6 +817,17 @@ static void test_pooling(void) {
   sbx_error_free(trap);
   for (int i = 0; i < 4; i++) sbx_module_free(m[i]);
 
+  /* A slot holds one memory: four fail to load, naming the restriction. */
+  sbx_module *multi = NULL;
+  err = NULL;
+  CHECK_STATUS_ERR(sbx_test_load(host, "multi_memory.wasm", &multi, &err),
+                   SBX_STATUS_RESOURCE_LIMIT, err);
+  CHECK(multi == NULL);
+  CHECK(err && strcmp(sbx_error_message(err),
+                      "module defines 4 memories; a pooled host allows 1 "
+                      "per module") == 0);
+  sbx_error_free(err);
+
   /* Pooling with more slots than the pool allows is rejected. */
   config = new_config();
   CHECK_STATUS(sbx_config_set_max_modules(config, 4097), SBX_STATUS_OK);
@@ -809,9 +854,21 @@ static void test_config_ranges(void) {
   CHECK_STATUS(sbx_config_set_max_wasm_stack(c, (16 << 10) - 1),
                SBX_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 16 << 10), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 2 << 20), SBX_STATUS_OK);
   CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 4 << 20), SBX_STATUS_OK);
   CHECK_STATUS(sbx_config_set_max_wasm_stack(c, (4 << 20) + 1),
                SBX_STATUS_INVALID_ARGUMENT);
+  /* Hosts take every stack size the setter accepts. */
+  for (uint64_t stack = 2 << 20; stack <= 4 << 20; stack += 2 << 20) {
+    sbx_config *s = new_config();
+    CHECK_STATUS(sbx_config_set_max_wasm_stack(s, stack), SBX_STATUS_OK);
+    sbx_host *h = NULL;
+    sbx_error *e = NULL;
+    CHECK_STATUS_ERR(sbx_host_new(s, &h, &e), SBX_STATUS_OK, e);
+    sbx_error_free(e);
+    sbx_config_free(s);
+    sbx_close(h);
+  }
   CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 512 << 10), SBX_STATUS_OK);
   CHECK_STATUS(sbx_config_set_max_modules(c, 0), SBX_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(sbx_config_set_max_modules(c, 1), SBX_STATUS_OK);
@@ -1417,6 +1474,7 @@ static const sbx_test_case tests[] = {
     {"traps", test_traps},
     {"fuel", test_fuel},
     {"memory_limit", test_memory_limit},
+    {"memory_limit_is_per_module", test_memory_limit_is_per_module},
     {"interrupt", test_interrupt},
     {"cancel", test_cancel},
     {"close_during_call", test_close_during_call},
