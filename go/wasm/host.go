@@ -289,7 +289,7 @@ func (h *Host) Close() error {
 	h.closed = true
 	for tok, m := range h.loads {
 		C.sbx_cancel_trigger(tok)
-		m.stopClosing() // ends the ctx of host functions the start function runs
+		m.closeNow() // ends the ctx of host functions the start function runs
 	}
 	h.mu.Unlock()
 

@@ -205,20 +205,39 @@ func (m *Module) newHostContext(cptr *C.sbx_caller) context.Context {
 			parent, m.hostStopTimer = context.WithDeadline(parent, time.Now().Add(time.Duration(left)))
 		}
 	}
-	m.hostCtx, m.hostCancel = context.WithCancelCause(parent)
-	cancel := m.hostCancel
-	m.hostUnhook = context.AfterFunc(m.closing, func() { cancel(ErrClosed) })
-	return m.hostCtx
+	ctx, cancel := context.WithCancelCause(parent)
+	m.hostMu.Lock()
+	m.hostCtx, m.hostCancel = ctx, cancel
+	closing := m.closing.Err() != nil // closeNow ran before hostCancel was set
+	m.hostMu.Unlock()
+	if closing {
+		cancel(ErrClosed)
+	}
+	return ctx
 }
 
 // endHostContext releases hostCtx as its call returns.
 func (m *Module) endHostContext() {
-	m.hostUnhook()
-	m.hostCancel(nil)
+	m.hostMu.Lock()
+	cancel := m.hostCancel
+	m.hostCancel = nil
+	m.hostMu.Unlock()
+	cancel(nil)
 	if m.hostStopTimer != nil {
 		m.hostStopTimer()
 	}
-	m.hostCtx, m.hostCancel, m.hostUnhook, m.hostStopTimer = nil, nil, nil, nil
+	m.hostCtx, m.hostStopTimer = nil, nil
+}
+
+// closeNow wakes the callers waiting for the module and cancels the ctx of
+// its host functions, for Close (and Host.Close, during a load).
+func (m *Module) closeNow() {
+	m.stopClosing()
+	m.hostMu.Lock()
+	if m.hostCancel != nil {
+		m.hostCancel(ErrClosed)
+	}
+	m.hostMu.Unlock()
 }
 
 // hostError is the error of a call (or load) op that a host function

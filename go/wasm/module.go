@@ -40,10 +40,8 @@ type Module struct {
 	// The state of the call (or load) in flight, used by its goroutine and
 	// by the host functions it runs, which run on that same goroutine.
 	callCtx       context.Context
-	callTimeoutNs uint64          // the timeout the call passed to the library
-	hostCtx       context.Context // what host functions get; made by the first one
-	hostCancel    context.CancelCauseFunc
-	hostUnhook    func() bool        // stops the hook that cancels hostCtx on close
+	callTimeoutNs uint64             // the timeout the call passed to the library
+	hostCtx       context.Context    // what host functions get; made by the first one
 	hostStopTimer context.CancelFunc // nil unless hostCtx has a deadline of its own
 	hostErr       *HostFunctionError // the first host function failure of the call
 	caller        Caller             // given to host functions
@@ -58,9 +56,12 @@ type Module struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	// closing ends when Close starts (or Host.Close, during the load): it
-	// wakes the callers waiting for the module and ends hostCtx.
+	// wakes the callers waiting for the module. Then closeNow cancels
+	// hostCancel, which hostMu guards since closeNow runs on any goroutine.
 	closing     context.Context
 	stopClosing context.CancelFunc
+	hostMu      sync.Mutex
+	hostCancel  context.CancelCauseFunc // hostCtx's
 
 	trigger func()        // triggers tok, then signals fired
 	fired   chan struct{} // one slot: the trigger has finished
@@ -258,7 +259,7 @@ func (m *Module) FuelConsumed() (uint64, error) {
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		m.closed.Store(true)
-		m.stopClosing()
+		m.closeNow()
 		if m.reentrant() {
 			// This goroutine runs the call (or the load): it frees the
 			// module once the library returns.
