@@ -31,12 +31,12 @@ import (
 // and no deadline, cancellation or Close can stop it. A function that may
 // block must watch ctx.Done() and return; if it returns the ctx's error (or
 // one wrapping it), the call fails as if the guest had been stopped (with
-// ErrTimeout, ErrInterrupted or ErrClosed, and the context error), not with
-// a *HostFunctionError. A function that ignores ctx stalls its call, and
-// Close waits for it. caller gives the calling module and its memory.
-// Neither caller nor stack may be kept after the function returns.
+// ErrTimeout or ErrInterrupted wrapping the context error, or ErrClosed),
+// not with a *HostFunctionError. A function that ignores ctx stalls its
+// call, and Close waits for it. caller gives the calling module and its
+// memory. Neither caller nor stack may be kept after the function returns.
 //
-// Returning an error aborts the guest's call, which then fails with a
+// Returning any other error aborts the guest's call, which then fails with a
 // *HostFunctionError wrapping that error (errors.Is finds it). A panic is
 // recovered and fails the call the same way, with the panic value. The
 // function must not call runtime.Goexit (t.FailNow, t.Fatal, ...).
