@@ -172,7 +172,7 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 	}
 	C.sbx_load_options_timeout_ns(options, C.uint64_t(timeoutNs))
 
-	if h.closing() {
+	if h.closeStarted() {
 		return nil, closedError(op, "host")
 	}
 	h.rw.RLock()
@@ -310,10 +310,10 @@ func (h *Host) Close() error {
 	return nil
 }
 
-// closing says whether Close has started: it holds rw until it is done
+// closeStarted says whether Close has started: it holds rw until it is done
 // (waiting for the calls in flight), so a method that would take rw
 // returns ErrClosed at once instead of waiting.
-func (h *Host) closing() bool {
+func (h *Host) closeStarted() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.closed

@@ -111,7 +111,7 @@ func (h *Host) DefineFunction(moduleName, name string, params, results []ValueTy
 		}
 	}
 
-	if h.closing() {
+	if h.closeStarted() {
 		return closedError(op, "host")
 	}
 	h.rw.RLock()

@@ -47,10 +47,16 @@ func (l *callLock) lock() {
 
 // unlock releases the lock, waking a waiter if there is one.
 func (l *callLock) unlock() {
-	if l.state.CompareAndSwap(locked, unlocked) {
-		if l.waiters.Load() > 0 {
-			l.signal()
-		}
+	if released := l.state.CompareAndSwap(locked, unlocked); !released || l.waiters.Load() > 0 {
+		l.unlockSlow(released)
+	}
+}
+
+// unlockSlow wakes a waiter once the lock is released, or else hands it
+// to the starving waiter that asked for it.
+func (l *callLock) unlockSlow(released bool) {
+	if released {
+		l.signal()
 		return
 	}
 	for {

@@ -211,11 +211,11 @@ func (m *Module) lock() bool {
 	return m.lk.tryLock() || m.lk.lockSlow(nil, m.closing.Done())
 }
 
-// lockCtx takes the module's lock for a call: it waits for the call in
-// flight, but gives up when ctx ends (ctxError) or the module is closed
-// meanwhile (ErrClosed).
-func (m *Module) lockCtx(ctx context.Context, fnName string) error {
-	if m.lk.tryLock() || m.lk.lockSlow(ctx.Done(), m.closing.Done()) {
+// waitLock takes the module's lock for a call after tryLock failed: it waits
+// for the call in flight, but gives up when ctx ends (ctxError) or the
+// module is closed meanwhile (ErrClosed).
+func (m *Module) waitLock(ctx context.Context, fnName string) error {
+	if m.lk.lockSlow(ctx.Done(), m.closing.Done()) {
 		return nil
 	}
 	if m.closed.Load() {
@@ -323,8 +323,10 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 			return nil, err
 		}
 	}
-	if err := m.lockCtx(ctx, fnName); err != nil {
-		return nil, err
+	if !m.lk.tryLock() {
+		if err := m.waitLock(ctx, fnName); err != nil {
+			return nil, err
+		}
 	}
 	defer m.lk.unlock()
 	if m.ptr == nil {
