@@ -634,6 +634,15 @@ enum sbx_status sbx_caller_memory_write(struct sbx_caller *caller_ptr,
 enum sbx_status sbx_caller_user_data(struct sbx_caller *caller_ptr, uint64_t *user_data_out);
 
 /**
+ * Writes the nanoseconds left before the deadline of the call (or load) the
+ * caller runs in: 0 once it has passed, `SBX_TIMEOUT_NONE` when it has none.
+ * The guest cannot be interrupted while its host function runs, so a host
+ * function that may block should bound its wait by this.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+ */
+enum sbx_status sbx_caller_time_left(struct sbx_caller *caller_ptr, uint64_t *ns_out);
+
+/**
  * Sets the message the guest's call fails with when this callback returns
  * non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.

@@ -94,6 +94,15 @@ impl Watch {
         InFlight(self)
     }
 
+    /// Nanoseconds left before the deadline of the call in flight: `None`
+    /// without one, 0 once it has passed.
+    pub(crate) fn time_left_ns(&self) -> Option<u64> {
+        match self.deadline_ns.load(Relaxed) {
+            0 => None,
+            deadline => Some(deadline.saturating_sub(now_ns())),
+        }
+    }
+
     /// Marks the call in flight as finished. A timer or interrupter that
     /// still sees the old values only causes a spare epoch bump.
     pub(crate) fn end(&self) {

@@ -3,11 +3,13 @@
 //! encoding) on one stack: params in, results out.
 
 use crate::call::ValueType;
+use crate::deadline::CallState;
 use crate::error::{Error, Result, Status};
 use crate::memory;
 use crate::module::StoreData;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::{FuncType, ValRaw, ValType};
 
 /// The failure a host function reports; it ends the guest's call with
@@ -37,6 +39,18 @@ impl Caller<'_> {
     /// The `user_data` the module was loaded with.
     pub fn user_data(&self) -> u64 {
         self.inner.data().user_data
+    }
+
+    /// The time left before the deadline of the call (or load) in flight:
+    /// `None` without one, zero once it has passed. The guest cannot be
+    /// interrupted while a host function runs, so one that may block should
+    /// bound its wait by this.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.inner
+            .data()
+            .watch()
+            .time_left_ns()
+            .map(Duration::from_nanos)
     }
 
     fn memory(&mut self) -> Result<wasmtime::Memory> {

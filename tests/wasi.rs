@@ -538,3 +538,45 @@ fn host_function_reentering_its_own_module_does_not_deadlock() {
         Status::HandleClosed
     );
 }
+
+/// A host function sees the deadline of the call it runs in: none without
+/// one, else at most the call's timeout (and not much less, as it runs at once).
+#[test]
+fn host_function_sees_the_time_left_of_its_call() {
+    let host = Host::new(HostConfig::default()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    host.define_func(
+        "host",
+        "shout",
+        &[ValueType::I32, ValueType::I32],
+        &[ValueType::I32],
+        Arc::new(move |caller: &mut Caller<'_>, stack: &mut [u64]| {
+            seen2.lock().unwrap().push(caller.time_left());
+            stack[0] = 0;
+            Ok(())
+        }),
+    )
+    .unwrap();
+    let options = LoadOptions {
+        wasi: Some(WasiConfig::default()),
+        ..LoadOptions::default()
+    };
+    let (plugin, _) = host
+        .load_with("plugin", &wasi_fixture("plugin"), &options)
+        .unwrap();
+    let mut out = [0u64; 1];
+    for timeout in [Timeout::Never, Timeout::After(Duration::from_secs(60))] {
+        plugin
+            .call(b"greet", &[0], &mut out, timeout, None)
+            .unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0], None);
+    let left = seen[1].expect("a deadline");
+    assert!(
+        left <= Duration::from_secs(60) && left > Duration::from_secs(50),
+        "time left {left:?}"
+    );
+}

@@ -129,3 +129,37 @@ func BenchmarkHostFunctionRoundTrip(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perCall), "ns/roundtrip")
 }
+
+// Calls from every goroutine on one module: they queue for it.
+func BenchmarkCallWithTimeoutSharedModule(b *testing.B) {
+	h := newHost(b, WithExecTimeout(time.Second))
+	m := load(b, h, "add")
+	b.ReportAllocs()
+	b.SetParallelism(2)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := m.CallWithTimeout(context.Background(), "add", 1, 2); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// One host function call per call, under an ExecTimeout: what the host
+// functions' ctx costs a call that reaches one.
+func BenchmarkHostFunctionOnePerCall(b *testing.B) {
+	h := newHost(b, WithExecTimeout(time.Second))
+	defineF(b, h, func(ctx context.Context, c *Caller, stack []uint64) error {
+		stack[0]++
+		return nil
+	})
+	m := loadHostCall(b, h)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.CallWithTimeout(ctx, "loop", 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -22,6 +22,11 @@
 // errors.Is(err, context.Canceled). The guest is interrupted where it runs:
 // no goroutine is left behind, and the module stays usable.
 //
+// Go code cannot be pre-empted, so a host function is not interrupted: the
+// ctx it receives carries the call's deadline and is cancelled when the
+// call must stop (the caller's ctx ends, the module or host closes), and a
+// host function that may block must watch ctx.Done() and return.
+//
 // # Errors
 //
 // Every error wraps one of the sentinel errors (ErrCompile, ErrLink,
@@ -41,8 +46,10 @@
 // # Concurrency
 //
 // Host and Module are safe for concurrent use. Calls on one module run one
-// at a time; calls on different modules run in parallel. Close interrupts
-// whatever is running and waits for it, and is idempotent.
+// at a time; calls on different modules run in parallel. A call waiting for
+// its module gives up when its ctx ends; it and the other waiting methods
+// (FuelConsumed, Memory accesses) also give up when the module is closed.
+// Close interrupts whatever is running and waits for it, and is idempotent.
 //
 // # Building
 //

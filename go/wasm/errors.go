@@ -262,9 +262,15 @@ func ctxCauses(ctx context.Context, err error) []error {
 	return []error{err}
 }
 
-// ctxError is the error for a context that ended before the work started.
+// ctxError is the error for a context that ended while the work waited to
+// start: ErrTimeout for a deadline, as when one stops a call, and
+// ErrInterrupted otherwise, both wrapping ctx.Err() and its cause.
 func ctxError(op string, ctx context.Context, err error) error {
-	return &Error{Op: op, Msg: err.Error(), kind: ErrInterrupted, cause: ctxCauses(ctx, err)}
+	kind := ErrInterrupted
+	if err == context.DeadlineExceeded {
+		kind = ErrTimeout
+	}
+	return &Error{Op: op, Msg: "gave up waiting for the call in flight: " + err.Error(), kind: kind, cause: ctxCauses(ctx, err)}
 }
 
 // closedError is ErrClosed for op.

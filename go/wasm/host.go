@@ -172,6 +172,9 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 	}
 	C.sbx_load_options_timeout_ns(options, C.uint64_t(timeoutNs))
 
+	if h.closeStarted() {
+		return nil, closedError(op, "host")
+	}
 	h.rw.RLock()
 	defer h.rw.RUnlock()
 	if h.ptr == nil {
@@ -214,7 +217,14 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 	m.callCtx = ctx
 	st := C.sbx_load_module_with(h.ptr, stringPtr(name), C.size_t(len(name)),
 		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), options, &mod, &cerr)
-	m.callCtx = nil
+	var hostErr error // read before hostCtx ends
+	if st == C.SBX_STATUS_HOST_ERROR && m.hostErr != nil {
+		hostErr = m.hostError(op)
+	}
+	if m.hostCtx != nil {
+		m.endHostContext()
+	}
+	m.callCtx, m.hostErr = nil, nil
 	if stop != nil && !stop() {
 		<-fired // the trigger ran or is running: let it finish before the free
 	}
@@ -226,14 +236,11 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 	if st != C.SBX_STATUS_OK {
 		m.unregister()
 		ce := takeError(st, cerr)
-		if ce.status == statusHostError && m.hostErr != nil {
-			e := *m.hostErr
-			e.Op = op
-			return nil, &e
+		if hostErr != nil {
+			return nil, hostErr
 		}
 		return nil, newError(op, ce, ctx, closed || m.closed.Load())
 	}
-	m.hostErr = nil
 
 	if err := m.attach(mod); err != nil {
 		m.unregister()
@@ -245,9 +252,9 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 		h.mu.Unlock()
 		m.closed.Store(true)
 		m.closeOnce.Do(func() {})
-		m.mu.Lock()
+		m.lk.lock()
 		m.release()
-		m.mu.Unlock()
+		m.lk.unlock()
 		return nil, closedError(op, "module")
 	}
 	h.modules[m] = struct{}{}
@@ -280,8 +287,9 @@ func (h *Host) Close() error {
 		}
 	}
 	h.closed = true
-	for tok := range h.loads {
+	for tok, m := range h.loads {
 		C.sbx_cancel_trigger(tok)
+		m.closeNow() // ends the ctx of host functions the start function runs
 	}
 	h.mu.Unlock()
 
@@ -300,6 +308,15 @@ func (h *Host) Close() error {
 	C.sbx_close(h.ptr)
 	h.ptr = nil
 	return nil
+}
+
+// closeStarted says whether Close has started: it holds rw until it is done
+// (waiting for the calls in flight), so a method that would take rw
+// returns ErrClosed at once instead of waiting.
+func (h *Host) closeStarted() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
 }
 
 // forget drops a closed module from the host's set.

@@ -5,9 +5,11 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -18,12 +20,23 @@ import (
 // results to stack[:len(results)]. stack has room for
 // max(len(params), len(results)) values.
 //
-// ctx is the context of the CallWithTimeout (or LoadModule) the guest is
-// running in: a function that may block should watch ctx.Done() and can
-// return ctx.Err(). caller gives the calling module and its memory.
-// Neither caller nor stack may be kept after the function returns.
+// ctx derives from the context of the CallWithTimeout (or LoadModule) the
+// guest is running in, with its values, and ends when the call must stop:
+// its Deadline is the call's (the earlier of the caller's deadline and the
+// ExecTimeout, counted from the start of the call), and it is cancelled when
+// the caller's ctx is, and when the module or its host is closed (then
+// context.Cause(ctx) is ErrClosed). It also ends when the call returns.
 //
-// Returning an error aborts the guest's call, which then fails with a
+// Go code cannot be pre-empted: while a host function runs, its guest waits
+// and no deadline, cancellation or Close can stop it. A function that may
+// block must watch ctx.Done() and return; if it returns the ctx's error (or
+// one wrapping it), the call fails as if the guest had been stopped (with
+// ErrTimeout or ErrInterrupted wrapping the context error, or ErrClosed),
+// not with a *HostFunctionError. A function that ignores ctx stalls its
+// call, and Close waits for it. caller gives the calling module and its
+// memory. Neither caller nor stack may be kept after the function returns.
+//
+// Returning any other error aborts the guest's call, which then fails with a
 // *HostFunctionError wrapping that error (errors.Is finds it). A panic is
 // recovered and fails the call the same way, with the panic value. The
 // function must not call runtime.Goexit (t.FailNow, t.Fatal, ...).
@@ -98,6 +111,9 @@ func (h *Host) DefineFunction(moduleName, name string, params, results []ValueTy
 		}
 	}
 
+	if h.closeStarted() {
+		return closedError(op, "host")
+	}
 	h.rw.RLock()
 	defer h.rw.RUnlock()
 	if h.ptr == nil {
@@ -140,16 +156,16 @@ func invokeHostFunc(fid uint64, mid uint64, thread uintptr, cptr *C.sbx_caller, 
 }
 
 // invoke runs hf on the goroutine of the module's call in flight (which
-// holds m.mu, or is loading m), so the call state needs no lock.
+// holds m.lk, or is loading m), so the call state needs no lock.
 func (m *Module) invoke(hf *hostFunc, thread uintptr, cptr *C.sbx_caller, raw []uint64) bool {
 	if cap(m.stack) < len(raw) {
 		m.stack = make([]uint64, len(raw))
 	}
 	stack := m.stack[:len(raw)]
 	copy(stack, raw)
-	ctx := m.callCtx
+	ctx := m.hostCtx
 	if ctx == nil {
-		ctx = context.Background()
+		ctx = m.newHostContext(cptr)
 	}
 	c := &m.caller
 	c.ptr, c.thread = cptr, thread
@@ -171,6 +187,84 @@ func (m *Module) invoke(hf *hostFunc, thread uintptr, cptr *C.sbx_caller, raw []
 	}
 	copy(raw, stack)
 	return true
+}
+
+// newHostContext makes the ctx of the host functions of the call in flight,
+// at the first one: calls that run none pay nothing for it. It ends at the
+// call's deadline, when the caller's ctx ends, and when the module closes.
+func (m *Module) newHostContext(cptr *C.sbx_caller) context.Context {
+	parent := m.callCtx
+	if parent == nil {
+		parent = context.Background()
+	}
+	if m.exec > 0 && m.callTimeoutNs == m.execNs {
+		// The ExecTimeout, not the caller's deadline, ends the call; it runs
+		// from the call's start, which only the library knows.
+		var left C.uint64_t
+		if C.sbx_caller_time_left(cptr, &left) == C.SBX_STATUS_OK && uint64(left) != timeoutNone {
+			parent, m.hostStopTimer = context.WithDeadline(parent, time.Now().Add(time.Duration(left)))
+		}
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	m.hostMu.Lock()
+	m.hostCtx, m.hostCancel = ctx, cancel
+	closing := m.closing.Err() != nil // closeNow ran before hostCancel was set
+	m.hostMu.Unlock()
+	if closing {
+		cancel(ErrClosed)
+	}
+	return ctx
+}
+
+// endHostContext releases hostCtx as its call returns.
+func (m *Module) endHostContext() {
+	m.hostMu.Lock()
+	cancel := m.hostCancel
+	m.hostCancel = nil
+	m.hostMu.Unlock()
+	cancel(nil)
+	if m.hostStopTimer != nil {
+		m.hostStopTimer()
+	}
+	m.hostCtx, m.hostStopTimer = nil, nil
+}
+
+// closeNow wakes the callers waiting for the module and cancels the ctx of
+// its host functions, for Close (and Host.Close, during a load).
+func (m *Module) closeNow() {
+	m.stopClosing()
+	m.hostMu.Lock()
+	if m.hostCancel != nil {
+		m.hostCancel(ErrClosed)
+	}
+	m.hostMu.Unlock()
+}
+
+// hostError is the error of a call (or load) op that a host function
+// failed. A function that returned hostCtx's error stopped because the call
+// had to: the error says why, as it would had the guest been running.
+func (m *Module) hostError(op string) error {
+	e := *m.hostErr
+	e.Op = op
+	if m.hostCtx == nil || e.Err == nil {
+		return &e
+	}
+	err := m.hostCtx.Err()
+	if err == nil {
+		return &e
+	}
+	cause := context.Cause(m.hostCtx)
+	if !errors.Is(e.Err, err) && !errors.Is(e.Err, cause) {
+		return &e
+	}
+	switch {
+	case err == context.Canceled && cause == ErrClosed:
+		return &Error{Op: op, Msg: e.message(), kind: ErrClosed, cause: []error{ErrInterrupted}}
+	case err == context.DeadlineExceeded:
+		return &Error{Op: op, Msg: e.message(), kind: ErrTimeout, cause: ctxCauses(m.hostCtx, err)}
+	default:
+		return &Error{Op: op, Msg: e.message(), kind: ErrInterrupted, cause: ctxCauses(m.hostCtx, err)}
+	}
 }
 
 // call runs fn, turning an error or a panic into a *HostFunctionError.

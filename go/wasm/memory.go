@@ -18,7 +18,8 @@ import (
 //
 // From Module.Memory, each access waits for a call in progress on the
 // module to finish, except inside a host function of the module's own
-// call, where it goes through that call (as Caller.Memory does).
+// call, where it goes through that call (as Caller.Memory does). A waiting
+// access fails (false, or size 0) as soon as the module is closed.
 type Memory struct {
 	m *Module
 	c *Caller // non-nil: access through this caller
@@ -46,13 +47,15 @@ func (mem *Memory) Size() uint64 {
 	} else if m := mem.m; m.reentrant() {
 		st = C.sbx_go_caller_size(m.caller.addr(), C.uintptr_t(m.caller.thread), &size)
 	} else {
-		m.mu.Lock()
+		if !m.lock() {
+			return 0
+		}
 		if m.ptr == nil {
 			st = C.SBX_STATUS_HANDLE_CLOSED
 		} else {
 			st = C.sbx_module_memory_size(m.ptr, &size)
 		}
-		m.mu.Unlock()
+		m.lk.unlock()
 	}
 	if st != C.SBX_STATUS_OK {
 		return 0
@@ -69,7 +72,7 @@ func (mem *Memory) copyIn(offset uint64, data []byte) bool { return mem.transfer
 // transfer is one bounded copy in C, into the guest's memory when write is
 // set and out of it otherwise: through the running host function's caller
 // when there is one (the module's own lock is held by its call), else
-// through the module.
+// through the module (waiting for a call in flight).
 func (mem *Memory) transfer(offset uint64, buf []byte, write bool) bool {
 	if mem == nil {
 		return false
@@ -87,7 +90,9 @@ func (mem *Memory) transfer(offset uint64, buf []byte, write bool) bool {
 		}
 	} else {
 		m := mem.m
-		m.mu.Lock()
+		if !m.lock() {
+			return false
+		}
 		switch {
 		case m.ptr == nil:
 			st = C.SBX_STATUS_HANDLE_CLOSED
@@ -96,7 +101,7 @@ func (mem *Memory) transfer(offset uint64, buf []byte, write bool) bool {
 		default:
 			st = C.sbx_module_memory_read(m.ptr, off, ptr, n)
 		}
-		m.mu.Unlock()
+		m.lk.unlock()
 	}
 	runtime.KeepAlive(buf)
 	return st == C.SBX_STATUS_OK

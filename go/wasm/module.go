@@ -29,10 +29,10 @@ type Module struct {
 	mem       Memory        // the view Memory returns
 	cleanup   runtime.Cleanup
 
-	// mu is held by every call, for its whole length (the library runs one
+	// lk is held by every call, for its whole length (the library runs one
 	// call per module at a time anyway), and by Close while it frees the
 	// handles. It guards the fields below.
-	mu    sync.Mutex
+	lk    callLock
 	ptr   *C.sbx_module
 	tok   *C.sbx_cancel // triggered when the context of the call in flight ends
 	frame *C.sbx_go_frame
@@ -40,6 +40,9 @@ type Module struct {
 	// The state of the call (or load) in flight, used by its goroutine and
 	// by the host functions it runs, which run on that same goroutine.
 	callCtx       context.Context
+	callTimeoutNs uint64             // the timeout the call passed to the library
+	hostCtx       context.Context    // what host functions get; made by the first one
+	hostStopTimer context.CancelFunc // nil unless hostCtx has a deadline of its own
 	hostErr       *HostFunctionError // the first host function failure of the call
 	caller        Caller             // given to host functions
 	stack         []uint64           // host functions' stack
@@ -52,6 +55,13 @@ type Module struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+	// closing ends when Close starts (or Host.Close, during the load): it
+	// wakes the callers waiting for the module. Then closeNow cancels
+	// hostCancel, which hostMu guards since closeNow runs on any goroutine.
+	closing     context.Context
+	stopClosing context.CancelFunc
+	hostMu      sync.Mutex
+	hostCancel  context.CancelCauseFunc // hostCtx's
 
 	trigger func()        // triggers tok, then signals fired
 	fired   chan struct{} // one slot: the trigger has finished
@@ -79,6 +89,7 @@ func newModule(h *Host, name string) *Module {
 	if m.exec > 0 {
 		m.execNs = uint64(m.exec)
 	}
+	m.closing, m.stopClosing = context.WithCancel(context.Background())
 	m.mem = Memory{m: m}
 	m.caller = Caller{m: m}
 	m.caller.mem = Memory{m: m, c: &m.caller}
@@ -194,14 +205,36 @@ func (m *Module) function(name string) (Function, bool) {
 	return Function{}, false
 }
 
+// lock takes the module's lock for a method without a ctx: it waits for the
+// call in flight, but gives up (false) when the module is closed meanwhile.
+func (m *Module) lock() bool {
+	return m.lk.tryLock() || m.lk.lockSlow(nil, m.closing.Done())
+}
+
+// waitLock takes the module's lock for a call after tryLock failed: it waits
+// for the call in flight, but gives up when ctx ends (ctxError) or the
+// module is closed meanwhile (ErrClosed).
+func (m *Module) waitLock(ctx context.Context, fnName string) error {
+	if m.lk.lockSlow(ctx.Done(), m.closing.Done()) {
+		return nil
+	}
+	if m.closed.Load() {
+		return closedError(m.callOp(fnName), "module")
+	}
+	return ctxError(m.callOp(fnName), ctx, ctx.Err())
+}
+
 // FuelConsumed is the fuel the last call (or the start function) used; 0
-// when fuel metering (WithFuelLimit) is off.
+// when fuel metering (WithFuelLimit) is off. It waits for a call in flight
+// to finish, unless the module is closed meanwhile (ErrClosed).
 func (m *Module) FuelConsumed() (uint64, error) {
 	if m.reentrant() {
 		return 0, m.reentryError(m.op("fuel of"))
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	if !m.lock() {
+		return 0, closedError(m.op("fuel of"), "module")
+	}
+	defer m.lk.unlock()
 	if m.ptr == nil {
 		return 0, closedError(m.op("fuel of"), "module")
 	}
@@ -212,16 +245,21 @@ func (m *Module) FuelConsumed() (uint64, error) {
 	return uint64(fuel), nil
 }
 
-// Close interrupts the call in flight, if any, waits for the calls in flight
-// to return, and frees the module, its memory and its slot in the host.
-// Afterwards its methods return ErrClosed. Closing twice is a no-op. ctx is
-// not used; it is there for compatibility with wazero.
+// Close interrupts the call in flight, if any, waits for it to return, and
+// frees the module, its memory and its slot in the host. Afterwards its
+// methods return ErrClosed. Callers waiting for the module (CallWithTimeout,
+// FuelConsumed, Memory accesses) return at once, with ErrClosed (or a
+// Memory failure), and the ctx of the host function running, if any, is
+// cancelled (its cause is ErrClosed). Closing twice is a no-op. ctx is not
+// used; it is there for compatibility with wazero: Close waits for the call
+// in flight however long a host function takes to return.
 //
 // From a host function of the module's own call, Close stops that call and
 // returns at once; the module is freed as the call returns.
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		m.closed.Store(true)
+		m.closeNow()
 		if m.reentrant() {
 			// This goroutine runs the call (or the load): it frees the
 			// module once the library returns.
@@ -230,14 +268,14 @@ func (m *Module) Close(ctx context.Context) error {
 			return
 		}
 		C.sbx_module_close(m.ptr) // interrupts and waits for the running call
-		m.mu.Lock()               // waits for the Go callers still inside
+		m.lk.lock()               // waits for the Go caller still inside
 		m.release()
-		m.mu.Unlock()
+		m.lk.unlock()
 	})
 	return nil
 }
 
-// release frees the handles of a closed module; m.mu is held (or m is
+// release frees the handles of a closed module; m.lk is held (or m is
 // still being loaded, by this goroutine).
 func (m *Module) release() {
 	if m.ptr != nil {
@@ -266,9 +304,12 @@ func (m *Module) release() {
 // exit code 0 returns no results and no error. A failing host function
 // returns a *HostFunctionError.
 //
-// Calls on one module run one at a time; a call waiting for another one to
-// finish observes its ctx only once it starts. From a host function of the
-// module's own call it returns ErrInvalidArgument.
+// Calls on one module run one at a time. A call waiting for another one to
+// finish gives up when its ctx ends, with an error wrapping ctx.Err() (and
+// ErrTimeout for a deadline, ErrInterrupted otherwise), and when the module
+// is closed, with ErrClosed; the ExecTimeout starts when the call does.
+// From a host function of the module's own call it returns
+// ErrInvalidArgument.
 func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...uint64) ([]uint64, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -282,8 +323,12 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 			return nil, err
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	if !m.lk.tryLock() {
+		if err := m.waitLock(ctx, fnName); err != nil {
+			return nil, err
+		}
+	}
+	defer m.lk.unlock()
 	if m.ptr == nil {
 		return nil, closedError(m.callOp(fnName), "module")
 	}
@@ -291,7 +336,7 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 	if err != nil {
 		return nil, err
 	}
-	m.callCtx = ctx
+	m.callCtx, m.callTimeoutNs = ctx, timeoutNs
 	var results []uint64
 	if done == nil {
 		results, err = m.call(ctx, fnName, params, timeoutNs, nil)
@@ -304,6 +349,9 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 			<-m.fired // the trigger ran or is running: wait for it to finish
 			C.sbx_cancel_reset(m.tok)
 		}
+	}
+	if m.hostCtx != nil {
+		m.endHostContext()
 	}
 	m.callCtx, m.hostErr = nil, nil
 	if m.closeDeferred {
@@ -339,7 +387,7 @@ func (m *Module) timeoutNs(ctx context.Context) (uint64, error) {
 }
 
 // call makes the one cgo crossing of a call, through the module's frame;
-// m.mu is held. The result slice is its only allocation.
+// m.lk is held. The result slice is its only allocation.
 func (m *Module) call(ctx context.Context, fnName string, params []uint64, timeoutNs uint64, tok *C.sbx_cancel) ([]uint64, error) {
 	if len(params) > maxInlineValues {
 		return m.callLarge(ctx, fnName, params, timeoutNs, tok, -1)
@@ -401,9 +449,7 @@ func (m *Module) callLarge(ctx context.Context, fnName string, params []uint64, 
 // callError is the error of a failed call; the op already names the call.
 func (m *Module) callError(ctx context.Context, fnName string, ce cError) error {
 	if ce.status == statusHostError && m.hostErr != nil {
-		e := *m.hostErr
-		e.Op = m.callOp(fnName)
-		return &e
+		return m.hostError(m.callOp(fnName))
 	}
 	ce.message = strings.TrimPrefix(ce.message, "call `"+fnName+"`: ")
 	return newError(m.callOp(fnName), ce, ctx, m.closed.Load())

@@ -3,7 +3,9 @@
 
 use super::host::sbx_host;
 use super::wasi::{sbx_free_callback, UserData};
-use super::{bytes, guarded, guarded_status, out, sbx_error, slice, slice_mut, text};
+use super::{
+    bytes, guarded, guarded_status, out, sbx_error, slice, slice_mut, text, SBX_TIMEOUT_NONE,
+};
 use crate::call::ValueType;
 use crate::error::{Error, Result, Status};
 use crate::host::Host;
@@ -172,6 +174,24 @@ pub extern "C" fn sbx_caller_user_data(
     guarded_status(|| {
         let ctx = caller(caller_ptr)?;
         out(user_data_out, "user_data_out")?.write(ctx.caller.user_data());
+        Ok(())
+    })
+}
+
+/// Writes the nanoseconds left before the deadline of the call (or load) the
+/// caller runs in: 0 once it has passed, `SBX_TIMEOUT_NONE` when it has none.
+/// The guest cannot be interrupted while its host function runs, so a host
+/// function that may block should bound its wait by this.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+#[no_mangle]
+pub extern "C" fn sbx_caller_time_left(caller_ptr: *mut sbx_caller, ns_out: *mut u64) -> Status {
+    guarded_status(|| {
+        let ctx = caller(caller_ptr)?;
+        let left = ctx
+            .caller
+            .time_left()
+            .map_or(SBX_TIMEOUT_NONE, |d| d.as_nanos() as u64);
+        out(ns_out, "ns_out")?.write(left);
         Ok(())
     })
 }

@@ -1069,6 +1069,7 @@ static void test_null_arguments_ext(void) {
   CHECK_STATUS(sbx_caller_memory_read(NULL, 0, buf, 1), INVALID);
   CHECK_STATUS(sbx_caller_memory_write(NULL, 0, buf, 1), INVALID);
   CHECK_STATUS(sbx_caller_user_data(NULL, &u), INVALID);
+  CHECK_STATUS(sbx_caller_time_left(NULL, &u), INVALID);
   CHECK_STATUS(sbx_caller_set_error(NULL, s, 1), INVALID);
 
   sbx_wasi_config_free(NULL);
