@@ -544,8 +544,8 @@ enum sbx_status sbx_host_new(const struct sbx_config *config,
                              struct sbx_error **error_out);
 
 /**
- * Closes a host: interrupts and closes every module loaded from it, then
- * frees the host handle. Module handles stay valid, return
+ * Closes a host: interrupts and closes every module loaded from it (a call
+ * in flight returns SBX_STATUS_HANDLE_CLOSED), then frees the host handle. Module handles stay valid, return
  * SBX_STATUS_HANDLE_CLOSED, and must still be freed with `sbx_module_free`.
  * NULL is a no-op. Do not call it while another thread uses `host`.
  */
@@ -645,7 +645,8 @@ enum sbx_status sbx_caller_user_data(struct sbx_caller *caller_ptr, uint64_t *us
 
 /**
  * Sets the message the guest's call fails with when this callback returns
- * non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced).
+ * non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced, and line
+ * breaks are folded so that the error's message stays one line).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
 enum sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr,

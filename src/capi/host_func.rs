@@ -177,7 +177,8 @@ pub extern "C" fn sbx_caller_user_data(
 }
 
 /// Sets the message the guest's call fails with when this callback returns
-/// non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced).
+/// non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced, and line
+/// breaks are folded so that the error's message stays one line).
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
 #[no_mangle]
 pub extern "C" fn sbx_caller_set_error(
