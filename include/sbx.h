@@ -11,12 +11,15 @@
  *    with an error the caller owns and frees with sbx_error_free. There is
  *    no thread-local "last error": details travel with the call that failed.
  *  - A `const` pointer argument is never modified.
- *  - Strings in are (pointer, length) pairs of UTF-8, not NUL-terminated.
- *    Strings out are NUL-terminated and borrowed from the object they came
- *    from, for as long as the comment says.
- *  - NULL pointers, bad lengths, bad UTF-8 and out-of-range values return
- *    SBX_STATUS_INVALID_ARGUMENT; a panic inside sbx returns
- *    SBX_STATUS_INTERNAL. Nothing a guest does can crash the process.
+ *  - Strings in are (pointer, length) pairs of UTF-8, not NUL-terminated
+ *    (so they may contain NUL bytes). Strings out are NUL-terminated and
+ *    borrowed from the object they came from, for as long as the comment
+ *    says. Error messages are one line; a backtrace has its own accessor.
+ *  - NULL pointers (with a non-zero length), lengths above PTRDIFF_MAX (in
+ *    bytes), bad UTF-8 and out-of-range values return
+ *    SBX_STATUS_INVALID_ARGUMENT before anything is read; a panic inside
+ *    sbx returns SBX_STATUS_INTERNAL. Nothing a guest does can crash the
+ *    process.
  *
  * Thread safety: sbx_host, sbx_module and sbx_cancel may be used from
  * several threads at once, as each function's comment details (calls on one
@@ -25,7 +28,8 @@
  *
  * Values cross as uint64_t, encoded as wazero encodes them: i32 in the low
  * 32 bits, i64 as is, f32 as its IEEE-754 bits in the low 32, f64 as its
- * IEEE-754 bits.
+ * IEEE-754 bits. The upper 32 bits of an i32 or f32 param are ignored; i32
+ * and f32 results are zero-extended.
  */
 
 
@@ -61,7 +65,8 @@ typedef enum sbx_status {
    */
   SBX_STATUS_INVALID_ARGUMENT = 1,
   /**
-   * The handle was closed (by its own close or by closing its host).
+   * The handle was closed (by its own close or by closing its host),
+   * also for a call that was running when that happened.
    */
   SBX_STATUS_HANDLE_CLOSED = 2,
   /**
@@ -99,7 +104,8 @@ typedef enum sbx_status {
    */
   SBX_STATUS_TIMEOUT = 30,
   /**
-   * The call was interrupted (`sbx_module_interrupt`, a cancel token, or a close).
+   * The call was interrupted (`sbx_module_interrupt` or a cancel token; a
+   * close gives `HandleClosed`).
    */
   SBX_STATUS_INTERRUPTED = 31,
   /**
@@ -111,8 +117,8 @@ typedef enum sbx_status {
    */
   SBX_STATUS_TRAP = 33,
   /**
-   * A WASI program exited with a non-zero code (`sbx_error_exit_code`).
-   * Exit code 0 is success.
+   * A WASI program exited with a non-zero code (`sbx_error_exit_code`),
+   * whatever the code. Exit code 0 is success. The module stays usable.
    */
   SBX_STATUS_EXIT = 34,
   /**
@@ -152,7 +158,8 @@ enum sbx_trap_code
    */
   SBX_TRAP_CODE_MEMORY_OUT_OF_BOUNDS = 2,
   /**
-   * A misaligned atomic access.
+   * A misaligned atomic access. Cannot occur today: sbx does not enable
+   * the threads proposal, so a module with atomics fails to compile.
    */
   SBX_TRAP_CODE_HEAP_MISALIGNED = 3,
   /**
@@ -237,7 +244,9 @@ enum sbx_value_type
    */
   SBX_VALUE_TYPE_FUNC_REF = 5,
   /**
-   * An external reference; cannot cross as `uint64_t`.
+   * An external reference; cannot cross as `uint64_t`. Never seen today:
+   * sbx is built without Wasmtime's GC support, so a module that uses
+   * externref fails to load with `SBX_STATUS_COMPILE_ERROR`.
    */
   SBX_VALUE_TYPE_EXTERN_REF = 6,
   /**
@@ -455,8 +464,15 @@ enum sbx_status sbx_config_set_pooling(struct sbx_config *config, bool enabled);
 /**
  * A directory for the on-disk compiled-module cache, as `path_len` bytes of
  * UTF-8 (not NUL-terminated); NULL with length 0 turns it off (the default).
- * The directory must be trusted: its files are run as machine code. It is
- * created by `sbx_host_new`. The path is copied.
+ * It is created by `sbx_host_new`. The path is copied.
+ *
+ * The directory must be writable only by the embedder's user: its files
+ * are run as machine code, and sbx does not defend against anyone who can
+ * write to it (a shared or world-writable directory lets any local user
+ * run code in every process using it). sbx reads only regular files there,
+ * never following a symlink and never blocking: anything else in a cache
+ * file's place (a FIFO, a directory, a device) is a miss and the module is
+ * compiled afresh.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config, a
  * NULL path with a non-zero length, or a path that is not UTF-8.
  */
@@ -483,7 +499,8 @@ void sbx_error_free(struct sbx_error *error);
 enum sbx_status sbx_error_status(const struct sbx_error *error);
 
 /**
- * The message: one line, NUL-terminated UTF-8, without the backtrace.
+ * The message: one line (never a '\n' or '\r'), NUL-terminated UTF-8,
+ * without the backtrace (see `sbx_error_backtrace`).
  * Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
  */
 const char *sbx_error_message(const struct sbx_error *error);
@@ -501,7 +518,9 @@ sbx_trap_code sbx_error_trap_code(const struct sbx_error *error);
 const char *sbx_error_backtrace(const struct sbx_error *error);
 
 /**
- * Writes the exit code of a WASI program that exited with a non-zero code.
+ * Writes the exit code of a WASI program that exited with a non-zero code:
+ * the guest's `proc_exit` argument, any 32-bit value (preview 1 exit codes
+ * are unsigned; one above INT32_MAX comes out as the same bits, negative).
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL or when the
  * error's status is not SBX_STATUS_EXIT.
  */
@@ -534,8 +553,8 @@ enum sbx_status sbx_host_new(const struct sbx_config *config,
                              struct sbx_error **error_out);
 
 /**
- * Closes a host: interrupts and closes every module loaded from it, then
- * frees the host handle. Module handles stay valid, return
+ * Closes a host: interrupts and closes every module loaded from it (a call
+ * in flight returns SBX_STATUS_HANDLE_CLOSED), then frees the host handle. Module handles stay valid, return
  * SBX_STATUS_HANDLE_CLOSED, and must still be freed with `sbx_module_free`.
  * NULL is a no-op. Do not call it while another thread uses `host`.
  */
@@ -644,7 +663,8 @@ enum sbx_status sbx_caller_time_left(struct sbx_caller *caller_ptr, uint64_t *ns
 
 /**
  * Sets the message the guest's call fails with when this callback returns
- * non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced).
+ * non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced, and line
+ * breaks are folded so that the error's message stays one line).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
 enum sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr,
@@ -656,19 +676,28 @@ enum sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr,
  * start function, and writes the new module to `*module_out` (owned by the
  * caller; free with `sbx_module_free`).
  *
- * - `name`: `name_len` bytes of UTF-8, not empty or only whitespace.
+ * - `name`: `name_len` bytes of UTF-8, not empty or only whitespace. It is
+ *   length-delimited, so it may contain NUL bytes; `sbx_module_name` gives
+ *   it back with its length.
  * - `wasm`: `wasm_len` bytes of a binary module; read only during the call.
  * - `timeout_ns`: bounds the load; 0 for the host's load timeout,
  *   `SBX_TIMEOUT_NONE` for none.
  * - `cancel`: NULL, or a token of this host that stops the load when triggered.
  *
+ * Instantiation runs guest code: the start function, then a WASI reactor's
+ * `_initialize`; the error message says which failed ("start function:",
+ * "`_initialize`:", or "instantiate:" for a data or element segment that
+ * does not fit, before any code runs).
  * Safe to call from several threads at once on one host.
- * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a bad length, a
- * bad name, a token of another host); SBX_STATUS_HANDLE_CLOSED;
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a length above
+ * PTRDIFF_MAX, a bad name, a token of another host); SBX_STATUS_HANDLE_CLOSED;
  * SBX_STATUS_COMPILE_ERROR; SBX_STATUS_LINK_ERROR (names the import);
- * SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT; and, from the start
- * function, SBX_STATUS_TIMEOUT, SBX_STATUS_INTERRUPTED,
- * SBX_STATUS_FUEL_EXHAUSTED or SBX_STATUS_TRAP; SBX_STATUS_INTERNAL.
+ * SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT; SBX_STATUS_IO (a
+ * preopen of the host's WASI config cannot be opened); and, from the guest
+ * code that instantiation runs, SBX_STATUS_TIMEOUT, SBX_STATUS_INTERRUPTED,
+ * SBX_STATUS_FUEL_EXHAUSTED, SBX_STATUS_TRAP, SBX_STATUS_EXIT (a WASI
+ * program exited with a non-zero code) or SBX_STATUS_HOST_ERROR (a host
+ * function failed); SBX_STATUS_INTERNAL.
  * On failure, if `error_out` is not NULL, writes an error the caller frees
  * with `sbx_error_free`.
  */
@@ -685,10 +714,9 @@ enum sbx_status sbx_load_module(const struct sbx_host *host,
 /**
  * `sbx_load_module` with per-load settings (`options` may be NULL for the
  * defaults; it is read only during the call): a timeout, a cancel token, a
- * WASI world, and user data for host functions. Same statuses as
- * `sbx_load_module`, plus SBX_STATUS_IO when a WASI preopen cannot be
- * opened, SBX_STATUS_EXIT when a WASI start function exits with a non-zero
- * code, and SBX_STATUS_HOST_ERROR when a host function fails.
+ * WASI world, and user data for host functions. The same statuses as
+ * `sbx_load_module` (SBX_STATUS_IO also for a preopen of `options`' WASI
+ * config that cannot be opened).
  */
 enum sbx_status sbx_load_module_with(const struct sbx_host *host,
                                      const uint8_t *name,
@@ -703,8 +731,15 @@ enum sbx_status sbx_load_module_with(const struct sbx_host *host,
  * Calls the exported function `func` (`func_len` bytes, not NUL-terminated)
  * with `params_len` params, and writes its results to `results`.
  *
+ * - `func` is matched byte for byte against the module's export names,
+ *   which the module chose: the empty/whitespace rule of module names does
+ *   not apply (an export may be named ""), and a name may contain NULs.
+ *   Bytes that are not UTF-8 get SBX_STATUS_INVALID_ARGUMENT (no export
+ *   can have such a name).
  * - Values cross as `uint64_t`: i32 in the low 32 bits, i64 as is, f32 as
- *   its IEEE bits in the low 32, f64 as its IEEE bits.
+ *   its IEEE bits in the low 32, f64 as its IEEE bits. The upper 32 bits
+ *   of an i32 or f32 param are ignored; i32 and f32 results come back
+ *   zero-extended (an i32 of -1 is 0xffffffff).
  * - `results` has room for `results_cap` values; the count written goes to
  *   `*results_len_out` (may be NULL). Written only on success.
  * - `timeout_ns`: 0 for the host's exec timeout, `SBX_TIMEOUT_NONE` for none.
@@ -712,19 +747,23 @@ enum sbx_status sbx_load_module_with(const struct sbx_host *host,
  * - `cancel`: NULL, or a token of this host that stops the call when
  *   triggered, even if it was triggered before the call started.
  *
- * After a timeout, interrupt, fuel exhaustion or trap the module stays
- * usable; its memory and globals are whatever the guest left.
+ * After a timeout, interrupt, fuel exhaustion, trap or exit the module stays
+ * usable; its memory and globals are whatever the guest left. A call in
+ * flight when its module (or host) is closed returns
+ * SBX_STATUS_HANDLE_CLOSED, whatever the guest was doing at that moment.
  * Safe to call from several threads: calls on one module wait for each other.
  * From a host function running inside a call on this same module it returns
  * SBX_STATUS_INVALID_ARGUMENT instead of deadlocking.
- * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, bad lengths, a
- * token of another host, re-entry); SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND;
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a length above
+ * PTRDIFF_MAX, a name that is not UTF-8, a token of another host,
+ * re-entry); SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND;
  * SBX_STATUS_SIGNATURE_MISMATCH (wrong param count, `results_cap` too small,
  * or v128/reference types); SBX_STATUS_TIMEOUT; SBX_STATUS_INTERRUPTED;
  * SBX_STATUS_FUEL_EXHAUSTED; SBX_STATUS_TRAP (see `sbx_error_trap_code`);
  * SBX_STATUS_EXIT (a WASI program exited non-zero; exit code 0 is success
- * with no results); SBX_STATUS_HOST_ERROR; SBX_STATUS_INTERNAL. On failure, if `error_out` is not NULL, writes an
- * error the caller frees with `sbx_error_free`.
+ * with no results); SBX_STATUS_HOST_ERROR; SBX_STATUS_INTERNAL. On failure,
+ * if `error_out` is not NULL, writes an error the caller frees with
+ * `sbx_error_free`.
  */
 enum sbx_status sbx_call_with_timeout(const struct sbx_module *module,
                                       const uint8_t *func,
@@ -749,7 +788,8 @@ enum sbx_status sbx_module_interrupt(const struct sbx_module *module);
 
 /**
  * Closes a module: interrupts its running call, waits for it to return, and
- * frees its instance and memory (returning its slot to the host). The
+ * frees its instance and memory (returning its slot to the host). That
+ * call returns SBX_STATUS_HANDLE_CLOSED (never SBX_STATUS_INTERRUPTED). The
  * handle stays valid, every function then returns SBX_STATUS_HANDLE_CLOSED,
  * and it must still be freed with `sbx_module_free`. Safe from any thread,
  * including during a call; from a host function of the module's own call it
@@ -813,8 +853,9 @@ enum sbx_status sbx_module_memory_size(const struct sbx_module *module, uint64_t
  * for a call in progress on the module. Safe from any thread; inside a host
  * function of this module's own call use `sbx_caller_memory_read` (this
  * returns SBX_STATUS_INVALID_ARGUMENT there rather than deadlock).
- * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
- * SBX_STATUS_OUT_OF_BOUNDS (nothing is copied); SBX_STATUS_HANDLE_CLOSED;
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL or a length
+ * above PTRDIFF_MAX; SBX_STATUS_OUT_OF_BOUNDS (nothing is copied);
+ * SBX_STATUS_HANDLE_CLOSED;
  * SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
 enum sbx_status sbx_module_memory_read(const struct sbx_module *module,

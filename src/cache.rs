@@ -150,20 +150,24 @@ impl ModuleCache {
         ))
     }
 
-    /// A missing, truncated, corrupt or incompatible file, or one compiled
-    /// from other bytes with the same hash, is a miss.
+    /// A missing, truncated, corrupt or incompatible file, one compiled from
+    /// other bytes with the same hash, or anything but a regular file, is a miss.
     fn read_disk(&self, engine: &Engine, index: u64, wasm: &[u8]) -> Option<Module> {
         let (code, sum) = self.paths(index, wasm)?;
-        let (len, checksum) = parse_sum(Mapping::open(&sum)?.bytes(), wasm)?;
-        if !file_matches(&code, len, checksum) {
+        let (len, checksum) = parse_sum(Mapping::of(&open_regular(&sum)?)?.bytes(), wasm)?;
+        let code = open_regular(&code)?;
+        let matches = Mapping::of(&code)
+            .is_some_and(|m| m.len as u64 == len && fast_hash(m.bytes()) == checksum);
+        if !matches {
             return None;
         }
         // SAFETY: the file is `Module::serialize` output that an sbx with the
         // same engine tag wrote for these very bytes and whose checksum still
         // holds; the directory is documented as trusted. Wasmtime itself
         // rejects output of another version or configuration. Mapping the
-        // file avoids copying the code.
-        unsafe { Module::deserialize_file(engine, &code) }.ok()
+        // file avoids copying the code; passing the checked file (not its
+        // path) means what was checked is what runs.
+        unsafe { Module::deserialize_open_file(engine, code) }.ok()
     }
 
     /// Best effort: a cache that cannot be written only costs a recompile.
@@ -215,9 +219,8 @@ struct Mapping {
 }
 
 impl Mapping {
-    fn open(path: &Path) -> Option<Mapping> {
+    fn of(file: &std::fs::File) -> Option<Mapping> {
         use std::os::fd::AsRawFd;
-        let file = std::fs::File::open(path).ok()?;
         let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
         if len == 0 {
             return None;
@@ -252,9 +255,19 @@ impl Drop for Mapping {
     }
 }
 
-/// Whether the file at `path` has exactly `len` bytes hashing to `checksum`.
-fn file_matches(path: &Path, len: u64, checksum: u64) -> bool {
-    Mapping::open(path).is_some_and(|m| m.len as u64 == len && fast_hash(m.bytes()) == checksum)
+/// Opens a cache file if it is a regular file; anything else is a miss.
+/// `O_NONBLOCK`: opening a FIFO put in a file's place would otherwise wait
+/// for a writer forever (it changes nothing for a regular file).
+/// `O_NOFOLLOW`: sbx only ever puts files there by rename, never symlinks,
+/// so a symlink is not one of its files.
+fn open_regular(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
 }
 
 #[cfg(test)]

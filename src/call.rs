@@ -30,7 +30,9 @@ pub enum ValueType {
     V128 = 4,
     /// A function reference; cannot cross as `uint64_t`.
     FuncRef = 5,
-    /// An external reference; cannot cross as `uint64_t`.
+    /// An external reference; cannot cross as `uint64_t`. Never seen today:
+    /// sbx is built without Wasmtime's GC support, so a module that uses
+    /// externref fails to load with `SBX_STATUS_COMPILE_ERROR`.
     ExternRef = 6,
     /// Any other reference type; cannot cross as `uint64_t`.
     OtherRef = 7,
@@ -246,6 +248,11 @@ impl Exports {
             self.last.set(i);
             return Ok(&self.funcs[i]);
         }
+        // Only on a miss, so the call path pays nothing: export names are
+        // UTF-8, so bytes that are not can never have matched.
+        if std::str::from_utf8(name).is_err() {
+            return Err(Error::invalid("function name is not UTF-8"));
+        }
         let shown = String::from_utf8_lossy(name);
         Err(match self.others.get(name) {
             Some(kind) => Error::new(
@@ -359,9 +366,17 @@ impl Module {
         drop(in_flight);
         if inner.closed.load(Relaxed) {
             // Closed during the call, perhaps by one of its own host functions.
+            // One rule whatever the guest was doing (the close's interrupt,
+            // a trap, or a return at the same moment): `HandleClosed`.
             *guard = None;
             crate::host::Host::release_slot(host, inner.id);
-            return outcome.and(Err(Error::closed("module")));
+            return Err(Error::new(
+                Status::HandleClosed,
+                format!(
+                    "call `{}`: module was closed during the call",
+                    String::from_utf8_lossy(func)
+                ),
+            ));
         }
         if cancel.is_some() {
             store.data_mut().set_call(seq, None);

@@ -16,7 +16,8 @@ pub enum Status {
     /// A NULL pointer, a bad length, an empty or whitespace-only name, a name
     /// that is not UTF-8, an unknown enum value or an out-of-range setting.
     InvalidArgument = 1,
-    /// The handle was closed (by its own close or by closing its host).
+    /// The handle was closed (by its own close or by closing its host),
+    /// also for a call that was running when that happened.
     HandleClosed = 2,
     /// A guest memory access outside the memory's current size.
     OutOfBounds = 3,
@@ -36,14 +37,15 @@ pub enum Status {
     SignatureMismatch = 21,
     /// The call's (or load's) deadline passed.
     Timeout = 30,
-    /// The call was interrupted (`sbx_module_interrupt`, a cancel token, or a close).
+    /// The call was interrupted (`sbx_module_interrupt` or a cancel token; a
+    /// close gives `HandleClosed`).
     Interrupted = 31,
     /// The call used up its fuel budget.
     FuelExhausted = 32,
     /// The guest trapped; the error carries the trap code and a backtrace.
     Trap = 33,
-    /// A WASI program exited with a non-zero code (`sbx_error_exit_code`).
-    /// Exit code 0 is success.
+    /// A WASI program exited with a non-zero code (`sbx_error_exit_code`),
+    /// whatever the code. Exit code 0 is success. The module stays usable.
     Exit = 34,
     /// A host function failed; the message says which and why.
     HostError = 35,
@@ -123,7 +125,8 @@ pub enum TrapCode {
     StackOverflow = 1,
     /// A load or store outside linear memory.
     MemoryOutOfBounds = 2,
-    /// A misaligned atomic access.
+    /// A misaligned atomic access. Cannot occur today: sbx does not enable
+    /// the threads proposal, so a module with atomics fails to compile.
     HeapMisaligned = 3,
     /// A table access outside the table.
     TableOutOfBounds = 4,
@@ -248,11 +251,12 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// An error with a status and a message.
+    /// An error with a status and a message, folded onto one line (every
+    /// error is built here, so no path can hand C a multi-line message).
     pub fn new(status: Status, message: impl Into<String>) -> Error {
         Error {
             status,
-            message: message.into(),
+            message: one_line(message.into()),
             trap: TrapCode::None,
             backtrace: None,
             exit_code: None,
@@ -348,13 +352,25 @@ impl Error {
             )
         };
         Error {
-            status,
-            message,
             trap,
             backtrace,
-            exit_code: None,
+            ..Error::new(status, message)
         }
     }
+}
+
+/// `message` with its lines trimmed and joined by spaces: Wasmtime's errors
+/// can embed pretty-printed values (`{:#?}`), and a log line must stay one line.
+fn one_line(message: String) -> String {
+    if !message.contains(['\n', '\r']) {
+        return message;
+    }
+    let lines: Vec<&str> = message
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines.join(" ")
 }
 
 impl fmt::Display for Error {
@@ -368,3 +384,18 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_folded_onto_one_line() {
+        let err = Error::new(
+            Status::CompileError,
+            "bad magic: [\n    0x0,\n    0x61,\r\n]\n",
+        );
+        assert_eq!(err.message(), "bad magic: [ 0x0, 0x61, ]");
+        assert_eq!(Error::invalid("plain").message(), "plain");
+    }
+}

@@ -114,6 +114,7 @@ impl Host {
                 .ctx
         })
         .map_err(|e| Error::new(Status::Internal, format!("add WASI to the linker: {e:#}")))?;
+        crate::wasi::report_every_exit(&mut wasi)?;
         let linkers = Linkers {
             plain: Linker::new(&engine),
             wasi,

@@ -107,22 +107,36 @@ impl ModuleInner {
                 .expect("fuel is enabled on this engine");
         }
         watch.begin(1, deadline);
+        // Each failure names what ran: instantiation itself (segments), the
+        // start function, or a reactor's `_initialize`.
         let started = if cancel.is_some_and(|c| c.is_triggered()) {
-            Err(wasmtime::Error::new(Stopped::Interrupted))
+            Err((wasmtime::Error::new(Stopped::Interrupted), "instantiate"))
         } else {
-            pre.instantiate(&mut store).and_then(|instance| {
-                // A WASI reactor initialises its libc in `_initialize`.
-                // Looked up as an Option: a failed typed lookup builds an error,
-                // and with RUST_BACKTRACE set that captures a backtrace per load.
-                if let Some(init) = instance.get_func(&mut store, "_initialize") {
-                    init.typed::<(), ()>(&store)?.call(&mut store, ())?;
-                }
-                Ok(instance)
-            })
+            pre.instantiate(&mut store)
+                .map_err(|e| {
+                    let what = if ran_guest_code(&e) {
+                        "start function"
+                    } else {
+                        "instantiate"
+                    };
+                    (e, what)
+                })
+                .and_then(|instance| {
+                    // A WASI reactor initialises its libc in `_initialize`.
+                    // Looked up as an Option: a failed typed lookup builds an error,
+                    // and with RUST_BACKTRACE set that captures a backtrace per load.
+                    if let Some(init) = instance.get_func(&mut store, "_initialize") {
+                        init.typed::<(), ()>(&store)
+                            .and_then(|init| init.call(&mut store, ()))
+                            .map_err(|e| (e, "`_initialize`"))?;
+                    }
+                    Ok(instance)
+                })
         };
         watch.end();
         let fuel_used = host.limits.fuel.map(|f| f - store.get_fuel().unwrap_or(0));
-        let instance = started.map_err(|e| classify_instantiate_error(e, &store.data().limiter))?;
+        let instance = started
+            .map_err(|(e, what)| classify_instantiate_error(e, what, &store.data().limiter))?;
         store.data_mut().cancel = None;
         let (exports, functions) = Exports::collect(&mut store, &instance);
         let memory = instance.get_memory(&mut store, "memory").or_else(|| {
@@ -194,14 +208,28 @@ impl Drop for ModuleInner {
     }
 }
 
-fn classify_instantiate_error(err: wasmtime::Error, limiter: &ModuleLimiter) -> Error {
+/// Whether `err` came from the start function rather than from setting up
+/// the instance: a trap raised before any code ran (a segment that does not
+/// fit) has no wasm frames; a start function that is itself an import has
+/// none either, but only a called function can exit or fail as a host function.
+fn ran_guest_code(err: &wasmtime::Error) -> bool {
+    err.downcast_ref::<wasmtime::WasmBacktrace>()
+        .is_some_and(|bt| !bt.frames().is_empty())
+        || err.downcast_ref::<wasmtime_wasi::I32Exit>().is_some()
+        || err
+            .downcast_ref::<crate::host_func::HostFuncError>()
+            .is_some()
+        || err.downcast_ref::<Stopped>().is_some()
+}
+
+fn classify_instantiate_error(err: wasmtime::Error, what: &str, limiter: &ModuleLimiter) -> Error {
     if err
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
     {
         return Error::new(
             Status::InstanceLimit,
-            format!("instantiate: {}", err.root_cause()),
+            format!("{what}: {}", err.root_cause()),
         );
     }
     let from_guest = err.downcast_ref::<wasmtime::Trap>().is_some()
@@ -212,7 +240,7 @@ fn classify_instantiate_error(err: wasmtime::Error, limiter: &ModuleLimiter) -> 
         || err.downcast_ref::<Stopped>().is_some()
         || err.downcast_ref::<wasmtime::WasmBacktrace>().is_some();
     if from_guest {
-        Error::from_guest(err, "start function")
+        Error::from_guest(err, what)
     } else if let Some(refusal) = limiter.refusal() {
         // Refused by the limiter: a case `Limits::check_module` cannot see.
         Error::new(Status::ResourceLimit, format!("instantiate: {refusal}"))

@@ -66,6 +66,25 @@ impl std::fmt::Debug for WasiConfig {
     }
 }
 
+/// Makes `proc_exit` report every exit code as an exit. wasmtime-wasi turns
+/// codes 126 and above into a plain error (a trap), following shell
+/// conventions its CLI needs; preview 1's exit code is any `u32`, and an
+/// embedder wants the code whatever it is. Reported as its bits in an `i32`.
+pub(crate) fn report_every_exit<T: 'static>(linker: &mut wasmtime::Linker<T>) -> Result<()> {
+    linker.allow_shadowing(true);
+    let defined = linker
+        .func_wrap(
+            "wasi_snapshot_preview1",
+            "proc_exit",
+            |code: i32| -> wasmtime::Result<()> { Err(wasmtime_wasi::I32Exit(code).into()) },
+        )
+        .map(|_| ())
+        .map_err(|e| Error::new(Status::Internal, format!("define proc_exit: {e:#}")));
+    // Back to refusing duplicates, which `define_func` relies on.
+    linker.allow_shadowing(false);
+    defined
+}
+
 /// A module's WASI state, plus the counters that cap its output per call.
 pub(crate) struct WasiState {
     pub(crate) ctx: wasmtime_wasi::p1::WasiP1Ctx,
@@ -108,7 +127,7 @@ impl WasiState {
                 .preopened_dir(&p.host, &p.guest, perms)
                 .map_err(|e| {
                     Error::new(
-                        Status::InvalidArgument,
+                        Status::Io,
                         format!("preopen {} as {}: {e:#}", p.host.display(), p.guest),
                     )
                 })?;

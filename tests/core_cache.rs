@@ -235,3 +235,65 @@ fn never() -> sbx::LoadOptions {
         ..sbx::LoadOptions::default()
     }
 }
+
+/// Replaces each cache file of `dir` (the `.cwasm` and its `.sum`) with what
+/// `replace` makes at that path.
+fn replace_cache_files(dir: &Path, replace: impl Fn(&Path)) {
+    let code = only_cache_file(dir);
+    for path in [code.clone(), code.with_extension("sum")] {
+        std::fs::remove_file(&path).unwrap();
+        replace(&path);
+    }
+}
+
+/// Loads `add` on a fresh host over `dir` from another thread, failing
+/// (rather than hanging) if the load does not finish in a generous bound.
+fn source_within_bound(dir: &Path) -> CacheSource {
+    let dir = dir.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(source_of(&cached_host(&dir, Limits::default()), "add"));
+    });
+    rx.recv_timeout(ms(60_000))
+        .expect("the load blocked on a cache file")
+}
+
+#[test]
+fn a_fifo_in_place_of_a_cache_file_is_a_miss_not_a_hang() {
+    let dir = TempDir::new("cache-fifo");
+    assert_eq!(
+        source_of(&cached_host(dir.path(), Limits::default()), "add"),
+        CacheSource::Compiled
+    );
+    replace_cache_files(dir.path(), |path| {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    });
+    assert_eq!(source_within_bound(dir.path()), CacheSource::Compiled);
+    // The compile replaced the FIFOs with good files again.
+    assert_eq!(source_within_bound(dir.path()), CacheSource::Disk);
+}
+
+#[test]
+fn a_directory_or_symlink_in_place_of_a_cache_file_is_a_miss() {
+    let dir = TempDir::new("cache-dir");
+    assert_eq!(
+        source_of(&cached_host(dir.path(), Limits::default()), "add"),
+        CacheSource::Compiled
+    );
+    // A symlink to a good copy is still not a file sbx wrote.
+    let saved = TempDir::new("cache-saved");
+    let code = only_cache_file(dir.path());
+    for path in [code.clone(), code.with_extension("sum")] {
+        let copy = saved.path().join(path.file_name().unwrap());
+        std::fs::copy(&path, &copy).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&copy, &path).unwrap();
+    }
+    assert_eq!(source_within_bound(dir.path()), CacheSource::Compiled);
+    replace_cache_files(dir.path(), |path| std::fs::create_dir(path).unwrap());
+    // Renaming over a directory fails, so every load is a miss, and works.
+    assert_eq!(source_within_bound(dir.path()), CacheSource::Compiled);
+    assert_eq!(source_within_bound(dir.path()), CacheSource::Compiled);
+}

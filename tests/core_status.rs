@@ -500,11 +500,17 @@ fn export_not_found_for_missing_names_and_other_kinds() {
         status_of(call(&module, "id_i32 ", &[1])),
         Status::ExportNotFound
     );
+    // Bytes that are not UTF-8 can name no export: a caller mistake.
     let mut results = [0u64; 1];
     let err = module
         .call(&[0xff, 0xfe], &[], &mut results, Timeout::Never, None)
         .fails();
-    assert_eq!(err.status(), Status::ExportNotFound);
+    assert_eq!(err.status(), Status::InvalidArgument, "{err}");
+    // ... also when they would match after a lossy conversion.
+    let err = module
+        .call(b"id_i32\xff", &[1], &mut results, Timeout::Never, None)
+        .fails();
+    assert_eq!(err.status(), Status::InvalidArgument, "{err}");
 }
 
 #[test]
@@ -705,4 +711,288 @@ fn exported_functions_lists_names_and_signatures_in_order() {
     // Metadata stays available after close.
     add.close();
     assert_eq!(add.exported_functions(), functions);
+}
+
+/// A host whose modules get a deny-all WASI world (for `proc_exit`).
+fn wasi_host() -> Host {
+    Host::new(HostConfig {
+        wasi: Some(sbx::WasiConfig::default()),
+        ..Default::default()
+    })
+    .expect("create host")
+}
+
+const EXITS: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (global $count (mut i32) (i32.const 0))
+  (func (export "exit") (param i32)
+    global.get $count
+    i32.const 1
+    i32.add
+    global.set $count
+    local.get 0
+    call $exit)
+  (func (export "count") (result i32) global.get $count))
+"#;
+
+#[test]
+fn every_proc_exit_code_is_an_exit_and_the_module_stays_usable() {
+    let host = wasi_host();
+    let module = host
+        .load("exits", &wat(EXITS), Timeout::Never, None)
+        .unwrap();
+    // wasmtime-wasi alone turns 126 and above into a trap.
+    for code in [1u32, 125, 126, 127, 255, 256, i32::MAX as u32, u32::MAX] {
+        let err = call(&module, "exit", &[code as u64]).fails();
+        assert_eq!(err.status(), Status::Exit, "code {code}: {err}");
+        assert_eq!(err.exit_code(), Some(code as i32), "code {code}");
+        assert_eq!(err.trap_code(), TrapCode::None);
+        assert!(err.message().contains(&(code as i32).to_string()), "{err}");
+    }
+    // Exit code 0 is success, with no results.
+    assert_eq!(call(&module, "exit", &[0]).unwrap(), Vec::<u64>::new());
+    // The module stays usable after an exit, with its state kept.
+    assert_eq!(call(&module, "count", &[]).unwrap(), vec![9]);
+    assert!(!module.is_closed());
+}
+
+#[test]
+fn io_for_a_preopen_that_cannot_be_opened() {
+    let dir = TempDir::new("preopen");
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    for host_path in [dir.path().join("missing"), file] {
+        let wasi = sbx::WasiConfig {
+            preopens: vec![sbx::Preopen {
+                host: host_path.clone(),
+                guest: "/data".into(),
+                writable: false,
+            }],
+            ..Default::default()
+        };
+        let options = sbx::LoadOptions {
+            wasi: Some(wasi),
+            ..Default::default()
+        };
+        let err = default_host()
+            .load_with("exits", &wat(EXITS), &options)
+            .fails();
+        assert_eq!(err.status(), Status::Io, "{}: {err}", host_path.display());
+        assert!(
+            err.message().contains(&*host_path.to_string_lossy()),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn instantiation_errors_say_what_ran() {
+    let host = default_host();
+    let cases = [
+        (
+            r#"(module (func $s unreachable) (start $s))"#,
+            Status::Trap,
+            "start function: wasm trap: unreachable",
+        ),
+        (
+            r#"(module (memory 1) (data (i32.const 65535) "ab"))"#,
+            Status::Trap,
+            "instantiate: wasm trap: out of bounds memory access",
+        ),
+        (
+            r#"(module (func (export "_initialize") unreachable))"#,
+            Status::Trap,
+            "`_initialize`: wasm trap: unreachable",
+        ),
+        (
+            r#"(module (import "env" "fail" (func $f)) (func $s call $f) (start $s))"#,
+            Status::HostError,
+            "start function: host function `env.fail`: refused",
+        ),
+        (
+            r#"(module (import "env" "fail" (func $f)) (start $f))"#,
+            Status::HostError,
+            "start function: host function `env.fail`: refused",
+        ),
+    ];
+    host.define_func(
+        "env",
+        "fail",
+        &[],
+        &[],
+        std::sync::Arc::new(|_: &mut sbx::Caller<'_>, _: &mut [u64]| {
+            Err(sbx::HostFuncError("refused".into()))
+        }),
+    )
+    .unwrap();
+    for (source, status, message) in cases {
+        let err = host.load("m", &wat(source), Timeout::Never, None).fails();
+        assert_eq!((err.status(), err.message()), (status, message), "{source}");
+    }
+    let err = host
+        .load("m", &fixture("start_loop"), Timeout::After(ms(50)), None)
+        .fails();
+    assert_eq!(
+        (err.status(), err.message()),
+        (Status::Timeout, "start function: deadline exceeded")
+    );
+    let exits = wat(
+        r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func $e (param i32)))
+             (func $s i32.const 200 call $e) (start $s))"#,
+    );
+    let err = wasi_host().load("m", &exits, Timeout::Never, None).fails();
+    assert_eq!(
+        (err.status(), err.message(), err.exit_code()),
+        (
+            Status::Exit,
+            "start function: exited with code 200",
+            Some(200)
+        )
+    );
+}
+
+#[test]
+fn export_names_are_matched_as_bytes_even_empty_or_blank() {
+    let host = default_host();
+    let module = host
+        .load(
+            "blank",
+            &wat(r#"(module
+                 (func (export "") (result i32) i32.const 7)
+                 (func (export " ") (result i32) i32.const 8)
+                 (func (export "a\00b") (result i32) i32.const 9))"#),
+            Timeout::Never,
+            None,
+        )
+        .unwrap();
+    let mut results = [0u64; 1];
+    for (name, want) in [(&b""[..], 7), (b" ", 8), (b"a\0b", 9)] {
+        let n = module
+            .call(name, &[], &mut results, Timeout::Never, None)
+            .unwrap();
+        assert_eq!((n, results[0]), (1, want), "{name:?}");
+    }
+    let add = load(&host, "add");
+    for name in [&b""[..], b" ", b"add\0"] {
+        let err = add
+            .call(name, &[], &mut results, Timeout::Never, None)
+            .fails();
+        assert_eq!(err.status(), Status::ExportNotFound, "{name:?}");
+    }
+}
+
+#[test]
+fn module_names_are_length_delimited_and_may_hold_nul() {
+    let host = default_host();
+    let module = host
+        .load("a\0b", &fixture("add"), Timeout::Never, None)
+        .unwrap();
+    assert_eq!(module.name(), "a\0b");
+    // A lone NUL is not whitespace: a (strange) name, but a name.
+    let lone = host
+        .load("\0", &fixture("add"), Timeout::Never, None)
+        .unwrap();
+    assert_eq!(lone.name(), "\0");
+}
+
+#[test]
+fn narrow_params_ignore_upper_bits_and_narrow_results_are_zero_extended() {
+    let host = default_host();
+    let all = load(&host, "all_types");
+    let junk = 0xdead_beef_0000_0000u64;
+    assert_eq!(
+        call(&all, "id_i32", &[junk | 0xffff_fff0]).unwrap(),
+        vec![0xffff_fff0]
+    );
+    let bits = 1.5f32.to_bits() as u64;
+    assert_eq!(call(&all, "id_f32", &[junk | bits]).unwrap(), vec![bits]);
+    let neg = call(&all, "neg_f32", &[junk | bits]).unwrap();
+    assert_eq!(neg, vec![(-1.5f32).to_bits() as u64]);
+    let add = load(&host, "add");
+    assert_eq!(
+        call(&add, "add", &[junk | 2, u64::MAX]).unwrap(),
+        vec![1],
+        "2 + -1, upper halves ignored"
+    );
+    assert_eq!(
+        call(&add, "add", &[0, u64::MAX]).unwrap(),
+        vec![0xffff_ffff]
+    );
+}
+
+#[test]
+fn externref_and_atomics_modules_do_not_compile() {
+    let host = default_host();
+    for source in [
+        r#"(module (func (export "f") (param externref)))"#,
+        r#"(module (table 1 externref))"#,
+        r#"(module (memory 1 1 shared)
+             (func (export "f") (result i32) i32.const 1 i32.atomic.load))"#,
+        r#"(module (memory 1)
+             (func (export "f") (result i32) i32.const 1 i32.atomic.load))"#,
+    ] {
+        let err = host.load("m", &wat(source), Timeout::Never, None).fails();
+        assert_eq!(err.status(), Status::CompileError, "{source}: {err}");
+    }
+}
+
+#[test]
+fn compile_error_messages_are_one_line() {
+    let err = default_host()
+        .load("m", b"\0asn\x01\0\0\0", Timeout::Never, None)
+        .fails();
+    assert_eq!(err.status(), Status::CompileError);
+    assert!(err.message().contains("magic"), "{err}");
+    assert_one_line(err.message());
+}
+
+/// A module whose `spin` tells the host it started, then loops forever.
+fn announcing_loop(host: &Host) -> (sbx::Module, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let started = Arc::new(AtomicBool::new(false));
+    let flag = started.clone();
+    host.define_func(
+        "env",
+        "started",
+        &[],
+        &[],
+        Arc::new(move |_: &mut sbx::Caller<'_>, _: &mut [u64]| {
+            flag.store(true, Ordering::SeqCst);
+            Ok(())
+        }),
+    )
+    .ok();
+    let module = host
+        .load(
+            "spin",
+            &wat(r#"(module (import "env" "started" (func $started))
+                 (func (export "spin") call $started (loop $l br $l)))"#),
+            Timeout::Never,
+            None,
+        )
+        .unwrap();
+    (module, started)
+}
+
+#[test]
+fn a_call_in_flight_when_its_module_or_host_closes_gets_handle_closed() {
+    use std::sync::atomic::Ordering;
+    for round in 0..50 {
+        let host = default_host();
+        let (module, started) = announcing_loop(&host);
+        let runner = module.clone();
+        let worker = std::thread::spawn(move || call(&runner, "spin", &[]));
+        assert!(eventually(ms(30_000), || started.load(Ordering::SeqCst)));
+        // Alternate the two closes; both reach the call the same way.
+        if round % 2 == 0 {
+            module.close();
+        } else {
+            host.close();
+        }
+        let err = worker.join().unwrap().fails();
+        assert_eq!(err.status(), Status::HandleClosed, "round {round}: {err}");
+        assert_eq!(status_of(call(&module, "spin", &[])), Status::HandleClosed);
+    }
 }

@@ -49,7 +49,8 @@ var (
 	// ErrHostFunction: a host function the guest called failed (returned an
 	// error or panicked); errors.As gives the *HostFunctionError.
 	ErrHostFunction = errors.New("wasm: host function failed")
-	// ErrIO: the compilation cache directory could not be used.
+	// ErrIO: the compilation cache directory could not be used, or a WASI
+	// Dir could not be opened.
 	ErrIO = errors.New("wasm: i/o error")
 	// ErrInternal: the library itself failed; the process is still usable.
 	ErrInternal = errors.New("wasm: internal error")

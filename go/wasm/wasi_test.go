@@ -354,8 +354,8 @@ func TestWASIConfigValidation(t *testing.T) {
 	}
 	_, err = h.LoadModule(context.Background(), "hello", wasiFixture(t, "hello"),
 		WithModuleWASI(WASIConfig{Dirs: []Dir{{HostPath: filepath.Join(t.TempDir(), "missing"), GuestPath: "/x"}}}))
-	if err == nil || !strings.Contains(err.Error(), "missing") {
-		t.Errorf("missing preopen dir: %v", err)
+	if !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing preopen dir: %v; want ErrIO", err)
 	}
 	t.Logf("missing preopen dir: %v", err)
 }

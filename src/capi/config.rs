@@ -159,8 +159,15 @@ pub extern "C" fn sbx_config_set_pooling(config: *mut sbx_config, enabled: bool)
 
 /// A directory for the on-disk compiled-module cache, as `path_len` bytes of
 /// UTF-8 (not NUL-terminated); NULL with length 0 turns it off (the default).
-/// The directory must be trusted: its files are run as machine code. It is
-/// created by `sbx_host_new`. The path is copied.
+/// It is created by `sbx_host_new`. The path is copied.
+///
+/// The directory must be writable only by the embedder's user: its files
+/// are run as machine code, and sbx does not defend against anyone who can
+/// write to it (a shared or world-writable directory lets any local user
+/// run code in every process using it). sbx reads only regular files there,
+/// never following a symlink and never blocking: anything else in a cache
+/// file's place (a FIFO, a directory, a device) is a miss and the module is
+/// compiled afresh.
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config, a
 /// NULL path with a non-zero length, or a path that is not UTF-8.
 #[no_mangle]

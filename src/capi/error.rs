@@ -56,7 +56,8 @@ pub extern "C" fn sbx_error_status(error: *const sbx_error) -> Status {
     })
 }
 
-/// The message: one line, NUL-terminated UTF-8, without the backtrace.
+/// The message: one line (never a '\n' or '\r'), NUL-terminated UTF-8,
+/// without the backtrace (see `sbx_error_backtrace`).
 /// Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
 #[no_mangle]
 pub extern "C" fn sbx_error_message(error: *const sbx_error) -> *const c_char {
@@ -92,7 +93,9 @@ pub extern "C" fn sbx_error_backtrace(error: *const sbx_error) -> *const c_char 
     })
 }
 
-/// Writes the exit code of a WASI program that exited with a non-zero code.
+/// Writes the exit code of a WASI program that exited with a non-zero code:
+/// the guest's `proc_exit` argument, any 32-bit value (preview 1 exit codes
+/// are unsigned; one above INT32_MAX comes out as the same bits, negative).
 /// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL or when the
 /// error's status is not SBX_STATUS_EXIT.
 #[no_mangle]

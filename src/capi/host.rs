@@ -45,8 +45,8 @@ pub extern "C" fn sbx_host_new(
     })
 }
 
-/// Closes a host: interrupts and closes every module loaded from it, then
-/// frees the host handle. Module handles stay valid, return
+/// Closes a host: interrupts and closes every module loaded from it (a call
+/// in flight returns SBX_STATUS_HANDLE_CLOSED), then frees the host handle. Module handles stay valid, return
 /// SBX_STATUS_HANDLE_CLOSED, and must still be freed with `sbx_module_free`.
 /// NULL is a no-op. Do not call it while another thread uses `host`.
 #[no_mangle]

@@ -197,7 +197,8 @@ pub extern "C" fn sbx_caller_time_left(caller_ptr: *mut sbx_caller, ns_out: *mut
 }
 
 /// Sets the message the guest's call fails with when this callback returns
-/// non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced).
+/// non-zero (UTF-8, pointer and length; invalid UTF-8 is replaced, and line
+/// breaks are folded so that the error's message stays one line).
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
 #[no_mangle]
 pub extern "C" fn sbx_caller_set_error(

@@ -49,19 +49,28 @@ fn cancel_arg<'a>(cancel: *const sbx_cancel) -> Result<Option<&'a Arc<Cancel>>> 
 /// start function, and writes the new module to `*module_out` (owned by the
 /// caller; free with `sbx_module_free`).
 ///
-/// - `name`: `name_len` bytes of UTF-8, not empty or only whitespace.
+/// - `name`: `name_len` bytes of UTF-8, not empty or only whitespace. It is
+///   length-delimited, so it may contain NUL bytes; `sbx_module_name` gives
+///   it back with its length.
 /// - `wasm`: `wasm_len` bytes of a binary module; read only during the call.
 /// - `timeout_ns`: bounds the load; 0 for the host's load timeout,
 ///   `SBX_TIMEOUT_NONE` for none.
 /// - `cancel`: NULL, or a token of this host that stops the load when triggered.
 ///
+/// Instantiation runs guest code: the start function, then a WASI reactor's
+/// `_initialize`; the error message says which failed ("start function:",
+/// "`_initialize`:", or "instantiate:" for a data or element segment that
+/// does not fit, before any code runs).
 /// Safe to call from several threads at once on one host.
-/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a bad length, a
-/// bad name, a token of another host); SBX_STATUS_HANDLE_CLOSED;
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a length above
+/// PTRDIFF_MAX, a bad name, a token of another host); SBX_STATUS_HANDLE_CLOSED;
 /// SBX_STATUS_COMPILE_ERROR; SBX_STATUS_LINK_ERROR (names the import);
-/// SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT; and, from the start
-/// function, SBX_STATUS_TIMEOUT, SBX_STATUS_INTERRUPTED,
-/// SBX_STATUS_FUEL_EXHAUSTED or SBX_STATUS_TRAP; SBX_STATUS_INTERNAL.
+/// SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT; SBX_STATUS_IO (a
+/// preopen of the host's WASI config cannot be opened); and, from the guest
+/// code that instantiation runs, SBX_STATUS_TIMEOUT, SBX_STATUS_INTERRUPTED,
+/// SBX_STATUS_FUEL_EXHAUSTED, SBX_STATUS_TRAP, SBX_STATUS_EXIT (a WASI
+/// program exited with a non-zero code) or SBX_STATUS_HOST_ERROR (a host
+/// function failed); SBX_STATUS_INTERNAL.
 /// On failure, if `error_out` is not NULL, writes an error the caller frees
 /// with `sbx_error_free`.
 #[no_mangle]
@@ -89,10 +98,9 @@ pub extern "C" fn sbx_load_module(
 
 /// `sbx_load_module` with per-load settings (`options` may be NULL for the
 /// defaults; it is read only during the call): a timeout, a cancel token, a
-/// WASI world, and user data for host functions. Same statuses as
-/// `sbx_load_module`, plus SBX_STATUS_IO when a WASI preopen cannot be
-/// opened, SBX_STATUS_EXIT when a WASI start function exits with a non-zero
-/// code, and SBX_STATUS_HOST_ERROR when a host function fails.
+/// WASI world, and user data for host functions. The same statuses as
+/// `sbx_load_module` (SBX_STATUS_IO also for a preopen of `options`' WASI
+/// config that cannot be opened).
 #[no_mangle]
 pub extern "C" fn sbx_load_module_with(
     host: *const sbx_host,
@@ -119,8 +127,15 @@ pub extern "C" fn sbx_load_module_with(
 /// Calls the exported function `func` (`func_len` bytes, not NUL-terminated)
 /// with `params_len` params, and writes its results to `results`.
 ///
+/// - `func` is matched byte for byte against the module's export names,
+///   which the module chose: the empty/whitespace rule of module names does
+///   not apply (an export may be named ""), and a name may contain NULs.
+///   Bytes that are not UTF-8 get SBX_STATUS_INVALID_ARGUMENT (no export
+///   can have such a name).
 /// - Values cross as `uint64_t`: i32 in the low 32 bits, i64 as is, f32 as
-///   its IEEE bits in the low 32, f64 as its IEEE bits.
+///   its IEEE bits in the low 32, f64 as its IEEE bits. The upper 32 bits
+///   of an i32 or f32 param are ignored; i32 and f32 results come back
+///   zero-extended (an i32 of -1 is 0xffffffff).
 /// - `results` has room for `results_cap` values; the count written goes to
 ///   `*results_len_out` (may be NULL). Written only on success.
 /// - `timeout_ns`: 0 for the host's exec timeout, `SBX_TIMEOUT_NONE` for none.
@@ -128,19 +143,23 @@ pub extern "C" fn sbx_load_module_with(
 /// - `cancel`: NULL, or a token of this host that stops the call when
 ///   triggered, even if it was triggered before the call started.
 ///
-/// After a timeout, interrupt, fuel exhaustion or trap the module stays
-/// usable; its memory and globals are whatever the guest left.
+/// After a timeout, interrupt, fuel exhaustion, trap or exit the module stays
+/// usable; its memory and globals are whatever the guest left. A call in
+/// flight when its module (or host) is closed returns
+/// SBX_STATUS_HANDLE_CLOSED, whatever the guest was doing at that moment.
 /// Safe to call from several threads: calls on one module wait for each other.
 /// From a host function running inside a call on this same module it returns
 /// SBX_STATUS_INVALID_ARGUMENT instead of deadlocking.
-/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, bad lengths, a
-/// token of another host, re-entry); SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND;
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a length above
+/// PTRDIFF_MAX, a name that is not UTF-8, a token of another host,
+/// re-entry); SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND;
 /// SBX_STATUS_SIGNATURE_MISMATCH (wrong param count, `results_cap` too small,
 /// or v128/reference types); SBX_STATUS_TIMEOUT; SBX_STATUS_INTERRUPTED;
 /// SBX_STATUS_FUEL_EXHAUSTED; SBX_STATUS_TRAP (see `sbx_error_trap_code`);
 /// SBX_STATUS_EXIT (a WASI program exited non-zero; exit code 0 is success
-/// with no results); SBX_STATUS_HOST_ERROR; SBX_STATUS_INTERNAL. On failure, if `error_out` is not NULL, writes an
-/// error the caller frees with `sbx_error_free`.
+/// with no results); SBX_STATUS_HOST_ERROR; SBX_STATUS_INTERNAL. On failure,
+/// if `error_out` is not NULL, writes an error the caller frees with
+/// `sbx_error_free`.
 #[no_mangle]
 pub extern "C" fn sbx_call_with_timeout(
     module: *const sbx_module,
@@ -189,7 +208,8 @@ pub extern "C" fn sbx_module_interrupt(module: *const sbx_module) -> Status {
 }
 
 /// Closes a module: interrupts its running call, waits for it to return, and
-/// frees its instance and memory (returning its slot to the host). The
+/// frees its instance and memory (returning its slot to the host). That
+/// call returns SBX_STATUS_HANDLE_CLOSED (never SBX_STATUS_INTERRUPTED). The
 /// handle stays valid, every function then returns SBX_STATUS_HANDLE_CLOSED,
 /// and it must still be freed with `sbx_module_free`. Safe from any thread,
 /// including during a call; from a host function of the module's own call it
@@ -319,8 +339,9 @@ pub extern "C" fn sbx_module_memory_size(module: *const sbx_module, size_out: *m
 /// for a call in progress on the module. Safe from any thread; inside a host
 /// function of this module's own call use `sbx_caller_memory_read` (this
 /// returns SBX_STATUS_INVALID_ARGUMENT there rather than deadlock).
-/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
-/// SBX_STATUS_OUT_OF_BOUNDS (nothing is copied); SBX_STATUS_HANDLE_CLOSED;
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL or a length
+/// above PTRDIFF_MAX; SBX_STATUS_OUT_OF_BOUNDS (nothing is copied);
+/// SBX_STATUS_HANDLE_CLOSED;
 /// SBX_STATUS_EXPORT_NOT_FOUND without a memory.
 #[no_mangle]
 pub extern "C" fn sbx_module_memory_read(

@@ -4,9 +4,17 @@
 
 int sbx_test_failures = 0;
 
+/* Every message is one line; the backtrace has its own accessor. */
+static void check_one_line(const char *file, int line, const sbx_error *err) {
+  const char *m = err ? sbx_error_message(err) : NULL;
+  if (m && strpbrk(m, "\r\n"))
+    FAIL_AT(file, line, "message is not one line: %s", m);
+}
+
 bool sbx_test_check_status(const char *file, int line, const char *expr,
                            sbx_status got, sbx_status want,
                            const sbx_error *err) {
+  check_one_line(file, line, err);
   if (got == want) return true;
   FAIL_AT(file, line, "%s: got %s (%u), want %s (%u)%s%s", expr,
           sbx_status_name((uint32_t)got), (unsigned)got,
@@ -74,6 +82,7 @@ sbx_status sbx_test_hand_error(sbx_status st, sbx_error *err,
   /* The error out-param is written only on failure, with the same status. */
   if (st == SBX_STATUS_OK) CHECK(err == NULL);
   if (st != SBX_STATUS_OK) CHECK(err != NULL && sbx_error_status(err) == st);
+  check_one_line(__FILE__, __LINE__, err);
   if (err_out)
     *err_out = err;
   else
@@ -116,11 +125,5 @@ sbx_status sbx_test_call(const sbx_module *module, const char *func,
   sbx_status st = sbx_call_with_timeout(
       module, (const uint8_t *)func, strlen(func), params, nparams, results,
       cap, n_out, timeout_ns, cancel, &err);
-  if (st == SBX_STATUS_OK) CHECK(err == NULL);
-  if (st != SBX_STATUS_OK) CHECK(err != NULL && sbx_error_status(err) == st);
-  if (err_out)
-    *err_out = err;
-  else
-    sbx_error_free(err);
-  return st;
+  return sbx_test_hand_error(st, err, err_out);
 }

@@ -80,7 +80,7 @@ void sbx_test_sleep_ms(unsigned ms);
 sbx_host *sbx_test_host(const sbx_config *config);
 
 /* Checks the error out-param of a call that returned `st` (written exactly
- * on failure, with the same status), then hands `err` to `*err_out` or frees
+ * on failure, with the same status and a one-line message), then hands `err` to `*err_out` or frees
  * it when `err_out` is NULL. Returns `st`. */
 sbx_status sbx_test_hand_error(sbx_status st, sbx_error *err,
                                sbx_error **err_out);

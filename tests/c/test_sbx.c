@@ -674,13 +674,12 @@ static void test_close_during_call(void) {
   REQUIRE(pthread_create(&t, NULL, run_loop, &c) == 0);
   while (!atomic_load(&c.started)) sbx_test_sleep_ms(1);
   sbx_test_sleep_ms(100);
-  /* Close interrupts the running call and waits for it to return. */
+  /* Close interrupts the running call, waits for it to return, and that
+   * call says HANDLE_CLOSED. */
   CHECK_STATUS(sbx_module_close(loop), SBX_STATUS_OK);
   CHECK(wait_done(&c, 60000));
   REQUIRE(pthread_join(t, NULL) == 0);
-  CHECK(c.status == SBX_STATUS_INTERRUPTED ||
-        c.status == SBX_STATUS_HANDLE_CLOSED);
-  printf("the call returned %s\n", sbx_status_name(c.status));
+  CHECK_STATUS(c.status, SBX_STATUS_HANDLE_CLOSED);
 
   /* Every function now says HANDLE_CLOSED (or works, where documented). */
   expect_call(loop, "loop", NULL, 0, 0, MS_TO_NS(50),
@@ -702,6 +701,22 @@ static void test_close_during_call(void) {
   CHECK_STATUS(sbx_module_close(loop), SBX_STATUS_OK);
   CHECK_STATUS(sbx_module_close(loop), SBX_STATUS_OK);
   sbx_module_free(loop);
+
+  /* The same whenever the close comes: before the call starts, as it
+   * starts, or while it loops (the delay varies from round to round). */
+  for (unsigned round = 0; round < 50; round++) {
+    sbx_module *m = sbx_test_must_load(host, "infinite_loop.wasm");
+    struct loop_call rc = {.module = m, .timeout_ns = SBX_TIMEOUT_NONE};
+    REQUIRE(pthread_create(&t, NULL, run_loop, &rc) == 0);
+    while (!atomic_load(&rc.started)) sbx_test_sleep_ms(1);
+    sbx_test_sleep_ms(round % 10);
+    CHECK_STATUS(sbx_module_close(m), SBX_STATUS_OK);
+    CHECK(wait_done(&rc, 60000));
+    REQUIRE(pthread_join(t, NULL) == 0);
+    if (!CHECK_STATUS(rc.status, SBX_STATUS_HANDLE_CLOSED))
+      fprintf(stderr, "  (round %u)\n", round);
+    sbx_module_free(m);
+  }
 
   /* The host is still fine. */
   sbx_module *add = sbx_test_must_load(host, "add.wasm");
@@ -727,8 +742,7 @@ static void test_close_host(void) {
   sbx_close(host);
   CHECK(wait_done(&c, 60000));
   REQUIRE(pthread_join(t, NULL) == 0);
-  CHECK(c.status == SBX_STATUS_INTERRUPTED ||
-        c.status == SBX_STATUS_HANDLE_CLOSED);
+  CHECK_STATUS(c.status, SBX_STATUS_HANDLE_CLOSED);
 
   uint64_t params[2] = {2, 3};
   expect_call(add, "add", params, 2, 1, 0, SBX_STATUS_HANDLE_CLOSED);
@@ -937,8 +951,8 @@ static void test_null_arguments(void) {
     const char *n = sbx_trap_code_name(codes[i]);
     CHECK(n != NULL && n[0] != '\0' && strcmp(n, "unknown") != 0);
   }
-  static const uint32_t statuses[] = {0,  1,  2,  10, 11, 12, 13, 20,
-                                      21, 30, 31, 32, 33, 40, 99};
+  static const uint32_t statuses[] = {0,  1,  2,  3,  10, 11, 12, 13, 20,
+                                      21, 30, 31, 32, 33, 34, 35, 40, 99};
   for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
     const char *n = sbx_status_name(statuses[i]);
     CHECK(n != NULL && strncmp(n, "SBX_STATUS_", 11) == 0 &&
@@ -1459,6 +1473,252 @@ static void test_crash_reported(void) {
   sbx_close(host);
 }
 
+/* The checks every refused huge length must pass: INVALID_ARGUMENT, an
+ * error with that status (one line, see sbx_test_hand_error). */
+#define CHECK_HUGE(expr, err)                                                 \
+  do {                                                                        \
+    sbx_status st_ = (expr);                                                  \
+    if (!CHECK_STATUS_ERR(st_, SBX_STATUS_INVALID_ARGUMENT, (err)))           \
+      fprintf(stderr, "  (length %zu)\n", n);                                 \
+    sbx_test_hand_error(st_, (err), NULL);                                    \
+    (err) = NULL;                                                             \
+  } while (0)
+
+static int frees_seen = 0;
+static void count_free(void *user_data) {
+  (void)user_data;
+  frees_seen++;
+}
+static int32_t never_called(void *user_data, sbx_caller *caller,
+                            uint64_t *stack, size_t stack_len) {
+  (void)user_data, (void)caller, (void)stack, (void)stack_len;
+  return 1;
+}
+
+/* Every function that takes a length refuses one above PTRDIFF_MAX with
+ * INVALID_ARGUMENT before reading anything, and leaves out-params alone.
+ * (sbx_caller_* are checked from inside a host function: test_wasi.c.) */
+static void test_huge_lengths(void) {
+  const size_t huge[] = {SIZE_MAX, (size_t)PTRDIFF_MAX + 1};
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_module *mem = sbx_test_must_load(host, "all_types.wasm");
+  size_t wasm_len = 0;
+  uint8_t *wasm = sbx_test_read_fixture("add.wasm", &wasm_len);
+  const uint8_t *name = (const uint8_t *)"add";
+  sbx_load_options *options = sbx_load_options_new();
+  REQUIRE(options != NULL);
+  sbx_config *config = new_config();
+  sbx_wasi_config *wasi = sbx_wasi_config_new();
+  REQUIRE(wasi != NULL);
+  sbx_module *const untouched_module = (sbx_module *)(uintptr_t)0x5b5;
+  static const uint8_t types[1] = {SBX_VALUE_TYPE_I32};
+  for (size_t h = 0; h < 2; h++) {
+    size_t n = huge[h];
+    sbx_error *err = NULL;
+
+    /* loads: the name, then the bytes */
+    for (int which = 0; which < 2; which++) {
+      size_t name_len = which == 0 ? n : 3, len = which == 1 ? n : wasm_len;
+      sbx_module *m = untouched_module;
+      CHECK_HUGE(sbx_load_module(host, name, name_len, wasm, len, 0, NULL, &m,
+                                 &err),
+                 err);
+      CHECK(m == untouched_module);
+      CHECK_HUGE(sbx_load_module_with(host, name, name_len, wasm, len, options,
+                                      &m, &err),
+                 err);
+      CHECK(m == untouched_module);
+    }
+
+    /* calls: the function name, the params, the results */
+    uint64_t params[2] = {2, 3}, results[2] = {0xdead, 0xbeef};
+    size_t written = 12345;
+    const uint8_t *f = (const uint8_t *)"id_i32";
+    CHECK_HUGE(sbx_call_with_timeout(mem, f, n, params, 1, results, 2,
+                                     &written, 0, NULL, &err),
+               err);
+    CHECK_HUGE(sbx_call_with_timeout(mem, f, 6, params, n, results, 2,
+                                     &written, 0, NULL, &err),
+               err);
+    CHECK_HUGE(sbx_call_with_timeout(mem, f, 6, params, 1, results, n,
+                                     &written, 0, NULL, &err),
+               err);
+    CHECK(written == 12345 && results[0] == 0xdead && results[1] == 0xbeef);
+
+    /* guest memory */
+    uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    CHECK_STATUS(sbx_module_memory_read(mem, 0, buf, n),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK(buf[0] == 1 && buf[7] == 8);
+    CHECK_STATUS(sbx_module_memory_write(mem, 0, buf, n),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    sbx_function_info info = {.name_len = 777};
+    CHECK_STATUS(sbx_module_function_at(mem, n, &info),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK(info.name_len == 777);
+
+    /* host functions: each of the four lengths; user data freed each time */
+    const uint8_t *id = (const uint8_t *)"env";
+    size_t lens[4][4] = {
+        {n, 1, 1, 1}, {3, n, 1, 1}, {3, 1, n, 1}, {3, 1, 1, n}};
+    for (size_t i = 0; i < 4; i++) {
+      int before = frees_seen;
+      CHECK_HUGE(sbx_host_define_func(host, id, lens[i][0], id, lens[i][1],
+                                      types, lens[i][2], types, lens[i][3],
+                                      never_called, NULL, count_free, &err),
+                 err);
+      CHECK(frees_seen == before + 1);
+    }
+
+    /* settings */
+    CHECK_STATUS(sbx_config_set_cache_dir(config, name, n),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sbx_wasi_config_preopen_dir(wasi, name, n, name, 3, false),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sbx_wasi_config_preopen_dir(wasi, name, 3, name, n, false),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sbx_wasi_config_env(wasi, name, n, name, 3),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sbx_wasi_config_env(wasi, name, 3, name, n),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sbx_wasi_config_arg(wasi, name, n),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sbx_wasi_config_stdin(wasi, name, n),
+                 SBX_STATUS_INVALID_ARGUMENT);
+  }
+  /* The refused cache dir did not stick: the config still makes a host. */
+  sbx_close(sbx_test_host(config));
+  sbx_config_free(config);
+  sbx_wasi_config_free(wasi);
+  sbx_load_options_free(options);
+  free(wasm);
+  sbx_module_free(mem);
+  sbx_close(host);
+}
+
+/* A module exporting a function named "" that returns 7. */
+static const uint8_t EMPTY_EXPORT[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, /* magic, version */
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f,       /* type: () -> i32 */
+    0x03, 0x02, 0x01, 0x00,                         /* func 0: type 0 */
+    0x07, 0x04, 0x01, 0x00, 0x00, 0x00,             /* export "" = func 0 */
+    0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x07, 0x0b, /* i32.const 7 */
+};
+
+/* What the header decides about names and values. */
+static void test_names_and_values(void) {
+  sbx_host *host = sbx_test_host(NULL);
+
+  /* Export names are the module's: "" is a name like any other. */
+  sbx_module *empty = NULL;
+  CHECK_STATUS(load_bytes(host, "empty", 5, EMPTY_EXPORT, sizeof EMPTY_EXPORT,
+                          &empty, NULL),
+               SBX_STATUS_OK);
+  uint64_t r = 0;
+  size_t n = 0;
+  if (empty) {
+    sbx_error *err = NULL;
+    CHECK_STATUS_ERR(sbx_call_with_timeout(empty, NULL, 0, NULL, 0, &r, 1, &n,
+                                           0, NULL, &err),
+                     SBX_STATUS_OK, err);
+    sbx_error_free(err);
+    CHECK(n == 1 && r == 7);
+  }
+  sbx_module_free(empty);
+  sbx_module *add = sbx_test_must_load(host, "add.wasm");
+  expect_call(add, "", NULL, 0, 1, 0, SBX_STATUS_EXPORT_NOT_FOUND);
+  expect_call(add, " ", NULL, 0, 1, 0, SBX_STATUS_EXPORT_NOT_FOUND);
+  /* Bytes that are not UTF-8 are a caller mistake, as for module names. */
+  expect_call(add, "add\xff", NULL, 0, 1, 0, SBX_STATUS_INVALID_ARGUMENT);
+
+  /* i32 params ignore their upper 32 bits; i32 results are zero-extended. */
+  uint64_t p[2] = {0xdeadbeef00000002u, UINT64_MAX};
+  CHECK(call1(add, "add", p, 2) == 1);
+  p[0] = 0;
+  CHECK(call1(add, "add", p, 2) == 0xffffffffu);
+
+  /* Module names are length-delimited: an inner NUL is kept. */
+  size_t len = 0;
+  uint8_t *wasm = sbx_test_read_fixture("add.wasm", &len);
+  sbx_module *nul = NULL;
+  CHECK_STATUS(load_bytes(host, "a\0b", 3, wasm, len, &nul, NULL),
+               SBX_STATUS_OK);
+  if (nul) {
+    const char *name = NULL;
+    size_t name_len = 0;
+    CHECK_STATUS(sbx_module_name(nul, &name, &name_len), SBX_STATUS_OK);
+    CHECK(name_len == 3 && memcmp(name, "a\0b", 4) == 0);
+  }
+  sbx_module_free(nul);
+  free(wasm);
+  sbx_module_free(add);
+  sbx_close(host);
+}
+
+struct cache_load {
+  const char *dir;
+  atomic_int done;
+};
+
+static void *run_cache_load(void *arg) {
+  struct cache_load *c = arg;
+  load_add_and_check(c->dir);
+  atomic_store(&c->done, 1);
+  return NULL;
+}
+
+/* Loads add.wasm over `dir` on a fresh host; fails rather than hangs. */
+static void load_add_within_bound(const char *dir) {
+  struct cache_load c = {.dir = dir};
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, run_cache_load, &c) == 0);
+  double until = sbx_test_now_ms() + 60000;
+  while (!atomic_load(&c.done)) {
+    /* A load blocked in open() never returns: stop the test here. */
+    REQUIRE(sbx_test_now_ms() < until);
+    sbx_test_sleep_ms(5);
+  }
+  REQUIRE(pthread_join(t, NULL) == 0);
+}
+
+/* Replaces the .cwasm at `code` and its .sum with what `make` creates. */
+static void replace_cache_pair(const char *code, int (*make)(const char *)) {
+  char sum[4096 + 8];
+  snprintf(sum, sizeof sum, "%.*s.sum", (int)(strlen(code) - 6), code);
+  REQUIRE(unlink(code) == 0 && unlink(sum) == 0);
+  REQUIRE(make(code) == 0 && make(sum) == 0);
+}
+
+static int make_fifo(const char *path) { return mkfifo(path, 0600); }
+static int make_dir(const char *path) { return mkdir(path, 0700); }
+
+/* Something other than a regular file in a cache file's place is a miss. */
+static void test_disk_cache_not_a_file(void) {
+  const char *tmp = getenv("TMPDIR");
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/sbx-cache-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+  REQUIRE(mkdtemp(dir) != NULL);
+  char files[2][4096];
+  load_add_and_check(dir);
+  REQUIRE(find_cwasm(dir, files, 2) == 1);
+
+  /* FIFOs: opening one for reading would wait for a writer forever. */
+  replace_cache_pair(files[0], make_fifo);
+  load_add_within_bound(dir);
+  struct stat st;
+  REQUIRE(stat(files[0], &st) == 0);
+  CHECK(S_ISREG(st.st_mode)); /* the compile wrote a good file back */
+  load_add_within_bound(dir);
+
+  /* Directories: a miss every time (renaming over them fails). */
+  replace_cache_pair(files[0], make_dir);
+  load_add_within_bound(dir);
+  load_add_within_bound(dir);
+  REQUIRE(stat(files[0], &st) == 0);
+  CHECK(S_ISDIR(st.st_mode));
+  rm_rf(dir);
+}
+
 /* ------------------------------------------------------------------ */
 
 static const sbx_test_case tests[] = {
@@ -1489,6 +1749,9 @@ static const sbx_test_case tests[] = {
     {"all_types", test_all_types},
     {"function_list", test_function_list},
     {"disk_cache", test_disk_cache},
+    {"disk_cache_not_a_file", test_disk_cache_not_a_file},
+    {"huge_lengths", test_huge_lengths},
+    {"names_and_values", test_names_and_values},
     {"threads", test_threads},
     {"crash_reported", test_crash_reported}, /* run only by ctest under ASan */
 };

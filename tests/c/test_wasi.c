@@ -317,6 +317,13 @@ static void test_wasi_exit_code(void) {
   sbx_error_free(err);
   /* exit() flushed stdout first. */
   CHECK_OUTPUT(&out, "exiting with 3\n");
+  /* The module stays usable after an exit: it runs (and exits) again. */
+  err = NULL;
+  st = sbx_test_call(m, "_start", NULL, 0, results, 1, &n, MS_TO_NS(60000),
+                     NULL, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_EXIT, err);
+  CHECK(exit_code(err) == 3);
+  sbx_error_free(err);
 
   /* sbx_error_exit_code on NULL and on errors that are not exits. */
   code = 99;
@@ -514,19 +521,25 @@ static void test_wasi_cat_preopen(void) {
   sbx_wasi_config *w5 = new_wasi();
   snprintf(path, sizeof path, "%s/does-not-exist", base);
   wasi_preopen(w5, path, "/data", false);
-  {
+  /* ... and so does one of a regular file: both SBX_STATUS_IO. */
+  sbx_wasi_config *w6 = new_wasi();
+  snprintf(path, sizeof path, "%s/input.txt", data);
+  wasi_preopen(w6, path, "/data", false);
+  sbx_wasi_config *unopenable[2] = {w5, w6};
+  for (size_t i = 0; i < 2; i++) {
     sbx_host *host = sbx_test_host(NULL);
     sbx_module *m = NULL;
     sbx_error *e = NULL;
-    sbx_status st = load_with(host, "wasi/cat.wasm", w5, 0, &m, &e);
-    CHECK(st != SBX_STATUS_OK);
+    sbx_status st = load_with(host, "wasi/cat.wasm", unopenable[i], 0, &m, &e);
+    CHECK_STATUS_ERR(st, SBX_STATUS_IO, e);
     CHECK(m == NULL);
-    printf("preopen of a missing directory: %s: %s\n", sbx_status_name(st),
+    printf("unopenable preopen: %s: %s\n", sbx_status_name(st),
            e ? sbx_error_message(e) : "(none)");
     sbx_error_free(e);
     sbx_module_free(m);
     sbx_close(host);
   }
+  sbx_wasi_config_free(w6);
 
   /* Empty paths and bad UTF-8 are refused. */
   CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, u8(""), 0, u8("/d"), 2, false),
@@ -1707,9 +1720,111 @@ static void test_output_callback_user_data_freed(void) {
 
 /* ------------------------------------------------------------------ */
 
+/* (module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+ *         (func (export "exit") (param i32) local.get 0 call 0)) */
+static const uint8_t EXIT_MODULE[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, /* magic, version */
+    0x01, 0x05, 0x01, 0x60, 0x01, 0x7f, 0x00,       /* type: (i32) -> () */
+    0x02, 0x24, 0x01, 0x16, 'w', 'a', 's', 'i', '_', 's', 'n', 'a', 'p', 's',
+    'h', 'o', 't', '_', 'p', 'r', 'e', 'v', 'i', 'e', 'w', '1', 0x09, 'p',
+    'r', 'o', 'c', '_', 'e', 'x', 'i', 't', 0x00, 0x00, /* import func 0 */
+    0x03, 0x02, 0x01, 0x00,                             /* func 1: type 0 */
+    0x07, 0x08, 0x01, 0x04, 'e', 'x', 'i', 't', 0x00, 0x01, /* export */
+    0x0a, 0x08, 0x01, 0x06, 0x00, 0x20, 0x00, 0x10, 0x00, 0x0b,
+};
+
+/* Every proc_exit code is SBX_STATUS_EXIT with that code (wasmtime-wasi on
+ * its own makes 126 and above a trap); 0 is success. */
+static void test_wasi_exit_codes(void) {
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_wasi_config *w = new_wasi();
+  sbx_load_options *opts = sbx_load_options_new();
+  REQUIRE(opts != NULL);
+  CHECK_STATUS(sbx_load_options_wasi(opts, w), SBX_STATUS_OK);
+  sbx_module *m = NULL;
+  sbx_error *err = NULL;
+  sbx_status st = sbx_load_module_with(host, u8("exit"), 4, EXIT_MODULE,
+                                       sizeof EXIT_MODULE, opts, &m, &err);
+  REQUIRE(CHECK_STATUS_ERR(st, SBX_STATUS_OK, err));
+  static const uint32_t codes[] = {0, 1, 125, 126, 255, 256, UINT32_MAX};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    uint64_t code = codes[i];
+    size_t n = 12345;
+    err = NULL;
+    st = sbx_test_call(m, "exit", &code, 1, NULL, 0, &n, MS_TO_NS(60000), NULL,
+                       &err);
+    if (code == 0) {
+      CHECK_STATUS_ERR(st, SBX_STATUS_OK, err);
+      CHECK(n == 0);
+    } else {
+      if (!CHECK_STATUS_ERR(st, SBX_STATUS_EXIT, err))
+        fprintf(stderr, "  (exit code %u)\n", codes[i]);
+      CHECK(exit_code(err) == (int32_t)codes[i]);
+      CHECK(sbx_error_trap_code(err) == SBX_TRAP_CODE_NONE);
+    }
+    sbx_error_free(err);
+  }
+  /* Still open after all those exits. */
+  uint64_t fuel = 1;
+  CHECK_STATUS(sbx_module_last_call_fuel(m, &fuel), SBX_STATUS_OK);
+  sbx_module_free(m);
+  sbx_load_options_free(opts);
+  sbx_wasi_config_free(w);
+  sbx_close(host);
+}
+
+/* sbx_caller_* refuse lengths above PTRDIFF_MAX too (test_huge_lengths in
+ * test_sbx.c covers every other function). */
+typedef struct huge_state {
+  int calls;
+  uint8_t buf[4];
+} huge_state;
+
+static int32_t huge_cb(void *user_data, sbx_caller *caller, uint64_t *stack,
+                       size_t stack_len) {
+  huge_state *s = user_data;
+  s->calls++;
+  const size_t huge[] = {SIZE_MAX, (size_t)PTRDIFF_MAX + 1};
+  for (size_t i = 0; i < 2; i++) {
+    CHECK_STATUS(sbx_caller_memory_read(caller, 0, s->buf, huge[i]),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK(s->buf[0] == 0xa5 && s->buf[3] == 0xa5);
+    CHECK_STATUS(sbx_caller_memory_write(caller, 0, s->buf, huge[i]),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(sbx_caller_set_error(caller, s->buf, huge[i]),
+                 SBX_STATUS_INVALID_ARGUMENT);
+  }
+  if (stack_len >= 1) stack[0] = 0;
+  return 0;
+}
+
+static void test_caller_huge_lengths(void) {
+  huge_state s = {.calls = 0, .buf = {0xa5, 0xa5, 0xa5, 0xa5}};
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_error *err = NULL;
+  CHECK_STATUS_ERR(sbx_host_define_func(host, u8("host"), 4, u8("shout"), 5,
+                                        I32_I32, 2, I32, 1, huge_cb, &s, NULL,
+                                        &err),
+                   SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  sbx_wasi_config *w = new_wasi();
+  sbx_module *m = must_load_with(host, "wasi/plugin.wasm", w, 0);
+  uint64_t result = 0;
+  err = NULL;
+  CHECK_STATUS_ERR(greet(m, "x", &result, &err), SBX_STATUS_OK, err);
+  sbx_error_free(err);
+  CHECK(s.calls == 1);
+  CHECK(result == 1); /* huge_cb returned 0; greet adds 1 */
+  sbx_module_free(m);
+  sbx_wasi_config_free(w);
+  sbx_close(host);
+}
+
 const sbx_test_case sbx_wasi_tests[] = {
     {"wasi_hello", test_wasi_hello},
     {"wasi_exit_code", test_wasi_exit_code},
+    {"wasi_exit_codes", test_wasi_exit_codes},
+    {"caller_huge_lengths", test_caller_huge_lengths},
     {"wasi_deny_by_default", test_wasi_deny_by_default},
     {"wasi_args_env", test_wasi_args_env},
     {"wasi_cat_preopen", test_wasi_cat_preopen},

@@ -88,13 +88,26 @@ pub trait Fails {
 }
 
 impl<T> Fails for Result<T, Error> {
+    /// Also checks the promise every error keeps: a one-line message.
     #[track_caller]
     fn fails(self) -> Error {
         match self {
             Ok(_) => panic!("expected an error, got Ok"),
-            Err(e) => e,
+            Err(e) => {
+                assert_one_line(e.message());
+                e
+            }
         }
     }
+}
+
+/// Fails unless `message` is one non-empty line.
+#[track_caller]
+pub fn assert_one_line(message: &str) {
+    assert!(
+        !message.is_empty() && !message.contains(['\n', '\r']),
+        "not one line: {message:?}"
+    );
 }
 
 pub fn ms(n: u64) -> Duration {
