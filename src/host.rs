@@ -104,7 +104,11 @@ impl Host {
         config.limits.configure_engine(&mut wasm_config);
         let engine = Engine::new(&wasm_config)
             .map_err(|e| Error::new(Status::Internal, format!("create engine: {e:#}")))?;
-        let cache = ModuleCache::new(&engine, config.cache_dir.as_deref())?;
+        let cache = ModuleCache::new(
+            &engine,
+            config.cache_dir.as_deref(),
+            config.limits.max_abandoned_compiles,
+        )?;
         let mut wasi = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut wasi, |data: &mut StoreData| {
             &mut data
@@ -166,8 +170,10 @@ impl Host {
         Ok(())
     }
 
-    /// Compiles (or finds in the cache) and instantiates a module, running
-    /// its start function under `timeout` and `cancel`.
+    /// Compiles (or finds in the cache) and instantiates a module; `timeout`
+    /// and `cancel` bound both the compile and the start function. A compile
+    /// given up on keeps running on its own thread (see
+    /// [`Limits::max_abandoned_compiles`]) and is never cached.
     pub fn load(
         &self,
         name: &str,
@@ -225,7 +231,10 @@ impl Host {
         options: &LoadOptions,
     ) -> Result<(Module, CacheSource)> {
         let inner = &self.inner;
-        let (compiled, source) = inner.cache.get_or_compile(&inner.engine, wasm)?;
+        let (compiled, source) =
+            inner
+                .cache
+                .get_or_compile(&inner.engine, wasm, deadline, options.cancel.as_deref())?;
         inner.limits.check_module(&compiled)?;
         let wasi_config = options.wasi.as_ref().or(inner.wasi.as_ref());
         let pre = {
@@ -293,6 +302,7 @@ impl Host {
             registry.closed = true;
             registry.live.values().filter_map(Weak::upgrade).collect()
         };
+        self.inner.cache.close();
         for module in modules {
             module.close();
         }
@@ -301,6 +311,12 @@ impl Host {
     /// Whether [`Host::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.registry().closed
+    }
+
+    /// How many compiles abandoned by a timed-out, cancelled or closed load
+    /// are still running (see [`Limits::max_abandoned_compiles`]).
+    pub fn abandoned_compiles(&self) -> usize {
+        self.inner.cache.abandoned_compiles()
     }
 
     /// How many modules are loaded and not closed.

@@ -55,13 +55,21 @@ fn cancel_arg<'a>(cancel: *const sbx_cancel) -> Result<Option<&'a Arc<Cancel>>> 
 ///   `SBX_TIMEOUT_NONE` for none.
 /// - `cancel`: NULL, or a token of this host that stops the load when triggered.
 ///
+/// The timeout and the token bound the compile too: a load still compiling
+/// at its deadline returns SBX_STATUS_TIMEOUT (SBX_STATUS_INTERRUPTED on a
+/// trigger, SBX_STATUS_HANDLE_CLOSED on `sbx_close`) at once, and the
+/// compile finishes in the background and is discarded, never cached.
+///
 /// Safe to call from several threads at once on one host.
 /// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a bad length, a
 /// bad name, a token of another host); SBX_STATUS_HANDLE_CLOSED;
 /// SBX_STATUS_COMPILE_ERROR; SBX_STATUS_LINK_ERROR (names the import);
-/// SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT; and, from the start
-/// function, SBX_STATUS_TIMEOUT, SBX_STATUS_INTERRUPTED,
-/// SBX_STATUS_FUEL_EXHAUSTED or SBX_STATUS_TRAP; SBX_STATUS_INTERNAL.
+/// SBX_STATUS_INSTANCE_LIMIT (the host's max_modules, a full pool, or a
+/// compile needed while `sbx_config_set_max_abandoned_compiles` abandoned
+/// compiles still run: retry later); SBX_STATUS_RESOURCE_LIMIT;
+/// SBX_STATUS_TIMEOUT and SBX_STATUS_INTERRUPTED (while compiling or in the
+/// start function); and, from the start function, SBX_STATUS_FUEL_EXHAUSTED
+/// or SBX_STATUS_TRAP; SBX_STATUS_INTERNAL.
 /// On failure, if `error_out` is not NULL, writes an error the caller frees
 /// with `sbx_error_free`.
 #[no_mangle]
