@@ -229,7 +229,10 @@ fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
 /// and abandons the compile, which runs to its end and is then dropped,
 /// never cached (its load already failed). At most `max_abandoned` such
 /// compiles run per host: past that, loads that need a compile are refused
-/// until one ends, so repeated timeouts cannot pile up work.
+/// until one ends, so repeated timeouts cannot pile up work. (Loads already
+/// compiling when the cap fills may still abandon theirs: the count can
+/// pass the cap by the number of such loads, each of which had a caller
+/// waiting on it until its own deadline.)
 struct Compiles {
     max_abandoned: usize,
     state: Mutex<CompilesState>,
