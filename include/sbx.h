@@ -82,7 +82,8 @@ typedef enum sbx_status {
    */
   SBX_STATUS_LINK_ERROR = 11,
   /**
-   * The host's module cap or the instance pool is full.
+   * A host capacity is full (its module cap, the instance pool, or its cap
+   * on abandoned compiles); retry later.
    */
   SBX_STATUS_INSTANCE_LIMIT = 12,
   /**
@@ -382,7 +383,8 @@ extern "C" {
 /**
  * A new config holding the sandboxing defaults: 256 MiB of memory per module,
  * 10,000 table elements, a 512 KiB wasm stack, 1,000 modules per host, no
- * timeouts, fuel off, on-demand allocation, no disk cache. Owned by the
+ * timeouts, 2 abandoned compiles, fuel off, on-demand allocation, no disk
+ * cache. Owned by the
  * caller; free with `sbx_config_free`. Returns NULL only if allocation panics.
  */
 struct sbx_config *sbx_config_new(void);
@@ -401,7 +403,9 @@ enum sbx_status sbx_config_set_exec_timeout_ns(struct sbx_config *config, uint64
 
 /**
  * The default deadline of each load (compile plus start function), in
- * nanoseconds; 0 (the default) means none. A load can override it.
+ * nanoseconds; 0 (the default) means none. A load can override it. A
+ * compile cut short keeps running in the background; see
+ * `sbx_config_set_max_abandoned_compiles`.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
 enum sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
@@ -441,6 +445,18 @@ enum sbx_status sbx_config_set_max_wasm_stack(struct sbx_config *config, uint64_
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
 enum sbx_status sbx_config_set_max_modules(struct sbx_config *config, uint32_t modules);
+
+/**
+ * Compiles that may keep running after their load gave up on them, at
+ * least 1 (default 2). Compiling cannot be stopped, so a load that times
+ * out, is cancelled or sees its host close while compiling returns at once
+ * and leaves the compile to finish on its own thread, then discards it
+ * (it is never cached). While this many such compiles run, a load that
+ * needs a compile (not one found in the cache) fails with
+ * SBX_STATUS_INSTANCE_LIMIT, whose message names this setting; retry later.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or 0.
+ */
+enum sbx_status sbx_config_set_max_abandoned_compiles(struct sbx_config *config, uint32_t compiles);
 
 /**
  * Fuel per call (and per start function); 0 (the default) turns metering
@@ -688,13 +704,22 @@ enum sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr,
  * `_initialize`; the error message says which failed ("start function:",
  * "`_initialize`:", or "instantiate:" for a data or element segment that
  * does not fit, before any code runs).
+ *
+ * The timeout and the token bound the compile too: a load still compiling
+ * at its deadline returns SBX_STATUS_TIMEOUT (SBX_STATUS_INTERRUPTED on a
+ * trigger, SBX_STATUS_HANDLE_CLOSED on `sbx_close`) at once, and the
+ * compile finishes in the background and is discarded, never cached.
+ *
  * Safe to call from several threads at once on one host.
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a length above
  * PTRDIFF_MAX, a bad name, a token of another host); SBX_STATUS_HANDLE_CLOSED;
  * SBX_STATUS_COMPILE_ERROR; SBX_STATUS_LINK_ERROR (names the import);
- * SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT; SBX_STATUS_IO (a
- * preopen of the host's WASI config cannot be opened); and, from the guest
- * code that instantiation runs, SBX_STATUS_TIMEOUT, SBX_STATUS_INTERRUPTED,
+ * SBX_STATUS_INSTANCE_LIMIT (the host's max_modules, a full pool, or a
+ * compile needed while `sbx_config_set_max_abandoned_compiles` abandoned
+ * compiles still run: retry later); SBX_STATUS_RESOURCE_LIMIT; SBX_STATUS_IO
+ * (a preopen of the host's WASI config cannot be opened);
+ * SBX_STATUS_TIMEOUT and SBX_STATUS_INTERRUPTED (while compiling or in the
+ * guest code instantiation runs); and, from that guest code,
  * SBX_STATUS_FUEL_EXHAUSTED, SBX_STATUS_TRAP, SBX_STATUS_EXIT (a WASI
  * program exited with a non-zero code) or SBX_STATUS_HOST_ERROR (a host
  * function failed); SBX_STATUS_INTERNAL.

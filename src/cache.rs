@@ -11,11 +11,13 @@
 //! finds there. The checksum beside each file guards against truncation and
 //! corruption, not against an attacker who can write to the directory.
 
+use crate::deadline::{now_ns, Cancel, Event};
 use crate::error::{Error, Result, Status};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use wasmtime::{Engine, Module};
 
 /// How many compiled modules a host keeps in memory; the oldest goes first.
@@ -25,6 +27,10 @@ pub(crate) const MEMORY_CACHE_ENTRIES: usize = 256;
 /// checksum, then the module's own bytes (to confirm a hit).
 const SUM_MAGIC: &[u8; 8] = b"SBXSUM02";
 const SUM_HEADER: usize = 8 + 8 + 8;
+
+/// Native stack of a compile thread: what a main thread gets on Linux, so a
+/// deeply nested function compiles here whenever it would inline.
+const COMPILE_STACK: usize = 8 * 1024 * 1024;
 
 /// Where a load found its compiled module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +45,7 @@ pub enum CacheSource {
 
 pub(crate) struct ModuleCache {
     memory: Mutex<MemoryCache>,
+    compiles: Arc<Compiles>,
     dir: Option<PathBuf>,
     /// Part of every file name: files from another Wasmtime build or engine
     /// configuration are never even opened.
@@ -81,7 +88,11 @@ pub(crate) fn fast_hash(bytes: &[u8]) -> u64 {
 }
 
 impl ModuleCache {
-    pub(crate) fn new(engine: &Engine, dir: Option<&Path>) -> Result<ModuleCache> {
+    pub(crate) fn new(
+        engine: &Engine,
+        dir: Option<&Path>,
+        max_abandoned: u32,
+    ) -> Result<ModuleCache> {
         if let Some(dir) = dir {
             std::fs::create_dir_all(dir).map_err(|e| {
                 Error::new(
@@ -94,16 +105,24 @@ impl ModuleCache {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         Ok(ModuleCache {
             memory: Mutex::new(MemoryCache::default()),
+            compiles: Arc::new(Compiles {
+                max_abandoned: max_abandoned as usize,
+                state: Mutex::default(),
+            }),
             dir: dir.map(Path::to_path_buf),
             engine_tag: format!("{:016x}", hasher.finish()),
         })
     }
 
-    /// The compiled module for `bytes`, from memory, disk, or a fresh compile.
+    /// The compiled module for `bytes`, from memory, disk, or a fresh
+    /// compile bounded by `deadline` (in [`crate::deadline::now_ns`] time)
+    /// and `cancel`; see [`Compiles`].
     pub(crate) fn get_or_compile(
         &self,
         engine: &Engine,
         bytes: &[u8],
+        deadline: Option<u64>,
+        cancel: Option<&Cancel>,
     ) -> Result<(Module, CacheSource)> {
         let index = fast_hash(bytes);
         if let Some((wasm, module)) = self.lock().modules.get(&index) {
@@ -111,11 +130,17 @@ impl ModuleCache {
                 return Ok((module.clone(), CacheSource::Memory));
             }
         }
+        let wasm: Arc<[u8]> = bytes.into();
         let (module, source) = match self.read_disk(engine, index, bytes) {
             Some(module) => (module, CacheSource::Disk),
             None => {
-                let module = Module::from_binary(engine, bytes)
-                    .map_err(|e| Error::new(Status::CompileError, format!("compile: {e:#}")))?;
+                self.compiles.admit()?;
+                let module = if deadline.is_none() && cancel.is_none() {
+                    // Nothing could make this load give up: no thread needed.
+                    compile(engine, bytes)?
+                } else {
+                    self.compiles.run(engine, &wasm, deadline, cancel)?
+                };
                 self.write_disk(index, bytes, &module);
                 (module, CacheSource::Compiled)
             }
@@ -123,7 +148,7 @@ impl ModuleCache {
         let mut memory = self.lock();
         if memory
             .modules
-            .insert(index, (bytes.into(), module.clone()))
+            .insert(index, (wasm, module.clone()))
             .is_none()
         {
             memory.order.push_back(index);
@@ -134,6 +159,17 @@ impl ModuleCache {
             }
         }
         Ok((module, source))
+    }
+
+    /// Wakes every load waiting for a compile, which then fails with
+    /// `HandleClosed`; their compiles are abandoned.
+    pub(crate) fn close(&self) {
+        self.compiles.close();
+    }
+
+    /// How many abandoned compiles are still running.
+    pub(crate) fn abandoned_compiles(&self) -> usize {
+        self.compiles.state().abandoned
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryCache> {
@@ -183,6 +219,183 @@ impl ModuleCache {
         sum_bytes.extend_from_slice(&fast_hash(&payload).to_le_bytes());
         sum_bytes.extend_from_slice(wasm);
         let _ = write_atomically(&code, &payload).and_then(|()| write_atomically(&sum, &sum_bytes));
+    }
+}
+
+fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+    Module::from_binary(engine, wasm)
+        .map_err(|e| Error::new(Status::CompileError, format!("compile: {e:#}")))
+}
+
+/// Compiles that a load may give up on. Cranelift cannot be interrupted, so
+/// a load with a deadline or a cancel token compiles on a thread of its own
+/// and waits for it; on timeout, cancel or host close it returns at once
+/// and abandons the compile, which runs to its end and is then dropped,
+/// never cached (its load already failed). At most `max_abandoned` such
+/// compiles run per host: past that, loads that need a compile are refused
+/// until one ends, so repeated timeouts cannot pile up work. (Loads already
+/// compiling when the cap fills may still abandon theirs: the count can
+/// pass the cap by the number of such loads, each of which had a caller
+/// waiting on it until its own deadline.)
+struct Compiles {
+    max_abandoned: usize,
+    state: Mutex<CompilesState>,
+}
+
+#[derive(Default)]
+struct CompilesState {
+    abandoned: usize,
+    closed: bool,
+    /// Events of the loads waiting for a compile, set on close.
+    waiting: Vec<Arc<Event>>,
+}
+
+/// One compile on its thread, shared with the load that waits for it.
+struct Job {
+    event: Arc<Event>,
+    outcome: Mutex<Outcome>,
+}
+
+enum Outcome {
+    Running,
+    Done(Result<Module>),
+    Abandoned,
+}
+
+impl Compiles {
+    fn state(&self) -> MutexGuard<'_, CompilesState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Refuses a compile while the host is at its cap of abandoned ones.
+    fn admit(&self) -> Result<()> {
+        let state = self.state();
+        if state.closed {
+            return Err(Error::closed("host"));
+        }
+        if state.abandoned >= self.max_abandoned {
+            return Err(Error::new(
+                Status::InstanceLimit,
+                format!(
+                    "{} compiles abandoned by timed-out or cancelled loads are still running \
+                     (the host's max_abandoned_compiles); retry later",
+                    state.abandoned
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn close(&self) {
+        let waiting = {
+            let mut state = self.state();
+            state.closed = true;
+            std::mem::take(&mut state.waiting)
+        };
+        for event in waiting {
+            event.set();
+        }
+    }
+
+    /// Compiles `wasm` on a new thread and waits for it until `deadline`, a
+    /// trigger of `cancel`, or a close of the host.
+    fn run(
+        self: &Arc<Self>,
+        engine: &Engine,
+        wasm: &Arc<[u8]>,
+        deadline: Option<u64>,
+        cancel: Option<&Cancel>,
+    ) -> Result<Module> {
+        let stopped = || {
+            if cancel.is_some_and(Cancel::is_triggered) {
+                Some(Error::new(
+                    Status::Interrupted,
+                    "compile: interrupted (the compile is abandoned)",
+                ))
+            } else if self.state().closed {
+                Some(Error::closed("host"))
+            } else if deadline.is_some_and(|d| now_ns() >= d) {
+                Some(Error::new(
+                    Status::Timeout,
+                    "compile: deadline exceeded (the compile is abandoned)",
+                ))
+            } else {
+                None
+            }
+        };
+        if let Some(err) = stopped() {
+            return Err(err); // before starting a thread for nothing
+        }
+        let job = Arc::new(Job {
+            event: Arc::new(Event::default()),
+            outcome: Mutex::new(Outcome::Running),
+        });
+        let worker = {
+            let (job, compiles, engine, wasm) =
+                (job.clone(), self.clone(), engine.clone(), wasm.clone());
+            move || {
+                // Unwind safety: everything the closure touches is dropped
+                // right after, except the job, which gets a plain error.
+                let compiled =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| compile(&engine, &wasm)))
+                        .unwrap_or_else(|_| Err(Error::new(Status::Internal, "compile panicked")));
+                let mut outcome = job.lock();
+                if let Outcome::Abandoned = *outcome {
+                    drop(outcome);
+                    drop(compiled); // frees the code here, not in a load
+                    compiles.state().abandoned -= 1;
+                } else {
+                    *outcome = Outcome::Done(compiled);
+                    drop(outcome);
+                    job.event.set();
+                }
+            }
+        };
+        std::thread::Builder::new()
+            .name("sbx-compile".into())
+            .stack_size(COMPILE_STACK)
+            .spawn(worker)
+            .map_err(|e| {
+                Error::new(
+                    Status::InstanceLimit,
+                    format!("cannot start a compile thread: {e}"),
+                )
+            })?;
+
+        // Subscribe first, check second: a wake-up in between sets the event.
+        let _on_cancel = cancel.map(|c| c.wake_on_trigger(&job.event));
+        self.state().waiting.push(job.event.clone());
+        let waited = loop {
+            let stop = stopped();
+            let mut outcome = job.lock();
+            if let Outcome::Done(compiled) = std::mem::replace(&mut *outcome, Outcome::Running) {
+                break compiled;
+            }
+            if let Some(err) = stop {
+                *outcome = Outcome::Abandoned;
+                // Counted before the lock is released, so before the
+                // worker can see `Abandoned` and count it down.
+                self.state().abandoned += 1;
+                break Err(err);
+            }
+            drop(outcome);
+            job.event.wait(deadline);
+        };
+        let mut state = self.state();
+        if let Some(i) = state
+            .waiting
+            .iter()
+            .position(|e| Arc::ptr_eq(e, &job.event))
+        {
+            state.waiting.swap_remove(i);
+        }
+        waited
+    }
+}
+
+impl Job {
+    fn lock(&self) -> MutexGuard<'_, Outcome> {
+        self.outcome.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

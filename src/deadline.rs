@@ -176,6 +176,9 @@ pub(crate) fn install_callback<T: CallState + 'static>(store: &mut wasmtime::Sto
 pub struct Cancel {
     engine: Engine,
     triggered: AtomicBool,
+    /// Threads sleeping outside wasm (a load waiting for its compile) that
+    /// a trigger must wake; the epoch bump only reaches running guests.
+    sleepers: Mutex<Vec<Arc<Event>>>,
 }
 
 impl std::fmt::Debug for Cancel {
@@ -191,6 +194,7 @@ impl Cancel {
         Cancel {
             engine: engine.clone(),
             triggered: AtomicBool::new(false),
+            sleepers: Mutex::new(Vec::new()),
         }
     }
 
@@ -198,6 +202,24 @@ impl Cancel {
     pub fn trigger(&self) {
         self.triggered.store(true, SeqCst);
         self.engine.increment_epoch();
+        for event in self.sleepers().iter() {
+            event.set();
+        }
+    }
+
+    /// Has [`Cancel::trigger`] set `event` until the guard drops. The
+    /// caller checks [`Cancel::is_triggered`] after this returns, so a
+    /// trigger is either seen there or sets the event.
+    pub(crate) fn wake_on_trigger(&self, event: &Arc<Event>) -> Subscription<'_> {
+        self.sleepers().push(event.clone());
+        Subscription {
+            cancel: self,
+            event: event.clone(),
+        }
+    }
+
+    fn sleepers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Event>>> {
+        self.sleepers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Makes the token usable again. Not for use while a call holds it.
@@ -212,6 +234,58 @@ impl Cancel {
 
     pub(crate) fn belongs_to(&self, engine: &Engine) -> bool {
         Engine::same(&self.engine, engine)
+    }
+}
+
+/// See [`Cancel::wake_on_trigger`].
+pub(crate) struct Subscription<'a> {
+    cancel: &'a Cancel,
+    event: Arc<Event>,
+}
+
+impl Drop for Subscription<'_> {
+    fn drop(&mut self) {
+        let mut sleepers = self.cancel.sleepers();
+        if let Some(i) = sleepers.iter().position(|e| Arc::ptr_eq(e, &self.event)) {
+            sleepers.swap_remove(i);
+        }
+    }
+}
+
+/// An auto-reset event: [`Event::set`] wakes the thread in [`Event::wait`],
+/// or makes its next wait return at once, so a waiter that checks its
+/// conditions and then waits never misses a change made in between.
+#[derive(Default)]
+pub(crate) struct Event {
+    set: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Event {
+    pub(crate) fn set(&self) {
+        *self.set.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps until the event is set or `deadline` (in [`now_ns`] time,
+    /// `None` for never) passes, and resets it.
+    pub(crate) fn wait(&self, deadline: Option<u64>) {
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        while !*set {
+            let now = now_ns();
+            set = match deadline {
+                None => self.wake.wait(set).unwrap_or_else(|p| p.into_inner()),
+                Some(at) if at > now => {
+                    let nap = Duration::from_nanos(at - now);
+                    self.wake
+                        .wait_timeout(set, nap)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+                Some(_) => break,
+            };
+        }
+        *set = false;
     }
 }
 

@@ -25,7 +25,8 @@ pub enum Status {
     CompileError = 10,
     /// An import that the host cannot satisfy; the message names it.
     LinkError = 11,
-    /// The host's module cap or the instance pool is full.
+    /// A host capacity is full (its module cap, the instance pool, or its cap
+    /// on abandoned compiles); retry later.
     InstanceLimit = 12,
     /// The module's initial memories or tables together are larger than the
     /// configured limits, or it defines more of them than the host allows.

@@ -104,7 +104,11 @@ impl Host {
         config.limits.configure_engine(&mut wasm_config);
         let engine = Engine::new(&wasm_config)
             .map_err(|e| Error::new(Status::Internal, format!("create engine: {e:#}")))?;
-        let cache = ModuleCache::new(&engine, config.cache_dir.as_deref())?;
+        let cache = ModuleCache::new(
+            &engine,
+            config.cache_dir.as_deref(),
+            config.limits.max_abandoned_compiles,
+        )?;
         let mut wasi = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut wasi, |data: &mut StoreData| {
             &mut data
@@ -167,8 +171,10 @@ impl Host {
         Ok(())
     }
 
-    /// Compiles (or finds in the cache) and instantiates a module, running
-    /// its start function under `timeout` and `cancel`.
+    /// Compiles (or finds in the cache) and instantiates a module; `timeout`
+    /// and `cancel` bound both the compile and the start function. A compile
+    /// given up on keeps running on its own thread (see
+    /// [`Limits::max_abandoned_compiles`]) and is never cached.
     pub fn load(
         &self,
         name: &str,
@@ -229,7 +235,10 @@ impl Host {
         // Before compiling: a pooled engine's compile rejects what does not
         // fit its slots with a compile error, and a refusal costs no compile.
         inner.limits.check_module(wasm)?;
-        let (compiled, source) = inner.cache.get_or_compile(&inner.engine, wasm)?;
+        let (compiled, source) =
+            inner
+                .cache
+                .get_or_compile(&inner.engine, wasm, deadline, options.cancel.as_deref())?;
         let wasi_config = options.wasi.as_ref().or(inner.wasi.as_ref());
         let pre = {
             let linkers = inner.linkers.read().unwrap_or_else(|p| p.into_inner());
@@ -296,6 +305,7 @@ impl Host {
             registry.closed = true;
             registry.live.values().filter_map(Weak::upgrade).collect()
         };
+        self.inner.cache.close();
         for module in modules {
             module.close();
         }
@@ -304,6 +314,12 @@ impl Host {
     /// Whether [`Host::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.registry().closed
+    }
+
+    /// How many compiles abandoned by a timed-out, cancelled or closed load
+    /// are still running (see [`Limits::max_abandoned_compiles`]).
+    pub fn abandoned_compiles(&self) -> usize {
+        self.inner.cache.abandoned_compiles()
     }
 
     /// How many modules are loaded and not closed.

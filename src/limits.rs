@@ -41,6 +41,11 @@ pub struct Limits {
     pub exec_timeout: Option<Duration>,
     /// Default deadline of a load (compile plus start function); `None` means none.
     pub load_timeout: Option<Duration>,
+    /// Compiles that may keep running after their load gave up on them (a
+    /// timeout, a cancel, a close), at least 1. Cranelift cannot be stopped,
+    /// so such a compile runs to its end on its own thread; while this many
+    /// do, loads that need a compile fail with `InstanceLimit`.
+    pub max_abandoned_compiles: u32,
     /// Fuel per call; `None` turns fuel metering off (it costs ~2x on loops).
     pub fuel: Option<u64>,
     /// Use Wasmtime's pooling allocator, with `max_modules` slots; a slot
@@ -58,6 +63,7 @@ impl Default for Limits {
             max_modules: 1_000,
             exec_timeout: None,
             load_timeout: None,
+            max_abandoned_compiles: 2,
             fuel: None,
             pooling: false,
         }
@@ -85,6 +91,11 @@ impl Limits {
         }
         if self.max_modules == 0 {
             return Err(Error::invalid("max modules must be at least 1"));
+        }
+        if self.max_abandoned_compiles == 0 {
+            return Err(Error::invalid(
+                "max abandoned compiles must be at least 1: at 0 every compile would be refused",
+            ));
         }
         if self.pooling && self.max_modules > MAX_POOL_SLOTS {
             return Err(Error::invalid(format!(

@@ -24,7 +24,8 @@ var (
 	ErrCompile = errors.New("wasm: compile error")
 	// ErrLink: the module imports something the host does not provide.
 	ErrLink = errors.New("wasm: link error")
-	// ErrInstanceLimit: the host's module cap (WithMaxModules) is reached.
+	// ErrInstanceLimit: the host's module cap (WithMaxModules) is reached, or
+	// a compile is needed while WithMaxAbandonedCompiles abandoned ones run.
 	ErrInstanceLimit = errors.New("wasm: instance limit reached")
 	// ErrResourceLimit: the module's initial memory or table exceeds the limits.
 	ErrResourceLimit = errors.New("wasm: resource limit exceeded")

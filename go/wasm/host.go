@@ -80,6 +80,10 @@ func NewHost(opts ...Option) (*Host, error) {
 	if c.maxModules != 0 {
 		set(fmt.Sprintf("WithMaxModules(%d)", c.maxModules), C.sbx_config_set_max_modules(cfg, C.uint32_t(c.maxModules)))
 	}
+	if c.maxAbandon != 0 {
+		set(fmt.Sprintf("WithMaxAbandonedCompiles(%d)", c.maxAbandon),
+			C.sbx_config_set_max_abandoned_compiles(cfg, C.uint32_t(c.maxAbandon)))
+	}
 	if c.pooling { // after max modules: the pool is sized by it
 		set("WithPooling(true)", C.sbx_config_set_pooling(cfg, C.bool(true)))
 	}

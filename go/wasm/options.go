@@ -17,6 +17,7 @@ type hostConfig struct {
 	tableElems  uint64 // 0: the library default (10,000)
 	wasmStack   uint64 // 0: the library default (512 KiB)
 	maxModules  uint32 // 0: the library default (1,000)
+	maxAbandon  uint32 // 0: the library default (2)
 	pooling     bool
 	cacheDir    string
 	wasi        *WASIConfig
@@ -110,6 +111,22 @@ func WithMaxModules(n int) Option {
 			return
 		}
 		h.cfg.maxModules = uint32(n)
+	}
+}
+
+// WithMaxAbandonedCompiles caps the compiles that keep running after their
+// LoadModule gave up on them (default 2). Compiling cannot be stopped, so a
+// LoadModule whose ctx ends while it compiles returns at once and leaves the
+// compile to finish in the background, uncached. While n such compiles run,
+// a LoadModule that needs a compile (not one found in the cache) fails with
+// ErrInstanceLimit; retry later.
+func WithMaxAbandonedCompiles(n int) Option {
+	return func(h *Host) {
+		if n < 1 || uint64(n) > 1<<32-1 {
+			h.cfg.fail("WithMaxAbandonedCompiles(%d): must be at least 1 (and below 2^32)", n)
+			return
+		}
+		h.cfg.maxAbandon = uint32(n)
 	}
 }
 

@@ -16,7 +16,8 @@ pub struct sbx_config {
 
 /// A new config holding the sandboxing defaults: 256 MiB of memory per module,
 /// 10,000 table elements, a 512 KiB wasm stack, 1,000 modules per host, no
-/// timeouts, fuel off, on-demand allocation, no disk cache. Owned by the
+/// timeouts, 2 abandoned compiles, fuel off, on-demand allocation, no disk
+/// cache. Owned by the
 /// caller; free with `sbx_config_free`. Returns NULL only if allocation panics.
 #[no_mangle]
 pub extern "C" fn sbx_config_new() -> *mut sbx_config {
@@ -62,7 +63,9 @@ pub extern "C" fn sbx_config_set_exec_timeout_ns(
 }
 
 /// The default deadline of each load (compile plus start function), in
-/// nanoseconds; 0 (the default) means none. A load can override it.
+/// nanoseconds; 0 (the default) means none. A load can override it. A
+/// compile cut short keeps running in the background; see
+/// `sbx_config_set_max_abandoned_compiles`.
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_load_timeout_ns(
@@ -126,6 +129,25 @@ pub extern "C" fn sbx_config_set_max_wasm_stack(config: *mut sbx_config, bytes: 
 pub extern "C" fn sbx_config_set_max_modules(config: *mut sbx_config, modules: u32) -> Status {
     update(config, |c| {
         c.limits.max_modules = modules;
+        Ok(())
+    })
+}
+
+/// Compiles that may keep running after their load gave up on them, at
+/// least 1 (default 2). Compiling cannot be stopped, so a load that times
+/// out, is cancelled or sees its host close while compiling returns at once
+/// and leaves the compile to finish on its own thread, then discards it
+/// (it is never cached). While this many such compiles run, a load that
+/// needs a compile (not one found in the cache) fails with
+/// SBX_STATUS_INSTANCE_LIMIT, whose message names this setting; retry later.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or 0.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_max_abandoned_compiles(
+    config: *mut sbx_config,
+    compiles: u32,
+) -> Status {
+    update(config, |c| {
+        c.limits.max_abandoned_compiles = compiles;
         Ok(())
     })
 }

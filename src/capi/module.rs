@@ -61,13 +61,22 @@ fn cancel_arg<'a>(cancel: *const sbx_cancel) -> Result<Option<&'a Arc<Cancel>>> 
 /// `_initialize`; the error message says which failed ("start function:",
 /// "`_initialize`:", or "instantiate:" for a data or element segment that
 /// does not fit, before any code runs).
+///
+/// The timeout and the token bound the compile too: a load still compiling
+/// at its deadline returns SBX_STATUS_TIMEOUT (SBX_STATUS_INTERRUPTED on a
+/// trigger, SBX_STATUS_HANDLE_CLOSED on `sbx_close`) at once, and the
+/// compile finishes in the background and is discarded, never cached.
+///
 /// Safe to call from several threads at once on one host.
 /// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a length above
 /// PTRDIFF_MAX, a bad name, a token of another host); SBX_STATUS_HANDLE_CLOSED;
 /// SBX_STATUS_COMPILE_ERROR; SBX_STATUS_LINK_ERROR (names the import);
-/// SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT; SBX_STATUS_IO (a
-/// preopen of the host's WASI config cannot be opened); and, from the guest
-/// code that instantiation runs, SBX_STATUS_TIMEOUT, SBX_STATUS_INTERRUPTED,
+/// SBX_STATUS_INSTANCE_LIMIT (the host's max_modules, a full pool, or a
+/// compile needed while `sbx_config_set_max_abandoned_compiles` abandoned
+/// compiles still run: retry later); SBX_STATUS_RESOURCE_LIMIT; SBX_STATUS_IO
+/// (a preopen of the host's WASI config cannot be opened);
+/// SBX_STATUS_TIMEOUT and SBX_STATUS_INTERRUPTED (while compiling or in the
+/// guest code instantiation runs); and, from that guest code,
 /// SBX_STATUS_FUEL_EXHAUSTED, SBX_STATUS_TRAP, SBX_STATUS_EXIT (a WASI
 /// program exited with a non-zero code) or SBX_STATUS_HOST_ERROR (a host
 /// function failed); SBX_STATUS_INTERNAL.

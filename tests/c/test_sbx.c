@@ -193,6 +193,100 @@ static void test_load_timeout(void) {
   sbx_close(host);
 }
 
+/*
+ * One exported function "run" of `depth` nested empty loops: small, and
+ * seconds to compile (issue 8). Built here; the caller frees it.
+ */
+static uint8_t *nested_loops(size_t depth, size_t *len_out) {
+  size_t body_len = 1 + 3 * depth + 1; /* locals, loops and ends, end */
+  size_t cap = 64 + body_len;
+  uint8_t *w = malloc(cap);
+  REQUIRE(w != NULL);
+  size_t n = 0;
+  static const uint8_t head[] = {
+      0, 'a', 's', 'm', 1, 0, 0, 0,
+      1, 4, 1, 0x60, 0, 0,                /* type 0: [] -> [] */
+      3, 2, 1, 0,                         /* function 0: type 0 */
+      7, 7, 1, 3, 'r', 'u', 'n', 0, 0,    /* export "run" */
+  };
+  memcpy(w, head, sizeof head);
+  n = sizeof head;
+  uint8_t body_leb[5], code_leb[5];
+  size_t body_leb_len = 0, code_leb_len = 0;
+  for (size_t v = body_len;; ) {
+    body_leb[body_leb_len++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+    if ((v >>= 7) == 0) break;
+  }
+  for (size_t v = 1 + body_leb_len + body_len;; ) {
+    code_leb[code_leb_len++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+    if ((v >>= 7) == 0) break;
+  }
+  w[n++] = 10; /* code section */
+  memcpy(w + n, code_leb, code_leb_len);
+  n += code_leb_len;
+  w[n++] = 1; /* one body */
+  memcpy(w + n, body_leb, body_leb_len);
+  n += body_leb_len;
+  w[n++] = 0; /* no locals */
+  for (size_t i = 0; i < depth; i++) {
+    w[n++] = 0x03; /* loop */
+    w[n++] = 0x40; /* empty block type */
+  }
+  for (size_t i = 0; i <= depth; i++) w[n++] = 0x0b; /* end */
+  REQUIRE(n <= cap);
+  *len_out = n;
+  return w;
+}
+
+/* A load still compiling at its deadline returns TIMEOUT at once; the
+ * abandoned compile then fills the host's cap, and closing the host does
+ * not wait for it. */
+static void test_compile_timeout(void) {
+  sbx_config *config = new_config();
+  CHECK_STATUS(sbx_config_set_max_abandoned_compiles(config, 0),
+               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_config_set_max_abandoned_compiles(config, 1),
+               SBX_STATUS_OK);
+  sbx_host *host = sbx_test_host(config);
+  sbx_config_free(config);
+
+  size_t len = 0;
+  uint8_t *bomb = nested_loops(10000, &len);
+  sbx_load_options *opts = sbx_load_options_new();
+  REQUIRE(opts != NULL);
+  CHECK_STATUS(sbx_load_options_timeout_ns(opts, MS_TO_NS(300)),
+               SBX_STATUS_OK);
+  sbx_module *m = NULL;
+  sbx_error *err = NULL;
+  double t0 = sbx_test_now_ms();
+  sbx_status st = sbx_load_module_with(host, (const uint8_t *)"bomb", 4, bomb,
+                                       len, opts, &m, &err);
+  double took = sbx_test_now_ms() - t0;
+  CHECK_STATUS_ERR(st, SBX_STATUS_TIMEOUT, err);
+  CHECK(m == NULL);
+  printf("compile timed out after %.1f ms\n", took);
+  CHECK(took >= 300.0 && took < 300.0 + SBX_SLOW_BOUND_MS);
+  sbx_error_free(err);
+  sbx_load_options_free(opts);
+  free(bomb);
+
+  /* The abandoned compile still runs: a load that needs one is refused. */
+  size_t add_len = 0;
+  uint8_t *add = sbx_test_read_fixture("add.wasm", &add_len);
+  err = NULL;
+  st = sbx_load_module(host, (const uint8_t *)"add", 3, add, add_len,
+                       SBX_TIMEOUT_NONE, NULL, &m, &err);
+  CHECK_STATUS_ERR(st, SBX_STATUS_INSTANCE_LIMIT, err);
+  CHECK(err != NULL &&
+        strstr(sbx_error_message(err), "max_abandoned_compiles") != NULL);
+  sbx_error_free(err);
+  free(add);
+
+  t0 = sbx_test_now_ms();
+  sbx_close(host);
+  CHECK(sbx_test_now_ms() - t0 < SBX_SLOW_BOUND_MS);
+}
+
 static void test_bad_names(void) {
   sbx_host *host = sbx_test_host(NULL);
   size_t len = 0;
@@ -1727,6 +1821,7 @@ static const sbx_test_case tests[] = {
     {"isolation", test_isolation},
     {"timeout", test_timeout},
     {"load_timeout", test_load_timeout},
+    {"compile_timeout", test_compile_timeout},
     {"bad_names", test_bad_names},
     {"compile_error", test_compile_error},
     {"link_error", test_link_error},
