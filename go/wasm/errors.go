@@ -27,7 +27,9 @@ var (
 	// ErrInstanceLimit: the host's module cap (WithMaxModules) is reached, or
 	// a compile is needed while WithMaxAbandonedCompiles abandoned ones run.
 	ErrInstanceLimit = errors.New("wasm: instance limit reached")
-	// ErrResourceLimit: the module's initial memory or table exceeds the limits.
+	// ErrResourceLimit: the module's initial memories (or tables) together
+	// exceed the limit, or it has more memories or tables than the host allows
+	// (one of each under pooling); the message names the limit.
 	ErrResourceLimit = errors.New("wasm: resource limit exceeded")
 	// ErrExportNotFound: no exported function by that name.
 	ErrExportNotFound = errors.New("wasm: export not found")

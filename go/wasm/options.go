@@ -64,8 +64,10 @@ func WithFuelLimit(n uint64) Option {
 }
 
 // WithMemoryLimit caps each module's linear memory, in bytes, from 64 KiB to
-// 4 GiB (default 256 MiB). memory.grow past it returns -1 inside the guest; a
-// module whose initial memory is larger fails to load with ErrResourceLimit.
+// 4 GiB (default 256 MiB). The cap bounds the sum of all of a module's
+// memories, rounded down to whole 64 KiB pages. memory.grow past it returns -1
+// inside the guest; a module whose initial memories together are larger fails
+// to load with ErrResourceLimit.
 func WithMemoryLimit(bytes uint64) Option {
 	return func(h *Host) {
 		if bytes < minMemoryLimit || bytes > maxMemoryLimit {
