@@ -7,6 +7,10 @@
 //! bumps the engine's epoch; the guest then runs the callback installed by
 //! [`install_callback`], which decides from the store's own state whether
 //! *this* call must stop. Calls that are not targeted just re-arm.
+//!
+//! A call blocked in the host instead (a WASI sleep) never sees an epoch
+//! bump: it waits in [`Watch::sleep_until`], which interrupts and cancel
+//! tokens wake as well, and which never sleeps past the call's deadline.
 
 use crate::error::Stopped;
 use std::cmp::Reverse;
@@ -48,6 +52,10 @@ pub(crate) struct Watch {
     thread: AtomicU64,
     /// The call that [`Watch::interrupt`] targeted.
     interrupted: AtomicU64,
+    /// Wakes a call sleeping in [`Watch::sleep_until`]; a waker takes the
+    /// lock after setting its flag, so the sleeper cannot miss it.
+    sleep: Mutex<()>,
+    wake: Condvar,
 }
 
 impl Watch {
@@ -59,6 +67,8 @@ impl Watch {
             running: AtomicU64::new(0),
             thread: AtomicU64::new(0),
             interrupted: AtomicU64::new(0),
+            sleep: Mutex::new(()),
+            wake: Condvar::new(),
         })
     }
 
@@ -117,7 +127,49 @@ impl Watch {
         }
         self.interrupted.store(seq, SeqCst);
         self.engine.increment_epoch();
+        self.wake_sleeper();
         true
+    }
+
+    /// Wakes the call sleeping in [`Watch::sleep_until`], if any, to look
+    /// at its flags again. Not on the call path: only interrupts, cancels
+    /// and closes come here.
+    fn wake_sleeper(&self) {
+        drop(self.sleep.lock().unwrap_or_else(|p| p.into_inner()));
+        self.wake.notify_all();
+    }
+
+    /// Blocks call `seq`, from one of its host functions, until `until_ns`
+    /// ([`now_ns`] time). Returns early with the reason the call must stop,
+    /// exactly as the epoch callback would for guest code: the call's
+    /// deadline (never slept past), an interrupt or close, or `cancel`.
+    pub(crate) fn sleep_until(
+        self: &Arc<Watch>,
+        seq: u64,
+        cancel: Option<&Cancel>,
+        until_ns: u64,
+    ) -> Result<(), Stopped> {
+        let _listening = cancel.map(|c| c.listen(self));
+        let mut guard = self.sleep.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(stopped) = self.verdict(seq, cancel) {
+                return Err(stopped);
+            }
+            let now = now_ns();
+            if now >= until_ns {
+                return Ok(());
+            }
+            let wake_at = match self.deadline_ns.load(SeqCst) {
+                0 => until_ns,
+                deadline => until_ns.min(deadline),
+            };
+            let nap = Duration::from_nanos(wake_at.saturating_sub(now));
+            guard = self
+                .wake
+                .wait_timeout(guard, nap)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 
     /// Decides, from inside the guest, whether call `seq` must stop now.
@@ -167,6 +219,8 @@ pub(crate) fn install_callback<T: CallState + 'static>(store: &mut wasmtime::Sto
 pub struct Cancel {
     engine: Engine,
     triggered: AtomicBool,
+    /// Calls holding this token that sleep in the host, to wake on trigger.
+    sleepers: Mutex<Vec<Arc<Watch>>>,
 }
 
 impl std::fmt::Debug for Cancel {
@@ -182,6 +236,7 @@ impl Cancel {
         Cancel {
             engine: engine.clone(),
             triggered: AtomicBool::new(false),
+            sleepers: Mutex::new(Vec::new()),
         }
     }
 
@@ -189,6 +244,23 @@ impl Cancel {
     pub fn trigger(&self) {
         self.triggered.store(true, SeqCst);
         self.engine.increment_epoch();
+        for watch in self.sleepers().iter() {
+            watch.wake_sleeper();
+        }
+    }
+
+    fn sleepers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Watch>>> {
+        self.sleepers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes [`Cancel::trigger`] wake `watch`'s sleeping call until the
+    /// returned guard is dropped.
+    fn listen<'a>(&'a self, watch: &Arc<Watch>) -> Listening<'a> {
+        self.sleepers().push(watch.clone());
+        Listening {
+            cancel: self,
+            watch: Arc::as_ptr(watch),
+        }
     }
 
     /// Makes the token usable again. Not for use while a call holds it.
@@ -203,6 +275,21 @@ impl Cancel {
 
     pub(crate) fn belongs_to(&self, engine: &Engine) -> bool {
         Engine::same(&self.engine, engine)
+    }
+}
+
+/// A sleeping call registered with a cancel token; see [`Cancel::listen`].
+struct Listening<'a> {
+    cancel: &'a Cancel,
+    watch: *const Watch,
+}
+
+impl Drop for Listening<'_> {
+    fn drop(&mut self) {
+        let mut sleepers = self.cancel.sleepers();
+        if let Some(i) = sleepers.iter().position(|w| Arc::as_ptr(w) == self.watch) {
+            sleepers.swap_remove(i);
+        }
     }
 }
 
