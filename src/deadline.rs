@@ -150,6 +150,7 @@ impl Watch {
         until_ns: u64,
     ) -> Result<(), Stopped> {
         let _listening = cancel.map(|c| c.listen(self));
+        let _precise = PreciseWakeups::new();
         let mut guard = self.sleep.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(stopped) = self.verdict(seq, cancel) {
@@ -182,6 +183,32 @@ impl Watch {
             return Some(Stopped::Timeout);
         }
         None
+    }
+}
+
+/// Lowers the calling thread's timer slack (by default Linux may wake a
+/// sleeping thread up to 50 us late) while it lives, so that a sleeping
+/// guest stops as close to its deadline as a looping one; restores it after.
+struct PreciseWakeups(libc::c_int);
+
+impl PreciseWakeups {
+    fn new() -> PreciseWakeups {
+        // SAFETY: PR_GET/SET_TIMERSLACK take plain integers and affect only
+        // the calling thread.
+        unsafe {
+            let old = libc::prctl(libc::PR_GET_TIMERSLACK);
+            libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+            PreciseWakeups(old)
+        }
+    }
+}
+
+impl Drop for PreciseWakeups {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            // SAFETY: as in `new`; restores the value read there.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, self.0 as libc::c_ulong) };
+        }
     }
 }
 
