@@ -386,7 +386,7 @@ fn wasi_poll_oneoff(
 /// wasmtime-wasi, a bad pointer traps rather than returning an errno.
 fn guest_bytes(mem: &mut [u8], at: u64, len: u64, align: u64) -> wasmtime::Result<&mut [u8]> {
     let end = at + len; // at most about 2^39: no overflow
-    if at % align != 0 || end > mem.len() as u64 {
+    if !at.is_multiple_of(align) || end > mem.len() as u64 {
         return Err(wasmtime::Error::msg(format!(
             "poll_oneoff: pointer {at:#x} (+{len}) out of bounds or misaligned"
         )));
