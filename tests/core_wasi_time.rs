@@ -358,3 +358,44 @@ fn bad_subscriptions_get_wasmtime_wasis_errnos_and_traps() {
     }
     assert_eq!(poll(&module, [1024, 2048, 1, 4096]), Ok(0));
 }
+
+#[test]
+fn a_sleep_at_load_is_bounded_by_the_load_timeout_and_cancel_token() {
+    let host = host();
+    let wasm = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/wasi/sleep_at_start.wasm"),
+    )
+    .expect("read sleep_at_start.wasm");
+    let start = Instant::now();
+    let options = LoadOptions {
+        timeout: Timeout::After(ms(300)),
+        ..LoadOptions::default()
+    };
+    let err = host.load_with("start", &wasm, &options).err().unwrap();
+    assert_eq!(err.status(), Status::Timeout, "{err}");
+    assert!(
+        start.elapsed() < ms(300) + SLACK,
+        "took {:?}",
+        start.elapsed()
+    );
+
+    let token = host.new_cancel();
+    let trigger = {
+        let token = token.clone();
+        thread::spawn(move || {
+            thread::sleep(ms(300));
+            token.trigger();
+            Instant::now()
+        })
+    };
+    let options = LoadOptions {
+        timeout: Timeout::Never,
+        cancel: Some(token),
+        ..LoadOptions::default()
+    };
+    let err = host.load_with("start", &wasm, &options).err().unwrap();
+    let after = trigger.join().unwrap().elapsed();
+    assert_eq!(err.status(), Status::Interrupted, "{err}");
+    assert!(after < SLACK, "returned {after:?} after the trigger");
+    assert_eq!(host.live_modules(), 0);
+}
