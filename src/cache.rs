@@ -363,7 +363,7 @@ impl Compiles {
             })?;
 
         // Subscribe first, check second: a wake-up in between sets the event.
-        let _on_cancel = cancel.map(|c| c.wake_on_trigger(&job.event));
+        let _on_cancel = cancel.map(|c| c.wake_on_trigger(job.event.clone()));
         self.state().waiting.push(job.event.clone());
         let waited = loop {
             let stop = stopped();

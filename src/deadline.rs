@@ -7,6 +7,10 @@
 //! bumps the engine's epoch; the guest then runs the callback installed by
 //! [`install_callback`], which decides from the store's own state whether
 //! *this* call must stop. Calls that are not targeted just re-arm.
+//!
+//! A call blocked in the host instead (a WASI sleep) never sees an epoch
+//! bump: it waits in [`Watch::sleep_until`], which interrupts and cancel
+//! tokens wake as well, and which never sleeps past the call's deadline.
 
 use crate::error::Stopped;
 use std::cmp::Reverse;
@@ -48,6 +52,10 @@ pub(crate) struct Watch {
     thread: AtomicU64,
     /// The call that [`Watch::interrupt`] targeted.
     interrupted: AtomicU64,
+    /// Wakes a call sleeping in [`Watch::sleep_until`]; a waker takes the
+    /// lock after setting its flag, so the sleeper cannot miss it.
+    sleep: Mutex<()>,
+    wake: Condvar,
 }
 
 impl Watch {
@@ -59,6 +67,8 @@ impl Watch {
             running: AtomicU64::new(0),
             thread: AtomicU64::new(0),
             interrupted: AtomicU64::new(0),
+            sleep: Mutex::new(()),
+            wake: Condvar::new(),
         })
     }
 
@@ -126,7 +136,50 @@ impl Watch {
         }
         self.interrupted.store(seq, SeqCst);
         self.engine.increment_epoch();
+        self.wake_sleeper();
         true
+    }
+
+    /// Wakes the call sleeping in [`Watch::sleep_until`], if any, to look
+    /// at its flags again. Not on the call path: only interrupts, cancels
+    /// and closes come here.
+    fn wake_sleeper(&self) {
+        drop(self.sleep.lock().unwrap_or_else(|p| p.into_inner()));
+        self.wake.notify_all();
+    }
+
+    /// Blocks call `seq`, from one of its host functions, until `until_ns`
+    /// ([`now_ns`] time). Returns early with the reason the call must stop,
+    /// exactly as the epoch callback would for guest code: the call's
+    /// deadline (never slept past), an interrupt or close, or `cancel`.
+    pub(crate) fn sleep_until(
+        self: &Arc<Watch>,
+        seq: u64,
+        cancel: Option<&Cancel>,
+        until_ns: u64,
+    ) -> Result<(), Stopped> {
+        let _listening = cancel.map(|c| c.wake_on_trigger(self.clone()));
+        let _precise = PreciseWakeups::new();
+        let mut guard = self.sleep.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(stopped) = self.verdict(seq, cancel) {
+                return Err(stopped);
+            }
+            let now = now_ns();
+            if now >= until_ns {
+                return Ok(());
+            }
+            let wake_at = match self.deadline_ns.load(SeqCst) {
+                0 => until_ns,
+                deadline => until_ns.min(deadline),
+            };
+            let nap = Duration::from_nanos(wake_at.saturating_sub(now));
+            guard = self
+                .wake
+                .wait_timeout(guard, nap)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 
     /// Decides, from inside the guest, whether call `seq` must stop now.
@@ -139,6 +192,32 @@ impl Watch {
             return Some(Stopped::Timeout);
         }
         None
+    }
+}
+
+/// Lowers the calling thread's timer slack (by default Linux may wake a
+/// sleeping thread up to 50 us late) while it lives, so that a sleeping
+/// guest stops as close to its deadline as a looping one; restores it after.
+struct PreciseWakeups(libc::c_int);
+
+impl PreciseWakeups {
+    fn new() -> PreciseWakeups {
+        // SAFETY: PR_GET/SET_TIMERSLACK take plain integers and affect only
+        // the calling thread.
+        unsafe {
+            let old = libc::prctl(libc::PR_GET_TIMERSLACK);
+            libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+            PreciseWakeups(old)
+        }
+    }
+}
+
+impl Drop for PreciseWakeups {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            // SAFETY: as in `new`; restores the value read there.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, self.0 as libc::c_ulong) };
+        }
     }
 }
 
@@ -176,9 +255,10 @@ pub(crate) fn install_callback<T: CallState + 'static>(store: &mut wasmtime::Sto
 pub struct Cancel {
     engine: Engine,
     triggered: AtomicBool,
-    /// Threads sleeping outside wasm (a load waiting for its compile) that
-    /// a trigger must wake; the epoch bump only reaches running guests.
-    sleepers: Mutex<Vec<Arc<Event>>>,
+    /// Threads blocked outside wasm (a call sleeping in WASI, a load waiting
+    /// for its compile) that a trigger must wake; the epoch bump only
+    /// reaches running guests.
+    sleepers: Mutex<Vec<Arc<dyn Sleeper>>>,
 }
 
 impl std::fmt::Debug for Cancel {
@@ -202,23 +282,23 @@ impl Cancel {
     pub fn trigger(&self) {
         self.triggered.store(true, SeqCst);
         self.engine.increment_epoch();
-        for event in self.sleepers().iter() {
-            event.set();
+        for sleeper in self.sleepers().iter() {
+            sleeper.wake();
         }
     }
 
-    /// Has [`Cancel::trigger`] set `event` until the guard drops. The
+    /// Has [`Cancel::trigger`] wake `sleeper` until the guard drops. The
     /// caller checks [`Cancel::is_triggered`] after this returns, so a
-    /// trigger is either seen there or sets the event.
-    pub(crate) fn wake_on_trigger(&self, event: &Arc<Event>) -> Subscription<'_> {
-        self.sleepers().push(event.clone());
+    /// trigger is either seen there or wakes the sleeper.
+    pub(crate) fn wake_on_trigger(&self, sleeper: Arc<dyn Sleeper>) -> Subscription<'_> {
+        self.sleepers().push(sleeper.clone());
         Subscription {
             cancel: self,
-            event: event.clone(),
+            sleeper,
         }
     }
 
-    fn sleepers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Event>>> {
+    fn sleepers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<dyn Sleeper>>> {
         self.sleepers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -240,15 +320,36 @@ impl Cancel {
 /// See [`Cancel::wake_on_trigger`].
 pub(crate) struct Subscription<'a> {
     cancel: &'a Cancel,
-    event: Arc<Event>,
+    sleeper: Arc<dyn Sleeper>,
 }
 
 impl Drop for Subscription<'_> {
     fn drop(&mut self) {
         let mut sleepers = self.cancel.sleepers();
-        if let Some(i) = sleepers.iter().position(|e| Arc::ptr_eq(e, &self.event)) {
+        let me = Arc::as_ptr(&self.sleeper);
+        if let Some(i) = sleepers
+            .iter()
+            .position(|s| std::ptr::addr_eq(Arc::as_ptr(s), me))
+        {
             sleepers.swap_remove(i);
         }
+    }
+}
+
+/// A thread blocked outside wasm, which a cancel trigger must wake.
+pub(crate) trait Sleeper: Send + Sync {
+    fn wake(&self);
+}
+
+impl Sleeper for Watch {
+    fn wake(&self) {
+        self.wake_sleeper();
+    }
+}
+
+impl Sleeper for Event {
+    fn wake(&self) {
+        self.set();
     }
 }
 

@@ -117,6 +117,7 @@ impl Host {
                 .expect("modules linked with WASI carry a WASI context")
                 .ctx
         })
+        .and_then(|()| crate::wasi::bound_blocking_calls(&mut wasi))
         .map_err(|e| Error::new(Status::Internal, format!("add WASI to the linker: {e:#}")))?;
         crate::wasi::report_every_exit(&mut wasi)?;
         let linkers = Linkers {

@@ -14,7 +14,7 @@ use wasmtime::{Instance, InstancePre, Memory};
 /// What each store carries: its limits and the state of the call in flight.
 pub struct StoreData {
     limiter: ModuleLimiter,
-    watch: Arc<Watch>,
+    pub(crate) watch: Arc<Watch>,
     call_seq: u64,
     cancel: Option<Arc<Cancel>>,
     pub(crate) wasi: Option<WasiState>,

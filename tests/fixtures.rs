@@ -1,5 +1,6 @@
-//! Each `testdata/*.wat` and `bench/testdata/*.wat` is the source of the
-//! `.wasm` committed beside it.
+//! Each `testdata/*.wat`, `testdata/wasi/*.wat` and `bench/testdata/*.wat`
+//! is the source of the `.wasm` committed beside it (the WASI programs
+//! written in C are checked by `testdata/wasi/build.sh --check`).
 //! `SBX_BLESS=1 cargo test --test fixtures` rebuilds the `.wasm` files.
 
 use std::path::Path;
@@ -10,7 +11,7 @@ fn every_wat_matches_its_committed_wasm() {
     let bless = std::env::var_os("SBX_BLESS").is_some();
     let mut checked = 0;
     let mut stale = Vec::new();
-    let entries = ["testdata", "bench/testdata"]
+    let entries = ["testdata", "testdata/wasi", "bench/testdata"]
         .iter()
         .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("read fixture dir"));
     for entry in entries {

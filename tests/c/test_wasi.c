@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1543,6 +1545,108 @@ static void test_wasi_timeout(void) {
   sbx_close(host);
 }
 
+/* A call of sleep.wasm's `sleep(8 s)` with no timeout, on its own thread. */
+struct sleep_call {
+  const sbx_module *module;
+  atomic_int started, done;
+  sbx_status status;
+};
+
+static void *run_sleep(void *arg) {
+  struct sleep_call *c = arg;
+  uint64_t ns = MS_TO_NS(8000), errno_out = 0;
+  atomic_store(&c->started, 1);
+  c->status = sbx_test_call(c->module, "sleep", &ns, 1, &errno_out, 1, NULL,
+                            SBX_TIMEOUT_NONE, NULL, NULL);
+  atomic_store(&c->done, 1);
+  return NULL;
+}
+
+/* Starts a sleeper on `m` and gives it 300 ms to be asleep. */
+static void start_sleeper(struct sleep_call *c, pthread_t *t,
+                          const sbx_module *m) {
+  c->module = m;
+  atomic_store(&c->started, 0);
+  atomic_store(&c->done, 0);
+  REQUIRE(pthread_create(t, NULL, run_sleep, c) == 0);
+  while (!atomic_load(&c->started)) sbx_test_sleep_ms(1);
+  sbx_test_sleep_ms(300);
+}
+
+/* Waits for the sleeper; returns how long after `since` (ms) it finished. */
+static double join_sleeper(struct sleep_call *c, pthread_t t, double since) {
+  while (!atomic_load(&c->done) && sbx_test_now_ms() - since < 60000)
+    sbx_test_sleep_ms(1);
+  double took = sbx_test_now_ms() - since;
+  REQUIRE(atomic_load(&c->done));
+  REQUIRE(pthread_join(t, NULL) == 0);
+  return took;
+}
+
+/* A guest sleeping in WASI (poll_oneoff on a clock) stops like a busy one. */
+static void test_wasi_sleep(void) {
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_wasi_config *w = new_wasi();
+  sbx_module *m = must_load_with(host, "wasi/sleep.wasm", w, 0);
+
+  /* The call's timeout. */
+  uint64_t ns = MS_TO_NS(8000), errno_out = 99;
+  sbx_error *err = NULL;
+  double t0 = sbx_test_now_ms();
+  sbx_status st = sbx_test_call(m, "sleep", &ns, 1, &errno_out, 1, NULL,
+                                MS_TO_NS(300), NULL, &err);
+  double took = sbx_test_now_ms() - t0;
+  CHECK_STATUS_ERR(st, SBX_STATUS_TIMEOUT, err);
+  sbx_error_free(err);
+  printf("8 s sleep under a 300 ms timeout returned after %.1f ms\n", took);
+  CHECK(took >= 300.0 && took < 300.0 + SBX_SLOW_BOUND_MS);
+
+  /* A shorter sleep sleeps its full length. */
+  ns = MS_TO_NS(100);
+  t0 = sbx_test_now_ms();
+  CHECK_STATUS(sbx_test_call(m, "sleep", &ns, 1, &errno_out, 1, NULL,
+                             MS_TO_NS(2000), NULL, NULL),
+               SBX_STATUS_OK);
+  took = sbx_test_now_ms() - t0;
+  CHECK(errno_out == 0);
+  CHECK(took >= 100.0 && took < 100.0 + SBX_SLOW_BOUND_MS);
+
+  /* sbx_module_interrupt. */
+  struct sleep_call c;
+  pthread_t t;
+  start_sleeper(&c, &t, m);
+  t0 = sbx_test_now_ms();
+  CHECK_STATUS(sbx_module_interrupt(m), SBX_STATUS_OK);
+  took = join_sleeper(&c, t, t0);
+  CHECK_STATUS(c.status, SBX_STATUS_INTERRUPTED);
+  printf("interrupted sleep returned after %.1f ms\n", took);
+  CHECK(took < SBX_SLOW_BOUND_MS);
+
+  /* sbx_module_close returns promptly, as does the call. */
+  start_sleeper(&c, &t, m);
+  t0 = sbx_test_now_ms();
+  CHECK_STATUS(sbx_module_close(m), SBX_STATUS_OK);
+  CHECK(sbx_test_now_ms() - t0 < SBX_SLOW_BOUND_MS);
+  took = join_sleeper(&c, t, t0);
+  CHECK(c.status == SBX_STATUS_INTERRUPTED ||
+        c.status == SBX_STATUS_HANDLE_CLOSED);
+  CHECK(took < SBX_SLOW_BOUND_MS);
+  sbx_module_free(m);
+
+  /* So does sbx_close. */
+  m = must_load_with(host, "wasi/sleep.wasm", w, 0);
+  sbx_wasi_config_free(w);
+  start_sleeper(&c, &t, m);
+  t0 = sbx_test_now_ms();
+  sbx_close(host);
+  CHECK(sbx_test_now_ms() - t0 < SBX_SLOW_BOUND_MS);
+  took = join_sleeper(&c, t, t0);
+  CHECK(c.status == SBX_STATUS_INTERRUPTED ||
+        c.status == SBX_STATUS_HANDLE_CLOSED);
+  CHECK(took < SBX_SLOW_BOUND_MS);
+  sbx_module_free(m);
+}
+
 static void test_load_options(void) {
   sbx_host *host = sbx_test_host(NULL);
   size_t len = 0;
@@ -1835,6 +1939,7 @@ const sbx_test_case sbx_wasi_tests[] = {
     {"wasi_not_enabled", test_wasi_not_enabled},
     {"wasi_host_level", test_wasi_host_level},
     {"wasi_timeout", test_wasi_timeout},
+    {"wasi_sleep", test_wasi_sleep},
     {"load_options", test_load_options},
     {"host_func_plugin", test_host_func_plugin},
     {"host_func_error", test_host_func_error},
