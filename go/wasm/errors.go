@@ -245,12 +245,14 @@ func newError(op string, ce cError, ctx context.Context, closed bool) error {
 		return &ExitError{Op: op, Code: int(ce.exitCode)}
 	case statusTimeout:
 		return &Error{Op: op, Msg: ce.message, kind: ErrTimeout, cause: []error{context.DeadlineExceeded}}
-	case statusInterrupted:
-		if ctx != nil {
+	case statusInterrupted, statusHandleClosed:
+		if ce.status == statusInterrupted && ctx != nil {
 			if err := ctx.Err(); err != nil {
 				return &Error{Op: op, Msg: ce.message, kind: ErrInterrupted, cause: ctxCauses(ctx, err)}
 			}
 		}
+		// The library reports a call stopped by its module's close as
+		// HANDLE_CLOSED; in Go that is a close and an interruption.
 		if closed {
 			return &Error{Op: op, Msg: ce.message, kind: ErrClosed, cause: []error{ErrInterrupted}}
 		}
