@@ -109,14 +109,154 @@ sbx_status sbx_test_call(const sbx_module *module, const char *func,
 
 #define MS_TO_NS(ms) ((uint64_t)(ms) * 1000000u)
 
-/* A named test: `sbx_c_tests <name>` runs it. */
+/* ------------------------------------------------------------------ */
+/* the test table and runner                                           */
+
+/* How ctest registers a test (read from `--list`, see CMakeLists.txt). */
+enum {
+  /* Timing-sensitive: runs alone (RUN_SERIAL) so a busy machine does not
+   * starve it. */
+  SBX_TEST_SERIAL = 1u << 0,
+  /* Dies on purpose: registered only under SBX_ASAN, where it must end in
+   * an ASan report; skipped by `all`. */
+  SBX_TEST_CRASH = 1u << 1,
+};
+
+/* A named test: `<binary> <name>` runs it, `<binary> --list` prints
+ * "<name> [serial] [crash]" for each. */
 typedef struct sbx_test_case {
   const char *name;
   void (*run)(void);
+  unsigned flags;
 } sbx_test_case;
 
-/* The WASI, host-function and guest-memory tests (test_wasi.c). */
-extern const sbx_test_case sbx_wasi_tests[];
-extern const size_t sbx_wasi_tests_count;
+/* Each test binary's table (one test_<area>.c per binary); main() is in
+ * sbx_test.c. */
+extern const sbx_test_case sbx_tests[];
+extern const size_t sbx_tests_count;
+
+/* ------------------------------------------------------------------ */
+/* calls                                                                */
+
+sbx_config *new_config(void);
+
+/* Expects a call to fail with `want` (or succeed, for SBX_STATUS_OK) with
+ * at most `cap` (<= 8) results; frees the error. */
+void expect_call(const sbx_module *m, const char *func,
+                 const uint64_t *params, size_t nparams, size_t cap,
+                 uint64_t timeout_ns, sbx_status want);
+
+/* Calls a function that must succeed and return exactly one value. */
+uint64_t call1(const sbx_module *m, const char *func, const uint64_t *params,
+               size_t nparams);
+
+const uint8_t *u8(const char *s);
+
+/* ------------------------------------------------------------------ */
+/* WASI output capture and loading with options                         */
+
+/* Output captured from a guest's stdout or stderr. */
+typedef struct capture {
+  char *data; /* NUL-terminated, `len` bytes (may contain NULs) */
+  size_t len;
+  size_t cap;
+  size_t callbacks; /* number of output callbacks */
+  int frees;        /* number of free_user_data calls */
+} capture;
+
+#define CHECK_OUTPUT(cap, want)                                               \
+  do {                                                                        \
+    if (!capture_eq((cap), (want)))                                           \
+      FAIL_AT(__FILE__, __LINE__, "%s: got \"%s\" (%zu bytes), want \"%s\"",  \
+              #cap, capture_str(cap), (cap)->len, (want));                    \
+  } while (0)
+
+#define CHECK_CONTAINS(haystack, needle)                                      \
+  do {                                                                        \
+    const char *h_ = (haystack);                                              \
+    if (!h_ || !strstr(h_, (needle)))                                         \
+      FAIL_AT(__FILE__, __LINE__, "%s: \"%s\" does not contain \"%s\"",       \
+              #haystack, h_ ? h_ : "(null)", (needle));                       \
+  } while (0)
+
+#define CHECK_NOT_CONTAINS(haystack, needle)                                  \
+  do {                                                                        \
+    const char *h_ = (haystack);                                              \
+    if (h_ && strstr(h_, (needle)))                                           \
+      FAIL_AT(__FILE__, __LINE__, "%s: \"%s\" contains \"%s\"", #haystack,    \
+              h_, (needle));                                                  \
+  } while (0)
+
+void capture_init(capture *c);
+void capture_clear(capture *c);
+void capture_destroy(capture *c);
+/* sbx_output_callback: appends to the capture. */
+void capture_cb(void *user_data, const uint8_t *data, size_t len);
+/* sbx_free_callback: only counts (the capture lives on the test's stack). */
+void capture_free_cb(void *user_data);
+const char *capture_str(const capture *c);
+bool capture_eq(const capture *c, const char *want);
+
+sbx_wasi_config *new_wasi(void);
+/* Sends stdout to `out` and stderr to `err` (either may be NULL). */
+void wasi_capture(sbx_wasi_config *w, capture *out, capture *err);
+
+/*
+ * Loads testdata/<fixture> with sbx_load_module_with, giving it `wasi` (may
+ * be NULL: the host's) and `user_data`. Returns the status; if `err_out` is
+ * NULL the error (if any) is freed here.
+ */
+sbx_status load_with(const sbx_host *host, const char *fixture,
+                     const sbx_wasi_config *wasi, uint64_t user_data,
+                     sbx_module **module_out, sbx_error **err_out);
+/* load_with that must succeed; exits otherwise. */
+sbx_module *must_load_with(const sbx_host *host, const char *fixture,
+                           const sbx_wasi_config *wasi, uint64_t user_data);
+
+/* ------------------------------------------------------------------ */
+/* temporary directories and files                                      */
+
+/* Removes `dir` and everything under it (errors ignored). */
+void rm_rf(const char *dir);
+/* Creates $TMPDIR/sbx-<what>-XXXXXX (or under /tmp) into `out`. */
+void make_temp_dir(char *out, size_t cap, const char *what);
+void write_file(const char *path, const char *text);
+/* Reads a small host file into buf; returns false if it cannot be opened. */
+bool read_file(const char *path, char *buf, size_t cap);
+bool path_exists(const char *path);
+
+/* --- host functions for the plugin guest --- */
+
+/* What host.shout saw; the user data of the host function. */
+typedef struct shout_state {
+  int calls;
+  int frees;
+  int fail_mode; /* 0: succeed, 1: set an error and return 7, 2: return 3 */
+  char last[256];
+  size_t last_len;
+  uint64_t user_data_seen;
+  size_t stack_len_seen;
+  uint64_t memory_size_seen;
+  sbx_status oob_read;  /* sbx_caller_memory_read past the end */
+  sbx_status oob_write; /* sbx_caller_memory_write past the end */
+  sbx_status null_buf;  /* sbx_caller_memory_read with a NULL buf */
+  int32_t result;       /* what shout returns on success */
+} shout_state;
+
+void shout_state_init(shout_state *s);
+/* sbx_free_callback for shout_cb's user data: counts. */
+void shout_free(void *user_data);
+/* host.shout(i32 ptr, i32 len) -> i32: records the input, uppercases it in
+ * place in guest memory, returns state->result. */
+int32_t shout_cb(void *user_data, sbx_caller *caller, uint64_t *stack,
+                 size_t stack_len);
+extern const uint8_t I32_I32[2];
+extern const uint8_t I32[1];
+/* Defines host.shout on `host` with `s` as its user data. */
+sbx_status define_shout(const sbx_host *host, shout_state *s,
+                        sbx_error **err_out);
+/* Writes `input` into the plugin's input buffer and calls greet(len). */
+sbx_status greet(const sbx_module *m, const char *input, uint64_t *result_out,
+                 sbx_error **err_out);
 
 #endif /* SBX_TEST_H */
