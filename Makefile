@@ -23,7 +23,7 @@ lib:
 	cp $(RELEASE)/libsbx.a $(RELEASE)/libsbx.so $(BUILD)/lib/
 	cp $(RELEASE)/libsbx.a go/lib/libsbx.a
 	mkdir -p $(BUILD)/include $(BUILD)/lib/pkgconfig $(BUILD)/lib/cmake/sbx
-	cp include/sbx.h $(BUILD)/include/
+	cp include/sbx.h include/sbx.hpp $(BUILD)/include/
 	version=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1); \
 	sed -e 's|@SBX_PREFIX@|$${pcfiledir}/../..|' -e 's|@SBX_PC_LIBDIR@|$${prefix}/lib|' \
 	    -e 's|@SBX_PC_INCLUDEDIR@|$${prefix}/include|' -e "s|@SBX_VERSION@|$$version|" \
