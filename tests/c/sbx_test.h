@@ -1,6 +1,9 @@
 /*
- * Helpers shared by the C tests of sbx: fixture loading, status checks that
- * print the status name and error message, and a monotonic clock.
+ * Helpers shared by the C tests of sbx (one test_<area>.c per binary):
+ * fixture loading, status checks that print the status name and error
+ * message, a monotonic clock, temporary directories, WASI output capture,
+ * the plugin guest's host.shout, and the test table that main() (in
+ * sbx_test.c) runs and lists.
  *
  * Every helper frees each sbx_error it receives, so that the AddressSanitizer
  * build (LeakSanitizer) proves the library hands out nothing it cannot free.
