@@ -11,7 +11,7 @@ package wasm
 /*
 #cgo pkg-config: sbx
 #cgo linux LDFLAGS: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
-#cgo darwin LDFLAGS: -lSystem -lc -lm
+#cgo darwin LDFLAGS: -liconv -lSystem -lc -lm
 
 // No "#cgo noescape": up to Go 1.26 it changes nothing unless "nocallback"
 // is given too (cmd/cgo keeps _Cgo_use on the arguments), and host functions
