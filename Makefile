@@ -11,6 +11,7 @@ export CARGO_TARGET_DIR
 RELEASE := $(CARGO_TARGET_DIR)/release
 BUILD := build
 HOST_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # make install PREFIX=... [DESTDIR=...]
 PREFIX ?= /usr/local
 
@@ -20,7 +21,7 @@ PREFIX ?= /usr/local
 # command also gets a stamp of them in CGO_CFLAGS.
 GO_ENV = PKG_CONFIG_PATH=$(abspath $(1)/lib/pkgconfig) \
 	CGO_CFLAGS="-O2 -g -DSBX_LIB_STAMP=$$(stat -c %Y_%s $(1)/lib/libsbx.a $(1)/include/sbx.h | paste -sd_)"
-# The package refers to .. paths from go/: the stamp needs them absolute.
+# Recipes run go from go/, so the paths are absolute.
 GO_HOST = $(call GO_ENV,$(abspath $(BUILD)))
 
 # arm64 Linux, cross-built (Debian's gcc-aarch64-linux-gnu) and run under
@@ -129,8 +130,8 @@ test-arm64: lib-arm64
 # Each tarball of make dist, unpacked in a clean directory, links the C
 # consumer through its sbx.pc and through its CMake package.
 test-dist: dist
-	scripts/test-dist $(BUILD)/dist/sbx-*-$(HOST_TARGET).tar.gz
-	scripts/test-dist $(BUILD)/dist/sbx-*-$(ARM64).tar.gz
+	scripts/test-dist $(BUILD)/dist/sbx-$(VERSION)-$(HOST_TARGET).tar.gz \
+	    $(BUILD)/dist/sbx-$(VERSION)-$(ARM64).tar.gz
 
 # A new Go user: sbx installed to a prefix, a module outside the repository
 # that imports the package, built, run and vendored.
