@@ -10,26 +10,59 @@ CARGO_TARGET_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sbx/target
 export CARGO_TARGET_DIR
 RELEASE := $(CARGO_TARGET_DIR)/release
 BUILD := build
+HOST_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# make install PREFIX=... [DESTDIR=...]
+PREFIX ?= /usr/local
 
-.PHONY: all deps lib header fixtures test test-rust test-fixtures test-c test-asan test-go demo bench bench-smoke clean
+# The Go package finds sbx through pkg-config (#cgo pkg-config: sbx): in the
+# repository that is build/lib/pkgconfig/sbx.pc, written by `make lib`.
+# Go's build cache does not track the library or the header, so every go
+# command also gets a stamp of them in CGO_CFLAGS.
+GO_ENV = PKG_CONFIG_PATH=$(abspath $(1)/lib/pkgconfig) \
+	CGO_CFLAGS="-O2 -g -DSBX_LIB_STAMP=$$(stat -c %Y_%s $(1)/lib/libsbx.a $(1)/include/sbx.h | paste -sd_)"
+# Recipes run go from go/, so the paths are absolute.
+GO_HOST = $(call GO_ENV,$(abspath $(BUILD)))
+
+# arm64 Linux, cross-built (Debian's gcc-aarch64-linux-gnu) and run under
+# qemu-aarch64 with the Debian arm64 sysroot.
+ARM64 := aarch64-unknown-linux-gnu
+ARM64_BUILD := $(BUILD)/$(ARM64)
+ARM64_RUN := qemu-aarch64 -L /usr/aarch64-linux-gnu
+space := $() $()
+ARM64_CARGO := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$(ARM64_RUN)" \
+	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+	CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++ $(CARGO)
+
+.PHONY: all deps lib lib-arm64 header fixtures test test-rust test-fixtures test-c test-asan test-go \
+	check-apple test-arm64 install dist test-dist test-go-consumer demo bench bench-smoke clean
 
 all: lib
 
-# Release static and shared libraries, copied to build/lib (for C, with
-# build/lib/pkgconfig/sbx.pc and CMake) and go/lib (for cgo).
+# Release static and shared libraries, the header, sbx.pc and the CMake
+# package in build/ (lib/, include/), laid out as an install prefix.
 lib:
 	$(CARGO) build --release --lib
-	mkdir -p $(BUILD)/lib go/lib
-	cp $(RELEASE)/libsbx.a $(RELEASE)/libsbx.so $(BUILD)/lib/
-	cp $(RELEASE)/libsbx.a go/lib/libsbx.a
-	mkdir -p $(BUILD)/include $(BUILD)/lib/pkgconfig $(BUILD)/lib/cmake/sbx
-	cp include/sbx.h include/sbx.hpp $(BUILD)/include/
-	version=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1); \
-	sed -e 's|@SBX_PREFIX@|$${pcfiledir}/../..|' -e 's|@SBX_PC_LIBDIR@|$${prefix}/lib|' \
-	    -e 's|@SBX_PC_INCLUDEDIR@|$${prefix}/include|' -e "s|@SBX_VERSION@|$$version|" \
-	    cmake/sbx.pc.in > $(BUILD)/lib/pkgconfig/sbx.pc; \
-	sed -e 's|@SBX_CMAKE_LIBDIR@|$${_sbx_prefix}/lib|' -e 's|@SBX_CMAKE_INCLUDEDIR@|$${_sbx_prefix}/include|' \
-	    -e "s|@SBX_VERSION@|$$version|" cmake/sbxConfig.cmake.in > $(BUILD)/lib/cmake/sbx/sbxConfig.cmake
+	scripts/stage $(HOST_TARGET) $(RELEASE) $(BUILD) '$${pcfiledir}/../..'
+
+# With --tests: the dev-dependencies change the features of crates Wasmtime
+# uses (memchr, indexmap), so a plain --lib build and the tests' build would
+# each compile Wasmtime for arm64 (~8 min on 2 cores); this way it is once.
+lib-arm64:
+	$(ARM64_CARGO) build --release --target $(ARM64) --lib --tests
+	scripts/stage $(ARM64) $(CARGO_TARGET_DIR)/$(ARM64)/release $(ARM64_BUILD) '$${pcfiledir}/../..'
+
+# Installs lib/libsbx.{a,so}, include/sbx.h, lib/pkgconfig/sbx.pc and
+# lib/cmake/sbx under $(DESTDIR)$(PREFIX), without debug info.
+install: lib
+	scripts/stage --strip $(HOST_TARGET) $(RELEASE) $(DESTDIR)$(PREFIX) $(PREFIX)
+
+# Release tarballs for x86_64 and aarch64 Linux in build/dist: what a C
+# project needs to link sbx without Rust.
+dist: lib lib-arm64
+	scripts/dist $(HOST_TARGET) $(RELEASE) $(BUILD)/dist
+	scripts/dist $(ARM64) $(CARGO_TARGET_DIR)/$(ARM64)/release $(BUILD)/dist
 
 # Debian packages the tests need beyond Rust, Go and gcc (installed if missing).
 deps:
@@ -41,7 +74,7 @@ header:
 fixtures:
 	SBX_BLESS=1 $(CARGO) test --test fixtures
 
-test: deps lib test-rust test-fixtures test-c test-asan test-go
+test: deps lib test-rust test-fixtures test-c test-asan test-go check-apple test-arm64 test-dist test-go-consumer
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -69,20 +102,50 @@ test-asan:
 
 test-go: lib
 	cd go && test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
-	@# Go's build cache ignores the header and the library: stamp them into CGO_CFLAGS.
-	cd go && CGO_CFLAGS="-O2 -g -DSBX_LIB_STAMP=$$(stat -c %Y_%s lib/libsbx.a ../include/sbx.h | paste -sd_)" $(GO) vet ./...
-	cd go && CGO_CFLAGS="-O2 -g -DSBX_LIB_STAMP=$$(stat -c %Y_%s lib/libsbx.a ../include/sbx.h | paste -sd_)" $(GO) test -count=1 ./...
-	cd go && CGO_CFLAGS="-O2 -g -DSBX_LIB_STAMP=$$(stat -c %Y_%s lib/libsbx.a ../include/sbx.h | paste -sd_)" $(GO) test -count=1 -race ./...
-	cd go && CGO_CFLAGS="-O2 -g -DSBX_LIB_STAMP=$$(stat -c %Y_%s lib/libsbx.a ../include/sbx.h | paste -sd_)" GOGC=1 GODEBUG=cgocheck=1 $(GO) test -count=1 ./...
+	cd go && $(GO_HOST) $(GO) vet ./...
+	cd go && $(GO_HOST) $(GO) test -count=1 ./...
+	cd go && $(GO_HOST) $(GO) test -count=1 -race ./...
+	cd go && $(GO_HOST) GOGC=1 GODEBUG=cgocheck=1 $(GO) test -count=1 ./...
+
+# The crate type-checks for macOS on arm64 and x86_64 (no macOS here to
+# link or run on).
+check-apple:
+	scripts/check-apple
+
+# arm64 Linux for real: the Rust tests, the C tests and the Go tests, all
+# under qemu-aarch64. The Rust tests run in the release profile that
+# lib-arm64 built them in.
+test-arm64: lib-arm64
+	$(ARM64_CARGO) test --release --target $(ARM64) --lib --tests
+	cmake -S tests/c -B $(ARM64_BUILD)/c -DCMAKE_BUILD_TYPE=Release \
+	    -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64 \
+	    -DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++ \
+	    "-DCMAKE_CROSSCOMPILING_EMULATOR=$(subst $(space),;,$(ARM64_RUN))" \
+	    -DSBX_LIB_DIR=$(abspath $(ARM64_BUILD)/lib)
+	cmake --build $(ARM64_BUILD)/c -j2
+	ctest --test-dir $(ARM64_BUILD)/c --output-on-failure
+	cd go && $(call GO_ENV,$(abspath $(ARM64_BUILD))) GOARCH=arm64 CGO_ENABLED=1 CC=aarch64-linux-gnu-gcc \
+	    $(GO) test -count=1 -exec '$(ARM64_RUN)' ./...
+
+# Each tarball of make dist, unpacked in a clean directory, links the C
+# consumer through its sbx.pc and through its CMake package.
+test-dist: dist
+	scripts/test-dist $(BUILD)/dist/sbx-$(VERSION)-$(HOST_TARGET).tar.gz \
+	    $(BUILD)/dist/sbx-$(VERSION)-$(ARM64).tar.gz
+
+# A new Go user: sbx installed to a prefix, a module outside the repository
+# that imports the package, built, run and vendored.
+test-go-consumer: lib
+	scripts/test-go-consumer
 
 demo: lib
-	cd go && CGO_CFLAGS="-O2 -g -DSBX_LIB_STAMP=$$(stat -c %Y_%s lib/libsbx.a ../include/sbx.h | paste -sd_)" $(GO) run ./cmd/sbx demo --testdata ../testdata
+	cd go && $(GO_HOST) $(GO) run ./cmd/sbx demo --testdata ../testdata
 
 bench: lib
-	./bench/run
+	$(GO_HOST) ./bench/run
 
 bench-smoke: lib
-	./bench/run --smoke
+	$(GO_HOST) ./bench/run --smoke
 
 clean:
-	rm -rf $(BUILD) go/lib
+	rm -rf $(BUILD)

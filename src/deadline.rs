@@ -459,8 +459,18 @@ impl Timer {
     fn run(&self) {
         // Linux lets a sleeping thread wake up to 50 us late by default
         // ("timer slack"); the deadline thread wants to wake on time.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
         // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
-        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+        unsafe {
+            libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong)
+        };
+        // macOS has no per-thread slack: it coalesces timers by QoS class,
+        // and the user-interactive class gets the least leeway.
+        #[cfg(target_vendor = "apple")]
+        // SAFETY: affects only this thread's scheduling class.
+        unsafe {
+            libc::pthread_set_qos_class_self_np(libc::qos_class_t::QOS_CLASS_USER_INTERACTIVE, 0)
+        };
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let now = now_ns();

@@ -53,6 +53,7 @@
 //
 // # Building
 //
-// The package links the static library go/lib/libsbx.a, which `make lib`
-// at the repository root builds; cgo must be enabled.
+// The package finds sbx through pkg-config (sbx.pc, from `make install`, a
+// release tarball, or build/lib/pkgconfig after `make lib` in the
+// repository) and links its static library; cgo must be enabled.
 package wasm

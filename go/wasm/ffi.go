@@ -1,12 +1,17 @@
 package wasm
 
 // Every cgo directive of the package lives here; the other files only
-// include sbx_go.h. The static library is built by `make lib` (at the
-// repository root), which copies it to go/lib.
+// include sbx_go.h. The header and the library come from pkg-config's
+// sbx.pc (make install, a release tarball, or build/lib/pkgconfig after
+// make lib), whose Libs name libsbx.a itself: binaries link sbx statically.
+// The per-OS flags are what sbx needs from the system, from `rustc --print
+// native-static-libs` on each target (README "Link flags"); sbx.pc lists
+// them too, but the package does not count on a given .pc for them.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../lib/libsbx.a -lm -ldl -lpthread -lrt -lgcc_s -lc
+#cgo pkg-config: sbx
+#cgo linux LDFLAGS: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+#cgo darwin LDFLAGS: -liconv -lSystem -lc -lm
 
 // No "#cgo noescape": up to Go 1.26 it changes nothing unless "nocallback"
 // is given too (cmd/cgo keeps _Cgo_use on the arguments), and host functions

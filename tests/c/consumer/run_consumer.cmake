@@ -1,7 +1,14 @@
 # ctest script: builds consumer.c only through sbx's packaging and runs it.
-#   MODE=pkgconfig: cc $(pkg-config --cflags --libs sbx), run with the shared
-#                   library found through LD_LIBRARY_PATH=$(pkg-config --variable=libdir sbx)
+#   MODE=pkgconfig: cc $(pkg-config --cflags --libs sbx), which links libsbx.a:
+#                   run with no library path, so it passes only if the binary
+#                   is self-contained; then the same linked against the shared
+#                   library (-L$(pkg-config --variable=libdir sbx) -lsbx) and
+#                   run with LD_LIBRARY_PATH
 #   MODE=cmake:     a CMake project doing find_package(sbx) and linking sbx::sbx
+# EMULATOR (optional, one string) runs the binaries, e.g.
+# "qemu-aarch64 -L <sysroot>" for a cross-built sbx; C_COMPILER is then the
+# cross compiler.
+separate_arguments(EMULATOR UNIX_COMMAND "${EMULATOR}")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
@@ -30,13 +37,20 @@ if(MODE STREQUAL "pkgconfig")
   endif()
   run(${C_COMPILER} -std=c11 -Wall -Wextra -Werror ${cflags}
       "${SOURCE}" -o "${WORK_DIR}/consumer" ${libs})
+  unset(ENV{LD_LIBRARY_PATH})
+  run(${EMULATOR} "${WORK_DIR}/consumer" "${TESTDATA}/add.wasm")
+  if(NOT run_output MATCHES "add\\(2, 3\\) = 5")
+    message(FATAL_ERROR "unexpected consumer output")
+  endif()
+  run(${C_COMPILER} -std=c11 -Wall -Wextra -Werror ${cflags}
+      "${SOURCE}" -o "${WORK_DIR}/consumer_shared" -L${libdir} -lsbx)
   set(ENV{LD_LIBRARY_PATH} "${libdir}")
-  run("${WORK_DIR}/consumer" "${TESTDATA}/add.wasm")
+  run(${EMULATOR} "${WORK_DIR}/consumer_shared" "${TESTDATA}/add.wasm")
 elseif(MODE STREQUAL "cmake")
   run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}"
       -DCMAKE_C_COMPILER=${C_COMPILER} -Dsbx_DIR=${sbx_DIR})
   run(${CMAKE_COMMAND} --build "${WORK_DIR}")
-  run("${WORK_DIR}/consumer" "${TESTDATA}/add.wasm")
+  run(${EMULATOR} "${WORK_DIR}/consumer" "${TESTDATA}/add.wasm")
 else()
   message(FATAL_ERROR "MODE must be pkgconfig or cmake")
 endif()
