@@ -105,7 +105,9 @@ func (h *Host) DefineFunction(moduleName, name string, params, results []ValueTy
 	}
 	for _, types := range [][]ValueType{params, results} {
 		for _, t := range types {
-			if t > ValueTypeF64 {
+			switch t {
+			case ValueTypeI32, ValueTypeI64, ValueTypeF32, ValueTypeF64:
+			default:
 				return invalid("type %s cannot cross as uint64 (only i32, i64, f32, f64)", t)
 			}
 		}
