@@ -283,15 +283,17 @@ func ctxCauses(ctx context.Context, err error) []error {
 	return []error{err}
 }
 
-// ctxError is the error for a context that ended while the work waited to
-// start: ErrTimeout for a deadline, as when one stops a call, and
-// ErrInterrupted otherwise, both wrapping ctx.Err() and its cause.
-func ctxError(op string, ctx context.Context, err error) error {
+// ctxError is the error for a context that ended before the work started
+// (why says where it stopped): ErrTimeout for a deadline, as when one stops
+// a call, and ErrInterrupted otherwise, both wrapping err (ctx.Err(), or
+// DeadlineExceeded for a deadline that passed before ctx noticed) and the
+// context's cause.
+func ctxError(op, why string, ctx context.Context, err error) error {
 	kind := ErrInterrupted
 	if err == context.DeadlineExceeded {
 		kind = ErrTimeout
 	}
-	return &Error{Op: op, Msg: "gave up waiting for the call in flight: " + err.Error(), kind: kind, cause: ctxCauses(ctx, err)}
+	return &Error{Op: op, Msg: why + ": " + err.Error(), kind: kind, cause: ctxCauses(ctx, err)}
 }
 
 // closedError is ErrClosed for op.
