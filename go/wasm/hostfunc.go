@@ -80,9 +80,8 @@ func (c *Caller) Memory() *Memory {
 
 // hostFunc is a defined host function, found by id from the C trampoline.
 type hostFunc struct {
-	name     string // "module.name"
-	fn       HostFunction
-	nResults int
+	name string // "module.name"
+	fn   HostFunction
 }
 
 // DefineFunction defines the import moduleName.name for every module the
@@ -121,7 +120,7 @@ func (h *Host) DefineFunction(moduleName, name string, params, results []ValueTy
 	if h.ptr == nil {
 		return closedError(op, "host")
 	}
-	id := hostFuncs.add(&hostFunc{name: moduleName + "." + name, fn: fn, nResults: len(results)})
+	id := hostFuncs.add(&hostFunc{name: moduleName + "." + name, fn: fn})
 	if id == 0 {
 		return &Error{Op: op, Msg: "too many host functions", kind: ErrInstanceLimit}
 	}
