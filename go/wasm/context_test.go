@@ -78,24 +78,58 @@ func TestLateCancelDoesNotHitNextCall(t *testing.T) {
 	}
 }
 
+// staleDeadline is a context whose deadline has passed before it noticed:
+// Err is still nil (as between the deadline and its timer firing).
+type staleDeadline struct{ context.Context }
+
+func (staleDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Second), true }
+
 func TestContextAlreadyDone(t *testing.T) {
 	h := newHost(t, WithFuelLimit(1_000_000))
 	m := load(t, h, "counter")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := m.CallWithTimeout(ctx, "inc"); err != context.Canceled {
-		t.Fatalf("err = %v, want exactly context.Canceled", err)
-	}
+	why := errors.New("no longer wanted")
+	cancelled, cancel := context.WithCancelCause(context.Background())
+	cancel(why)
 	past, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel2()
-	if _, err := m.CallWithTimeout(past, "inc"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want DeadlineExceeded", err)
+	stale := staleDeadline{context.Background()}
+	for _, c := range []struct {
+		name  string
+		ctx   context.Context
+		want  []error
+		cause error
+	}{
+		{"cancelled", cancelled, []error{ErrInterrupted, context.Canceled}, why},
+		{"past deadline", past, []error{ErrTimeout, context.DeadlineExceeded}, nil},
+		{"deadline passed unnoticed", stale, []error{ErrTimeout, context.DeadlineExceeded}, nil},
+	} {
+		_, err := m.CallWithTimeout(c.ctx, "inc")
+		checkStopped(t, err, c.want...)
+		var e *Error
+		if !errors.As(err, &e) || e.Op != `call "inc" on module "counter"` {
+			t.Errorf("%s: CallWithTimeout: err = %#v, want an *Error naming the call", c.name, err)
+		}
+		if c.cause != nil && !errors.Is(err, c.cause) {
+			t.Errorf("%s: CallWithTimeout: err = %v, want the cause too", c.name, err)
+		}
+		_, err = h.LoadModule(c.ctx, "x", fixture(t, "add"))
+		checkStopped(t, err, c.want...)
+		if !errors.As(err, &e) || e.Op != `load module "x"` {
+			t.Errorf("%s: LoadModule: err = %#v, want an *Error naming the load", c.name, err)
+		}
+		if c.cause != nil && !errors.Is(err, c.cause) {
+			t.Errorf("%s: LoadModule: err = %v, want the cause too", c.name, err)
+		}
 	}
 	if got := callI32(t, m, "get"); got != 0 {
 		t.Fatalf("get() = %d: a call with a done context ran", got)
 	}
-	if _, err := h.LoadModule(ctx, "x", fixture(t, "add")); err != context.Canceled {
-		t.Fatalf("LoadModule: err = %v, want context.Canceled", err)
+	// None of the loads took a slot.
+	h.mu.Lock()
+	n := len(h.modules)
+	h.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d modules loaded, want 1", n)
 	}
 }
 

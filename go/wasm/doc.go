@@ -31,7 +31,9 @@
 //
 // Every error wraps one of the sentinel errors (ErrCompile, ErrLink,
 // ErrExportNotFound, ...) for errors.Is; a guest trap is a *TrapError with a
-// TrapCode and the wasm backtrace.
+// TrapCode and the wasm backtrace. An error caused by ctx wraps ErrTimeout
+// or ErrInterrupted and ctx's error, also when ctx was done before the call
+// (or load) started.
 //
 // # WASI, memory and host functions
 //

@@ -1,5 +1,8 @@
 package wasm
 
+// #include "sbx_go.h"
+import "C"
+
 import (
 	"context"
 	"errors"
@@ -8,15 +11,18 @@ import (
 	"strings"
 )
 
-// Sentinel errors. Every error this package returns wraps exactly one of
-// them (a guest trap is a *TrapError, which wraps ErrTrap), so callers can
-// branch with errors.Is; the text of the error keeps the library's message.
+// Sentinel errors. Every error this package returns wraps one of them (a
+// guest trap is a *TrapError, which wraps ErrTrap), so callers can branch
+// with errors.Is; the text of the error keeps the library's message. A call
+// stopped by its module's Close wraps both ErrClosed and ErrInterrupted.
 var (
 	// ErrInvalidName: a module name that is empty, only whitespace, or not UTF-8.
 	ErrInvalidName = errors.New("wasm: invalid module name")
 	// ErrInvalidOption: an option given to NewHost or LoadModule is invalid.
 	ErrInvalidOption = errors.New("wasm: invalid option")
-	// ErrInvalidArgument: any other argument the library rejected.
+	// ErrInvalidArgument: any other argument the library rejected, or a
+	// method called where it cannot run (from a host function of the
+	// module's own call).
 	ErrInvalidArgument = errors.New("wasm: invalid argument")
 	// ErrClosed: the Host or Module was closed.
 	ErrClosed = errors.New("wasm: closed")
@@ -176,31 +182,38 @@ func (e *HostFunctionError) Unwrap() []error {
 // TrapCode says why a guest trapped; the values are SBX_TRAP_CODE_*.
 type TrapCode uint8
 
-// Trap codes, as the C header defines them.
+// Trap codes, taken from the C header (TestHeaderTrapCodes checks that
+// every code there has one).
 const (
-	TrapNone                   TrapCode = 0
-	TrapStackOverflow          TrapCode = 1
-	TrapMemoryOutOfBounds      TrapCode = 2
-	TrapHeapMisaligned         TrapCode = 3
-	TrapTableOutOfBounds       TrapCode = 4
-	TrapIndirectCallToNull     TrapCode = 5
-	TrapBadSignature           TrapCode = 6
-	TrapIntegerOverflow        TrapCode = 7
-	TrapIntegerDivisionByZero  TrapCode = 8
-	TrapBadConversionToInteger TrapCode = 9
-	TrapUnreachable            TrapCode = 10
-	TrapAllocationTooLarge     TrapCode = 11
-	TrapNullReference          TrapCode = 12
-	TrapOther                  TrapCode = 255
+	TrapNone                   TrapCode = C.SBX_TRAP_CODE_NONE
+	TrapStackOverflow          TrapCode = C.SBX_TRAP_CODE_STACK_OVERFLOW
+	TrapMemoryOutOfBounds      TrapCode = C.SBX_TRAP_CODE_MEMORY_OUT_OF_BOUNDS
+	TrapHeapMisaligned         TrapCode = C.SBX_TRAP_CODE_HEAP_MISALIGNED
+	TrapTableOutOfBounds       TrapCode = C.SBX_TRAP_CODE_TABLE_OUT_OF_BOUNDS
+	TrapIndirectCallToNull     TrapCode = C.SBX_TRAP_CODE_INDIRECT_CALL_TO_NULL
+	TrapBadSignature           TrapCode = C.SBX_TRAP_CODE_BAD_SIGNATURE
+	TrapIntegerOverflow        TrapCode = C.SBX_TRAP_CODE_INTEGER_OVERFLOW
+	TrapIntegerDivisionByZero  TrapCode = C.SBX_TRAP_CODE_INTEGER_DIVISION_BY_ZERO
+	TrapBadConversionToInteger TrapCode = C.SBX_TRAP_CODE_BAD_CONVERSION_TO_INTEGER
+	TrapUnreachable            TrapCode = C.SBX_TRAP_CODE_UNREACHABLE
+	TrapAllocationTooLarge     TrapCode = C.SBX_TRAP_CODE_ALLOCATION_TOO_LARGE
+	TrapNullReference          TrapCode = C.SBX_TRAP_CODE_NULL_REFERENCE
+	TrapOther                  TrapCode = C.SBX_TRAP_CODE_OTHER
 )
 
 // String is the library's short description, e.g. "integer divide by zero".
 func (c TrapCode) String() string { return trapCodeName(c) }
 
-// kindOf is the sentinel for a status.
+// kindOf is the sentinel for a status (TestHeaderStatuses checks that every
+// status of the C header has one).
 func kindOf(s status) error {
 	switch s {
 	case statusInvalidArgument:
+		return ErrInvalidArgument
+	case statusOutOfBounds:
+		// Only the memory accessors return it, and Memory turns every failure
+		// into false, so it never becomes an error today; were it to, it is a
+		// caller's argument (an offset) that the library rejected.
 		return ErrInvalidArgument
 	case statusHandleClosed:
 		return ErrClosed
@@ -230,7 +243,9 @@ func kindOf(s status) error {
 		return ErrHostFunction
 	case statusIO:
 		return ErrIO
-	default:
+	case statusInternal:
+		return ErrInternal
+	default: // a status newer than this package
 		return ErrInternal
 	}
 }
@@ -268,15 +283,17 @@ func ctxCauses(ctx context.Context, err error) []error {
 	return []error{err}
 }
 
-// ctxError is the error for a context that ended while the work waited to
-// start: ErrTimeout for a deadline, as when one stops a call, and
-// ErrInterrupted otherwise, both wrapping ctx.Err() and its cause.
-func ctxError(op string, ctx context.Context, err error) error {
+// ctxError is the error for a context that ended before the work started
+// (why says where it stopped): ErrTimeout for a deadline, as when one stops
+// a call, and ErrInterrupted otherwise, both wrapping err (ctx.Err(), or
+// DeadlineExceeded for a deadline that passed before ctx noticed) and the
+// context's cause.
+func ctxError(op, why string, ctx context.Context, err error) error {
 	kind := ErrInterrupted
 	if err == context.DeadlineExceeded {
 		kind = ErrTimeout
 	}
-	return &Error{Op: op, Msg: "gave up waiting for the call in flight: " + err.Error(), kind: kind, cause: ctxCauses(ctx, err)}
+	return &Error{Op: op, Msg: why + ": " + err.Error(), kind: kind, cause: ctxCauses(ctx, err)}
 }
 
 // closedError is ErrClosed for op.

@@ -120,6 +120,23 @@ func TestInvalidOptions(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrInvalidOption", name, err)
 		}
 	}
+	// Each message names the option and the exact range (the library's).
+	for _, c := range []struct {
+		opt  Option
+		want string
+	}{
+		{WithMemoryLimit(64<<10 - 1), "WithMemoryLimit(65535): must be from 64 KiB to 4 GiB"},
+		{WithMemoryLimit(4<<30 + 1), "WithMemoryLimit(4294967297): must be from 64 KiB to 4 GiB"},
+		{WithTableElementsLimit(1 << 32), "WithTableElementsLimit(4294967296): must be from 1 to 4294967295"},
+		{WithMaxWasmStack(16<<10 - 1), "WithMaxWasmStack(16383): must be from 16 KiB to 4 MiB"},
+		{WithMaxWasmStack(4<<20 + 1), "WithMaxWasmStack(4194305): must be from 16 KiB to 4 MiB"},
+		{WithMaxModules(0), "WithMaxModules(0): must be from 1 to 4294967295"},
+		{WithMaxAbandonedCompiles(0), "WithMaxAbandonedCompiles(0): must be from 1 to 4294967295"},
+	} {
+		if _, err := NewHost(c.opt); err == nil || err.Error() != "wasm: NewHost: "+c.want {
+			t.Errorf("err = %v, want %q", err, c.want)
+		}
+	}
 	// The first invalid option is the one reported.
 	_, err := NewHost(WithMemoryLimit(1), WithMaxModules(0))
 	if err == nil || !strings.Contains(err.Error(), "WithMemoryLimit") {
@@ -139,6 +156,14 @@ func TestInvalidOptions(t *testing.T) {
 	m := load(t, h, "add")
 	if got := callI32(t, m, "add", 40, 2); got != 42 {
 		t.Errorf("add = %d", got)
+	}
+	h.Close()
+	// The upper extremes, which the library must accept too (a bound
+	// tighter here than there would not show otherwise).
+	h, err = NewHost(WithMemoryLimit(4<<30), WithMaxWasmStack(4<<20), WithMaxModules(1<<32-1),
+		WithMaxAbandonedCompiles(1<<32-1))
+	if err != nil {
+		t.Fatal(err)
 	}
 	h.Close()
 }

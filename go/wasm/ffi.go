@@ -26,13 +26,13 @@ import (
 	"unsafe"
 )
 
-// status is an sbx_status.
+// status is an sbx_status; kindOf maps each one to a sentinel.
 type status uint32
 
 const (
-	statusOK                status = C.SBX_STATUS_OK
 	statusInvalidArgument   status = C.SBX_STATUS_INVALID_ARGUMENT
 	statusHandleClosed      status = C.SBX_STATUS_HANDLE_CLOSED
+	statusOutOfBounds       status = C.SBX_STATUS_OUT_OF_BOUNDS
 	statusCompileError      status = C.SBX_STATUS_COMPILE_ERROR
 	statusLinkError         status = C.SBX_STATUS_LINK_ERROR
 	statusInstanceLimit     status = C.SBX_STATUS_INSTANCE_LIMIT

@@ -121,8 +121,9 @@ func (h *Host) ExecTimeout() time.Duration { return h.cfg.execTimeout }
 // (and a WASI reactor's _initialize), as a module called name. The name must
 // not be empty or only whitespace (ErrInvalidName). The host's ExecTimeout
 // does not apply; ctx bounds the load instead: its deadline stops it with an
-// error satisfying errors.Is(err, context.DeadlineExceeded), its
-// cancellation with one satisfying errors.Is(err, context.Canceled); host
+// error satisfying errors.Is(err, context.DeadlineExceeded) and ErrTimeout,
+// its cancellation with one satisfying errors.Is(err, context.Canceled) and
+// ErrInterrupted, also when ctx is done before the load starts; host
 // functions the start function calls receive ctx. opts (WithModuleWASI)
 // configure this load only. Safe for concurrent use.
 func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, opts ...LoadOption) (*Module, error) {
@@ -149,7 +150,7 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 	done := ctx.Done()
 	if done != nil {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, ctxError(op, "the load did not start", ctx, err)
 		}
 	}
 
@@ -170,7 +171,7 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, context.DeadlineExceeded
+			return nil, ctxError(op, "the load did not start", ctx, context.DeadlineExceeded)
 		}
 		timeoutNs = uint64(left)
 	}

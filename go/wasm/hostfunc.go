@@ -80,9 +80,8 @@ func (c *Caller) Memory() *Memory {
 
 // hostFunc is a defined host function, found by id from the C trampoline.
 type hostFunc struct {
-	name     string // "module.name"
-	fn       HostFunction
-	nResults int
+	name string // "module.name"
+	fn   HostFunction
 }
 
 // DefineFunction defines the import moduleName.name for every module the
@@ -105,7 +104,9 @@ func (h *Host) DefineFunction(moduleName, name string, params, results []ValueTy
 	}
 	for _, types := range [][]ValueType{params, results} {
 		for _, t := range types {
-			if t > ValueTypeF64 {
+			switch t {
+			case ValueTypeI32, ValueTypeI64, ValueTypeF32, ValueTypeF64:
+			default:
 				return invalid("type %s cannot cross as uint64 (only i32, i64, f32, f64)", t)
 			}
 		}
@@ -119,7 +120,7 @@ func (h *Host) DefineFunction(moduleName, name string, params, results []ValueTy
 	if h.ptr == nil {
 		return closedError(op, "host")
 	}
-	id := hostFuncs.add(&hostFunc{name: moduleName + "." + name, fn: fn, nResults: len(results)})
+	id := hostFuncs.add(&hostFunc{name: moduleName + "." + name, fn: fn})
 	if id == 0 {
 		return &Error{Op: op, Msg: "too many host functions", kind: ErrInstanceLimit}
 	}

@@ -221,7 +221,7 @@ func (m *Module) waitLock(ctx context.Context, fnName string) error {
 	if m.closed.Load() {
 		return closedError(m.callOp(fnName), "module")
 	}
-	return ctxError(m.callOp(fnName), ctx, ctx.Err())
+	return ctxError(m.callOp(fnName), "gave up waiting for the call in flight", ctx, ctx.Err())
 }
 
 // FuelConsumed is the fuel the last call (or the start function) used; 0
@@ -296,9 +296,10 @@ func (m *Module) release() {
 //
 // The call stops at the earlier of ctx's deadline and the host's ExecTimeout
 // with an error satisfying errors.Is(err, context.DeadlineExceeded), and
-// when ctx is cancelled with one satisfying errors.Is(err, context.Canceled).
-// A ctx that is already done returns ctx.Err() without calling. A trap is a
-// *TrapError. After any failure the module stays usable.
+// when ctx is cancelled with one satisfying errors.Is(err, context.Canceled);
+// they also wrap ErrTimeout and ErrInterrupted. A ctx that is already done
+// fails the same way without calling. A trap is a *TrapError. After any
+// failure the module stays usable.
 //
 // A WASI program that exits with a non-zero code returns an *ExitError;
 // exit code 0 returns no results and no error. A failing host function
@@ -320,7 +321,7 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 	done := ctx.Done()
 	if done != nil {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, ctxError(m.callOp(fnName), "the call did not start", ctx, err)
 		}
 	}
 	if !m.lk.tryLock() {
@@ -332,12 +333,13 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 	if m.ptr == nil {
 		return nil, closedError(m.callOp(fnName), "module")
 	}
-	timeoutNs, err := m.timeoutNs(ctx)
-	if err != nil {
-		return nil, err
+	timeoutNs, ok := m.timeoutNs(ctx)
+	if !ok {
+		return nil, ctxError(m.callOp(fnName), "the call did not start", ctx, context.DeadlineExceeded)
 	}
 	m.callCtx, m.callTimeoutNs = ctx, timeoutNs
 	var results []uint64
+	var err error
 	if done == nil {
 		results, err = m.call(ctx, fnName, params, timeoutNs, nil)
 	} else {
@@ -369,21 +371,22 @@ func (m *Module) Run(ctx context.Context) error {
 }
 
 // timeoutNs is the call's relative timeout: the earlier of ctx's deadline
-// and the host's ExecTimeout, or timeoutNone. It reads the clock only when
-// ctx has a deadline.
-func (m *Module) timeoutNs(ctx context.Context) (uint64, error) {
+// and the host's ExecTimeout, or timeoutNone; false if the deadline has
+// passed (perhaps before ctx noticed). It reads the clock only when ctx has
+// a deadline.
+func (m *Module) timeoutNs(ctx context.Context) (uint64, bool) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		return m.execNs, nil
+		return m.execNs, true
 	}
 	left := time.Until(deadline)
 	if left <= 0 {
-		return 0, context.DeadlineExceeded
+		return 0, false
 	}
 	if m.exec > 0 && m.exec < left {
-		return m.execNs, nil
+		return m.execNs, true
 	}
-	return uint64(left), nil
+	return uint64(left), true
 }
 
 // call makes the one cgo crossing of a call, through the module's frame;

@@ -2,6 +2,8 @@ package wasm
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 )
 
@@ -24,15 +26,31 @@ type hostConfig struct {
 	err         error // the first invalid option
 }
 
-// Ranges the library accepts, checked here so that the error names the option.
+// Ranges the library accepts (Limits::validate in src/limits.rs, as the
+// sbx_config_set_* comments in sbx.h state them). Its setters return only a
+// status, not its message, so the options check them here, where the error
+// can name the option and the range; every check and message uses these.
 const (
 	minMemoryLimit    = 64 << 10
 	maxMemoryLimit    = 4 << 30
 	minWasmStack      = 16 << 10
 	maxWasmStack      = 4 << 20
-	maxTableElements  = 1<<32 - 1
+	maxTableElements  = math.MaxUint32
+	maxCount          = math.MaxUint32 // modules, abandoned compiles: uint32 in C
 	maxPoolingModules = 4096
 )
+
+// sizeText is a byte count in the largest binary unit that divides it
+// exactly, e.g. "64 KiB".
+func sizeText(n uint64) string {
+	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for i < len(units)-1 && n != 0 && n%1024 == 0 {
+		n /= 1024
+		i++
+	}
+	return strconv.FormatUint(n, 10) + " " + units[i]
+}
 
 func (c *hostConfig) fail(format string, args ...any) {
 	if c.err == nil {
@@ -71,7 +89,7 @@ func WithFuelLimit(n uint64) Option {
 func WithMemoryLimit(bytes uint64) Option {
 	return func(h *Host) {
 		if bytes < minMemoryLimit || bytes > maxMemoryLimit {
-			h.cfg.fail("WithMemoryLimit(%d): must be from 64 KiB to 4 GiB", bytes)
+			h.cfg.fail("WithMemoryLimit(%d): must be from %s to %s", bytes, sizeText(minMemoryLimit), sizeText(maxMemoryLimit))
 			return
 		}
 		h.cfg.memory = bytes
@@ -83,7 +101,7 @@ func WithMemoryLimit(bytes uint64) Option {
 func WithTableElementsLimit(n uint64) Option {
 	return func(h *Host) {
 		if n < 1 || n > maxTableElements {
-			h.cfg.fail("WithTableElementsLimit(%d): must be from 1 to 2^32-1", n)
+			h.cfg.fail("WithTableElementsLimit(%d): must be from 1 to %d", n, uint64(maxTableElements))
 			return
 		}
 		h.cfg.tableElems = n
@@ -96,7 +114,7 @@ func WithTableElementsLimit(n uint64) Option {
 func WithMaxWasmStack(bytes uint64) Option {
 	return func(h *Host) {
 		if bytes < minWasmStack || bytes > maxWasmStack {
-			h.cfg.fail("WithMaxWasmStack(%d): must be from 16 KiB to 4 MiB", bytes)
+			h.cfg.fail("WithMaxWasmStack(%d): must be from %s to %s", bytes, sizeText(minWasmStack), sizeText(maxWasmStack))
 			return
 		}
 		h.cfg.wasmStack = bytes
@@ -108,8 +126,8 @@ func WithMaxWasmStack(bytes uint64) Option {
 // is closed. With WithPooling it is also the pool's size, at most 4,096.
 func WithMaxModules(n int) Option {
 	return func(h *Host) {
-		if n < 1 || uint64(n) > 1<<32-1 {
-			h.cfg.fail("WithMaxModules(%d): must be at least 1 (and below 2^32)", n)
+		if n < 1 || uint64(n) > maxCount {
+			h.cfg.fail("WithMaxModules(%d): must be from 1 to %d", n, uint64(maxCount))
 			return
 		}
 		h.cfg.maxModules = uint32(n)
@@ -124,8 +142,8 @@ func WithMaxModules(n int) Option {
 // ErrInstanceLimit; retry later.
 func WithMaxAbandonedCompiles(n int) Option {
 	return func(h *Host) {
-		if n < 1 || uint64(n) > 1<<32-1 {
-			h.cfg.fail("WithMaxAbandonedCompiles(%d): must be at least 1 (and below 2^32)", n)
+		if n < 1 || uint64(n) > maxCount {
+			h.cfg.fail("WithMaxAbandonedCompiles(%d): must be from 1 to %d", n, uint64(maxCount))
 			return
 		}
 		h.cfg.maxAbandon = uint32(n)

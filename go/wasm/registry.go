@@ -20,7 +20,6 @@ type slab[T any] struct {
 	mu     sync.Mutex // guards free, next and adding chunks
 	free   []uint64
 	next   uint64
-	live   int
 	chunks [slabChunks]atomic.Pointer[[slabChunk]atomic.Pointer[T]]
 }
 
@@ -44,7 +43,6 @@ func (s *slab[T]) add(v *T) uint64 {
 		s.chunks[i/slabChunk].Store(c)
 	}
 	c[i%slabChunk].Store(v)
-	s.live++
 	return i + 1
 }
 
@@ -79,14 +77,6 @@ func (s *slab[T]) remove(id uint64, v *T) {
 	}
 	c[i%slabChunk].Store(nil)
 	s.free = append(s.free, i)
-	s.live--
-}
-
-// len is the number of live entries.
-func (s *slab[T]) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.live
 }
 
 var (

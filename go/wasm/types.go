@@ -1,5 +1,8 @@
 package wasm
 
+// #include "sbx_go.h"
+import "C"
+
 import (
 	"math"
 	"strings"
@@ -9,17 +12,18 @@ import (
 // are SBX_VALUE_TYPE_*.
 type ValueType uint8
 
-// Value types. Only I32, I64, F32 and F64 cross as uint64; a function using
-// another type cannot be called (ErrSignatureMismatch).
+// Value types, taken from the C header (TestHeaderValueTypes checks that
+// every type there has one). Only I32, I64, F32 and F64 cross as uint64; a
+// function using another type cannot be called (ErrSignatureMismatch).
 const (
-	ValueTypeI32       ValueType = 0
-	ValueTypeI64       ValueType = 1
-	ValueTypeF32       ValueType = 2
-	ValueTypeF64       ValueType = 3
-	ValueTypeV128      ValueType = 4
-	ValueTypeFuncref   ValueType = 5
-	ValueTypeExternref ValueType = 6
-	ValueTypeOtherRef  ValueType = 7
+	ValueTypeI32       ValueType = C.SBX_VALUE_TYPE_I32
+	ValueTypeI64       ValueType = C.SBX_VALUE_TYPE_I64
+	ValueTypeF32       ValueType = C.SBX_VALUE_TYPE_F32
+	ValueTypeF64       ValueType = C.SBX_VALUE_TYPE_F64
+	ValueTypeV128      ValueType = C.SBX_VALUE_TYPE_V128
+	ValueTypeFuncref   ValueType = C.SBX_VALUE_TYPE_FUNC_REF
+	ValueTypeExternref ValueType = C.SBX_VALUE_TYPE_EXTERN_REF
+	ValueTypeOtherRef  ValueType = C.SBX_VALUE_TYPE_OTHER_REF
 )
 
 // String is the wasm text name, e.g. "i32".

@@ -103,12 +103,12 @@ func (cfg *WASIConfig) check() error {
 	for _, kv := range cfg.Env {
 		key, _, ok := strings.Cut(kv, "=")
 		if !ok || key == "" || !utf8.ValidString(kv) {
-			return fmt.Errorf("Env entry %q: want KEY=value (UTF-8, non-empty KEY)", kv)
+			return fmt.Errorf("entry %q of Env: want KEY=value (UTF-8, non-empty KEY)", kv)
 		}
 	}
 	for _, a := range cfg.Args {
 		if !utf8.ValidString(a) {
-			return fmt.Errorf("Args entry %q: not UTF-8", a)
+			return fmt.Errorf("entry %q of Args: not UTF-8", a)
 		}
 	}
 	if cfg.OutputLimit < 0 {
