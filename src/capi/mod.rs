@@ -3,7 +3,7 @@
 //! these declarations by cbindgen.
 //!
 //! One file per C object (handle), with the object's declaration, its
-//! [`castable::Castable`] impl naming the Rust object behind it, and its
+//! `Castable` impl naming the Rust object behind it, and its
 //! functions; the shared plumbing is in `castable.rs` (handle conversions),
 //! `user_data.rs` (callback user data) and here (panics, slices, strings).
 #![allow(non_camel_case_types)]
