@@ -79,6 +79,7 @@ test: deps lib test-rust test-fixtures test-c test-asan test-go check-apple test
 
 test-rust:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --lib --tests
 	$(CARGO) bench --no-run
 

@@ -138,9 +138,11 @@ fn main() {
     // A fresh instance of an already-compiled module: load (a cache hit)
     // plus free, on-demand and pooled. Target (PERFORMANCE.md): <= 10 us.
     for pooling in [false, true] {
-        let mut limits = sbx::Limits::default();
-        limits.pooling = pooling;
-        limits.max_modules = 16;
+        let limits = sbx::Limits {
+            pooling,
+            max_modules: 16,
+            ..Default::default()
+        };
         let host = sbx::Host::new(sbx::HostConfig {
             limits,
             ..Default::default()

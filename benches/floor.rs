@@ -683,6 +683,9 @@ fn case_rss(o: &Opts, out: &mut Out) {
     ));
 }
 
+/// One group of measurements, writing its lines to `Out`.
+type Case = fn(&Opts, &mut Out);
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
@@ -723,7 +726,7 @@ fn main() {
         }
     }
     let mut out = Out { lines: Vec::new() };
-    let cases: [(&str, fn(&Opts, &mut Out)); 9] = [
+    let cases: [(&str, Case); 9] = [
         ("calls", case_calls),
         ("programs", case_programs),
         ("memory", case_memory),

@@ -2,9 +2,23 @@
  * sbx: run untrusted WebAssembly plugins on Wasmtime under hard limits.
  *
  * Conventions (every function follows them):
- *  - Objects are opaque handles: sbx_config, sbx_host, sbx_module,
- *    sbx_cancel, sbx_error. Each is created by one function and freed by one
- *    function; freeing NULL is a no-op.
+ *  - Objects are opaque handles, made and freed by these functions
+ *    (freeing NULL is a no-op):
+ *      handle            made by                  freed by
+ *      sbx_config        sbx_config_new           sbx_config_free
+ *      sbx_wasi_config   sbx_wasi_config_new      sbx_wasi_config_free
+ *      sbx_load_options  sbx_load_options_new     sbx_load_options_free
+ *      sbx_host          sbx_host_new             sbx_close
+ *      sbx_cancel        sbx_cancel_new           sbx_cancel_free
+ *      sbx_module        sbx_load_module,         sbx_module_free
+ *                        sbx_load_module_with
+ *      sbx_error         a failed call's          sbx_error_free
+ *                        error_out
+ *    sbx_module_close closes a module without freeing its handle, which then
+ *    returns SBX_STATUS_HANDLE_CLOSED until sbx_module_free; sbx_close closes
+ *    every module of the host that way, then frees the host. sbx_caller is
+ *    lent to a host function for the length of its callback: the embedder
+ *    neither makes nor frees one.
  *  - Every fallible function returns an sbx_status. SBX_STATUS_OK is 0.
  *  - Out-params are written only on success. The error out-param
  *    (`sbx_error **error_out`, always optional) is written only on failure,
@@ -24,7 +38,9 @@
  * Thread safety: sbx_host, sbx_module and sbx_cancel may be used from
  * several threads at once, as each function's comment details (calls on one
  * module are serialized; different modules run in parallel). sbx_config is
- * single-threaded. sbx_error is immutable once returned.
+ * single-threaded, and so are sbx_wasi_config and sbx_load_options.
+ * sbx_error is immutable once returned. sbx_caller is used only on the
+ * thread of the callback it was passed to.
  *
  * Values cross as uint64_t, encoded as wazero encodes them: i32 in the low
  * 32 bits, i64 as is, f32 as its IEEE-754 bits in the low 32, f64 as its
@@ -43,9 +59,36 @@
 #include <stdint.h>
 
 /**
+ * The version of this header, e.g. "0.1.0", from SBX_VERSION_MAJOR, _MINOR
+ * and _PATCH; sbx_version() gives the version of the library linked.
+ */
+#define SBX_VERSION                       \
+  SBX_VERSION_STR_(SBX_VERSION_MAJOR) "." \
+  SBX_VERSION_STR_(SBX_VERSION_MINOR) "." \
+  SBX_VERSION_STR_(SBX_VERSION_PATCH)
+#define SBX_VERSION_STR_(n) SBX_VERSION_STR2_(n)
+#define SBX_VERSION_STR2_(n) #n
+
+/**
  * Pass as a timeout to mean "no deadline at all", overriding a host default.
  */
 #define SBX_TIMEOUT_NONE UINT64_MAX
+
+/**
+ * The major version of the header; compare with `sbx_version()` for the
+ * library linked.
+ */
+#define SBX_VERSION_MAJOR 0
+
+/**
+ * The minor version of the header.
+ */
+#define SBX_VERSION_MINOR 1
+
+/**
+ * The patch version of the header.
+ */
+#define SBX_VERSION_PATCH 0
 
 /**
  * The result of every fallible sbx function.
@@ -334,8 +377,9 @@ typedef int32_t (*sbx_host_func_callback)(void *user_data,
                                           size_t stack_len);
 
 /**
- * Frees callback user data when the last copy of the config holding it is
- * dropped (after the host or module that uses it is gone). May be NULL.
+ * Frees callback user data once sbx no longer needs it: when the last copy
+ * of the WASI config holding it is dropped (after the host or module that
+ * uses it is gone), or when the host of a host function is gone. May be NULL.
  */
 typedef void (*sbx_free_callback)(void *user_data);
 

@@ -117,8 +117,8 @@ fn a_generous_timeout_does_not_stop_a_call_that_finishes() {
 fn interrupt_without_a_call_does_not_affect_the_next_call() {
     let host = default_host();
     let module = load(&host, "infinite_loop");
-    assert_eq!(module.interrupt().unwrap(), false);
-    assert_eq!(module.interrupt().unwrap(), false);
+    assert!(!module.interrupt().unwrap());
+    assert!(!module.interrupt().unwrap());
     let err = call_with(&module, "loop", &[], Timeout::After(ms(200))).fails();
     assert_eq!(
         err.status(),
@@ -167,7 +167,7 @@ fn interrupt_hits_only_its_own_module() {
     let worker = thread::spawn(move || call_with(&runner, "loop", &[], Timeout::After(ms(500))));
     thread::sleep(ms(50));
     // `a` has no call in flight; interrupting it must not stop `b`.
-    assert_eq!(a.interrupt().unwrap(), false);
+    assert!(!a.interrupt().unwrap());
     let err = worker.join().unwrap().fails();
     assert_eq!(err.status(), Status::Timeout, "{err}");
 }

@@ -312,8 +312,10 @@ fn wasi_command_obeys_timeouts_and_fuel() {
         .unwrap_err();
     assert_eq!(err.status(), Status::Timeout);
 
-    let mut limits = sbx::Limits::default();
-    limits.fuel = Some(100_000);
+    let limits = sbx::Limits {
+        fuel: Some(100_000),
+        ..Default::default()
+    };
     let host = Host::new(HostConfig {
         limits,
         wasi: Some(WasiConfig::default()),

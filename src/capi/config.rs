@@ -1,7 +1,9 @@
 //! `sbx_config`: the settings of a host, built with setters so that new
 //! settings never change the layout of anything a caller compiled against.
 
-use super::{guarded_status, guarded_value, handle, optional_duration, text};
+use super::castable::{from_handle, handle_mut, into_handle, optional_handle, Castable};
+use super::wasi_config::{self, sbx_wasi_config};
+use super::{guarded_status, guarded_value, optional_duration, text};
 use crate::error::Result;
 use crate::error::Status;
 use crate::host::HostConfig;
@@ -14,6 +16,11 @@ pub struct sbx_config {
     _private: [u8; 0],
 }
 
+impl Castable for sbx_config {
+    type RustType = HostConfig;
+    const WHAT: &'static str = "config";
+}
+
 /// A new config holding the sandboxing defaults: 256 MiB of memory per module,
 /// 10,000 table elements, a 512 KiB wasm stack, 1,000 modules per host, no
 /// timeouts, 2 abandoned compiles, fuel off, on-demand allocation, no disk
@@ -21,9 +28,7 @@ pub struct sbx_config {
 /// caller; free with `sbx_config_free`. Returns NULL only if allocation panics.
 #[no_mangle]
 pub extern "C" fn sbx_config_new() -> *mut sbx_config {
-    guarded_value(std::ptr::null_mut(), || {
-        super::into_handle(HostConfig::default())
-    })
+    guarded_value(std::ptr::null_mut(), || into_handle(HostConfig::default()))
 }
 
 /// Frees a config. NULL is a no-op.
@@ -31,7 +36,7 @@ pub extern "C" fn sbx_config_new() -> *mut sbx_config {
 pub extern "C" fn sbx_config_free(config: *mut sbx_config) {
     guarded_value((), || {
         // SAFETY: NULL or a config from `sbx_config_new`, not used again.
-        drop(unsafe { super::from_handle::<_, HostConfig>(config) });
+        drop(unsafe { from_handle(config) });
     })
 }
 
@@ -39,7 +44,7 @@ pub extern "C" fn sbx_config_free(config: *mut sbx_config) {
 /// value is reported by the setter that introduced it.
 fn update(config: *mut sbx_config, change: impl FnOnce(&mut HostConfig) -> Result<()>) -> Status {
     guarded_status(|| {
-        let config = super::handle_mut::<_, HostConfig>(config, "config")?;
+        let config = handle_mut(config)?;
         let mut next = config.clone();
         change(&mut next)?;
         next.limits.validate()?;
@@ -212,17 +217,15 @@ pub extern "C" fn sbx_config_set_cache_dir(
 #[no_mangle]
 pub extern "C" fn sbx_config_set_wasi(
     config: *mut sbx_config,
-    wasi: *const super::wasi::sbx_wasi_config,
+    wasi: *const sbx_wasi_config,
 ) -> Status {
     update(config, |c| {
-        c.wasi = super::wasi::read_wasi(wasi)?;
+        c.wasi = wasi_config::read(wasi)?;
         Ok(())
     })
 }
 
+/// A copy of `config`, or the defaults for NULL.
 pub(crate) fn read(config: *const sbx_config) -> Result<HostConfig> {
-    if config.is_null() {
-        return Ok(HostConfig::default());
-    }
-    handle::<_, HostConfig>(config, "config").cloned()
+    Ok(optional_handle(config)?.cloned().unwrap_or_default())
 }

@@ -1,7 +1,8 @@
 //! `sbx_error`: the details of a failure, handed to the caller of the call
 //! that failed. There is no thread-local "last error".
 
-use super::{guarded_value, handle};
+use super::castable::{from_handle, handle, into_handle, Castable};
+use super::{guarded_status, guarded_value, out};
 use crate::error::{Error, Status, TrapCode};
 use std::ffi::{c_char, CString};
 
@@ -10,6 +11,11 @@ use std::ffi::{c_char, CString};
 /// `sbx_error_free`. Immutable, so it may be read from several threads.
 pub struct sbx_error {
     _private: [u8; 0],
+}
+
+impl Castable for sbx_error {
+    type RustType = ErrorObject;
+    const WHAT: &'static str = "error";
 }
 
 pub(crate) struct ErrorObject {
@@ -33,7 +39,7 @@ pub(crate) fn give(error_out: *mut *mut sbx_error, err: Error) {
         error: err,
     };
     // SAFETY: non-NULL, and the caller promises it points to writable memory.
-    unsafe { error_out.write(super::into_handle(object)) };
+    unsafe { error_out.write(into_handle(object)) };
 }
 
 /// Frees an error. NULL is a no-op.
@@ -41,18 +47,16 @@ pub(crate) fn give(error_out: *mut *mut sbx_error, err: Error) {
 pub extern "C" fn sbx_error_free(error: *mut sbx_error) {
     guarded_value((), || {
         // SAFETY: NULL or an `sbx_error` handed out by `give`.
-        drop(unsafe { super::from_handle::<_, ErrorObject>(error) });
+        drop(unsafe { from_handle(error) });
     })
 }
 
 /// The status of the failure. Returns `SBX_STATUS_INVALID_ARGUMENT` for NULL.
 #[no_mangle]
 pub extern "C" fn sbx_error_status(error: *const sbx_error) -> Status {
-    guarded_value(Status::Internal, || {
-        match handle::<_, ErrorObject>(error, "error") {
-            Ok(e) => e.error.status(),
-            Err(_) => Status::InvalidArgument,
-        }
+    guarded_value(Status::Internal, || match handle(error) {
+        Ok(e) => e.error.status(),
+        Err(_) => Status::InvalidArgument,
     })
 }
 
@@ -61,11 +65,9 @@ pub extern "C" fn sbx_error_status(error: *const sbx_error) -> Status {
 /// Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
 #[no_mangle]
 pub extern "C" fn sbx_error_message(error: *const sbx_error) -> *const c_char {
-    guarded_value(std::ptr::null(), || {
-        match handle::<_, ErrorObject>(error, "error") {
-            Ok(e) => e.message.as_ptr(),
-            Err(_) => std::ptr::null(),
-        }
+    guarded_value(std::ptr::null(), || match handle(error) {
+        Ok(e) => e.message.as_ptr(),
+        Err(_) => std::ptr::null(),
     })
 }
 
@@ -73,11 +75,9 @@ pub extern "C" fn sbx_error_message(error: *const sbx_error) -> *const c_char {
 /// (or for NULL).
 #[no_mangle]
 pub extern "C" fn sbx_error_trap_code(error: *const sbx_error) -> TrapCode {
-    guarded_value(TrapCode::None, || {
-        match handle::<_, ErrorObject>(error, "error") {
-            Ok(e) => e.error.trap_code(),
-            Err(_) => TrapCode::None,
-        }
+    guarded_value(TrapCode::None, || match handle(error) {
+        Ok(e) => e.error.trap_code(),
+        Err(_) => TrapCode::None,
     })
 }
 
@@ -85,11 +85,9 @@ pub extern "C" fn sbx_error_trap_code(error: *const sbx_error) -> TrapCode {
 /// Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
 #[no_mangle]
 pub extern "C" fn sbx_error_backtrace(error: *const sbx_error) -> *const c_char {
-    guarded_value(std::ptr::null(), || {
-        match handle::<_, ErrorObject>(error, "error") {
-            Ok(e) => e.backtrace.as_ptr(),
-            Err(_) => std::ptr::null(),
-        }
+    guarded_value(std::ptr::null(), || match handle(error) {
+        Ok(e) => e.backtrace.as_ptr(),
+        Err(_) => std::ptr::null(),
     })
 }
 
@@ -100,9 +98,9 @@ pub extern "C" fn sbx_error_backtrace(error: *const sbx_error) -> *const c_char 
 /// error's status is not SBX_STATUS_EXIT.
 #[no_mangle]
 pub extern "C" fn sbx_error_exit_code(error: *const sbx_error, code_out: *mut i32) -> Status {
-    super::guarded_status(|| {
-        let e = handle::<_, ErrorObject>(error, "error")?;
-        let slot = super::out(code_out, "code_out")?;
+    guarded_status(|| {
+        let e = handle(error)?;
+        let slot = out(code_out, "code_out")?;
         let code = e
             .error
             .exit_code()

@@ -1,14 +1,14 @@
 //! `sbx_host_define_func` and `sbx_caller`: host functions written in C (or
 //! in Go through cgo), and what they may do with the module that called them.
 
+use super::castable::{handle, lend, lent_mut, Lent};
 use super::host::sbx_host;
-use super::wasi::{sbx_free_callback, UserData};
+use super::user_data::{sbx_free_callback, UserData};
 use super::{
     bytes, guarded, guarded_status, out, sbx_error, slice, slice_mut, text, SBX_TIMEOUT_NONE,
 };
 use crate::call::ValueType;
 use crate::error::{Error, Result, Status};
-use crate::host::Host;
 use crate::host_func::{Caller, HostFuncError};
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -17,6 +17,14 @@ use std::sync::Arc;
 /// it was passed to, and only on that thread.
 pub struct sbx_caller {
     _private: [u8; 0],
+}
+
+impl Lent for sbx_caller {
+    type RustType<'r, 'o>
+        = CallerCtx<'r, 'o>
+    where
+        'o: 'r;
+    const WHAT: &'static str = "caller";
 }
 
 /// A host function. `stack` holds `stack_len` values: the params on entry
@@ -33,8 +41,9 @@ pub type sbx_host_func_callback = Option<
     ) -> i32,
 >;
 
-struct CallerCtx<'a, 'b> {
-    caller: &'a mut Caller<'b>,
+/// What a host function's `sbx_caller` points to, on the callback's frame.
+pub(crate) struct CallerCtx<'r, 'o> {
+    caller: &'r mut Caller<'o>,
     error: Option<String>,
 }
 
@@ -80,7 +89,7 @@ pub extern "C" fn sbx_host_define_func(
 ) -> Status {
     let user_data = UserData::new(user_data, free_user_data);
     guarded(error_out, move || {
-        let host = super::handle::<_, Host>(host, "host")?;
+        let host = handle(host)?;
         let module = text(module_name, module_name_len, "module name")?;
         let name = text(func_name, func_name_len, "function name")?;
         let params = value_types(bytes(params, params_len, "params")?, "params")?;
@@ -94,7 +103,7 @@ pub extern "C" fn sbx_host_define_func(
             };
             let code = callback(
                 user_data.get(),
-                (&mut ctx as *mut CallerCtx).cast(),
+                lend(&mut ctx),
                 stack.as_mut_ptr(),
                 stack.len(),
             );
@@ -109,12 +118,6 @@ pub extern "C" fn sbx_host_define_func(
     })
 }
 
-fn caller<'a>(caller: *mut sbx_caller) -> Result<&'a mut CallerCtx<'a, 'a>> {
-    // SAFETY: a non-NULL caller is the `CallerCtx` on the stack of the
-    // callback that received it, which the caller promises is still running.
-    unsafe { caller.cast::<CallerCtx>().as_mut() }.ok_or_else(|| Error::invalid("caller is NULL"))
-}
-
 /// Writes the size in bytes of the calling module's exported `memory`.
 /// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
 /// SBX_STATUS_EXPORT_NOT_FOUND when the module exports no memory.
@@ -124,7 +127,7 @@ pub extern "C" fn sbx_caller_memory_size(
     size_out: *mut u64,
 ) -> Status {
     guarded_status(|| {
-        let ctx = caller(caller_ptr)?;
+        let ctx = lent_mut(caller_ptr)?;
         let slot = out(size_out, "size_out")?;
         slot.write(ctx.caller.memory_size()?);
         Ok(())
@@ -142,7 +145,7 @@ pub extern "C" fn sbx_caller_memory_read(
     len: usize,
 ) -> Status {
     guarded_status(|| {
-        let ctx = caller(caller_ptr)?;
+        let ctx = lent_mut(caller_ptr)?;
         ctx.caller.memory_read(offset, slice_mut(buf, len, "buf")?)
     })
 }
@@ -158,7 +161,7 @@ pub extern "C" fn sbx_caller_memory_write(
     len: usize,
 ) -> Status {
     guarded_status(|| {
-        let ctx = caller(caller_ptr)?;
+        let ctx = lent_mut(caller_ptr)?;
         ctx.caller.memory_write(offset, slice(data, len, "data")?)
     })
 }
@@ -172,7 +175,7 @@ pub extern "C" fn sbx_caller_user_data(
     user_data_out: *mut u64,
 ) -> Status {
     guarded_status(|| {
-        let ctx = caller(caller_ptr)?;
+        let ctx = lent_mut(caller_ptr)?;
         out(user_data_out, "user_data_out")?.write(ctx.caller.user_data());
         Ok(())
     })
@@ -186,7 +189,7 @@ pub extern "C" fn sbx_caller_user_data(
 #[no_mangle]
 pub extern "C" fn sbx_caller_time_left(caller_ptr: *mut sbx_caller, ns_out: *mut u64) -> Status {
     guarded_status(|| {
-        let ctx = caller(caller_ptr)?;
+        let ctx = lent_mut(caller_ptr)?;
         let left = ctx
             .caller
             .time_left()
@@ -207,7 +210,7 @@ pub extern "C" fn sbx_caller_set_error(
     len: usize,
 ) -> Status {
     guarded_status(|| {
-        let ctx = caller(caller_ptr)?;
+        let ctx = lent_mut(caller_ptr)?;
         ctx.error = Some(String::from_utf8_lossy(bytes(message, len, "message")?).into_owned());
         Ok(())
     })

@@ -1,16 +1,14 @@
 //! `sbx_module`: load, call, interrupt, close.
 
-use super::host::{sbx_cancel, sbx_host};
+use super::cancel::sbx_cancel;
+use super::castable::{from_handle, handle, into_handle, optional_handle, Castable};
+use super::host::sbx_host;
+use super::load_options::{self, sbx_load_options};
 use super::{
-    bytes, guarded, guarded_status, guarded_value, handle, out, sbx_error, slice, slice_mut, text,
-    timeout,
+    bytes, guarded, guarded_status, guarded_value, out, sbx_error, slice, slice_mut, text, timeout,
 };
-use crate::deadline::Cancel;
-use crate::error::Status;
-use crate::error::{Error, Result};
-use crate::host::Host;
+use crate::error::{Error, Status};
 use crate::module::Module;
-use std::sync::Arc;
 
 /// A loaded module with its own memory, globals and instance.
 /// Created by `sbx_load_module`, owned by the caller, freed by
@@ -18,6 +16,11 @@ use std::sync::Arc;
 /// serialized per module, and calls on different modules run in parallel.
 pub struct sbx_module {
     _private: [u8; 0],
+}
+
+impl Castable for sbx_module {
+    type RustType = Module;
+    const WHAT: &'static str = "module";
 }
 
 /// One exported function, as `sbx_module_function_at` describes it. Every
@@ -36,13 +39,6 @@ pub struct sbx_function_info {
     pub results: *const u8,
     /// Number of results.
     pub results_len: usize,
-}
-
-fn cancel_arg<'a>(cancel: *const sbx_cancel) -> Result<Option<&'a Arc<Cancel>>> {
-    if cancel.is_null() {
-        return Ok(None);
-    }
-    handle::<_, Arc<Cancel>>(cancel, "cancel").map(Some)
 }
 
 /// Compiles (or takes from the cache) and instantiates `wasm`, running its
@@ -95,12 +91,12 @@ pub extern "C" fn sbx_load_module(
     error_out: *mut *mut sbx_error,
 ) -> Status {
     guarded(error_out, || {
-        let host = handle::<_, Host>(host, "host")?;
+        let host = handle(host)?;
         let name = text(name, name_len, "module name")?;
         let wasm = bytes(wasm, wasm_len, "wasm")?;
         let slot = out(module_out, "module_out")?;
-        let module = host.load(name, wasm, timeout(timeout_ns), cancel_arg(cancel)?)?;
-        slot.write(super::into_handle(module));
+        let module = host.load(name, wasm, timeout(timeout_ns), optional_handle(cancel)?)?;
+        slot.write(into_handle(module));
         Ok(())
     })
 }
@@ -117,18 +113,18 @@ pub extern "C" fn sbx_load_module_with(
     name_len: usize,
     wasm: *const u8,
     wasm_len: usize,
-    options: *const super::wasi::sbx_load_options,
+    options: *const sbx_load_options,
     module_out: *mut *mut sbx_module,
     error_out: *mut *mut sbx_error,
 ) -> Status {
     guarded(error_out, || {
-        let host = handle::<_, Host>(host, "host")?;
+        let host = handle(host)?;
         let name = text(name, name_len, "module name")?;
         let wasm = bytes(wasm, wasm_len, "wasm")?;
-        let options = super::wasi::read_options(options)?;
+        let options = load_options::read(options)?;
         let slot = out(module_out, "module_out")?;
         let (module, _) = host.load_with(name, wasm, &options)?;
-        slot.write(super::into_handle(module));
+        slot.write(into_handle(module));
         Ok(())
     })
 }
@@ -184,7 +180,7 @@ pub extern "C" fn sbx_call_with_timeout(
     error_out: *mut *mut sbx_error,
 ) -> Status {
     guarded(error_out, || {
-        let module = handle::<_, Module>(module, "module")?;
+        let module = handle(module)?;
         let func = bytes(func, func_len, "function name")?;
         let params = slice(params, params_len, "params")?;
         let results = slice_mut(results, results_cap, "results")?;
@@ -193,7 +189,7 @@ pub extern "C" fn sbx_call_with_timeout(
             params,
             results,
             timeout(timeout_ns),
-            cancel_arg(cancel)?,
+            optional_handle(cancel)?,
         )?;
         if !results_len_out.is_null() {
             // SAFETY: non-NULL out-param the caller promises is writable.
@@ -211,7 +207,7 @@ pub extern "C" fn sbx_call_with_timeout(
 #[no_mangle]
 pub extern "C" fn sbx_module_interrupt(module: *const sbx_module) -> Status {
     guarded_status(|| {
-        handle::<_, Module>(module, "module")?.interrupt()?;
+        handle(module)?.interrupt()?;
         Ok(())
     })
 }
@@ -228,7 +224,7 @@ pub extern "C" fn sbx_module_interrupt(module: *const sbx_module) -> Status {
 #[no_mangle]
 pub extern "C" fn sbx_module_close(module: *const sbx_module) -> Status {
     guarded_status(|| {
-        if let Ok(module) = handle::<_, Module>(module, "module") {
+        if let Ok(module) = handle(module) {
             module.close();
         }
         Ok(())
@@ -241,7 +237,7 @@ pub extern "C" fn sbx_module_close(module: *const sbx_module) -> Status {
 pub extern "C" fn sbx_module_free(module: *mut sbx_module) {
     guarded_value((), || {
         // SAFETY: NULL or a module from `sbx_load_module`, not used again.
-        if let Some(module) = unsafe { super::from_handle::<_, Module>(module) } {
+        if let Some(module) = unsafe { from_handle(module) } {
             module.close();
         }
     })
@@ -257,7 +253,7 @@ pub extern "C" fn sbx_module_last_call_fuel(
     fuel_out: *mut u64,
 ) -> Status {
     guarded_status(|| {
-        let module = handle::<_, Module>(module, "module")?;
+        let module = handle(module)?;
         let slot = out(fuel_out, "fuel_out")?;
         slot.write(module.last_call_fuel()?);
         Ok(())
@@ -275,7 +271,7 @@ pub extern "C" fn sbx_module_name(
     name_len_out: *mut usize,
 ) -> Status {
     guarded_status(|| {
-        let module = handle::<_, Module>(module, "module")?;
+        let module = handle(module)?;
         let slot = out(name_out, "name_out")?;
         slot.write(module.inner.c_name.as_ptr().cast());
         if !name_len_out.is_null() {
@@ -294,7 +290,7 @@ pub extern "C" fn sbx_module_function_count(
     count_out: *mut usize,
 ) -> Status {
     guarded_status(|| {
-        let module = handle::<_, Module>(module, "module")?;
+        let module = handle(module)?;
         out(count_out, "count_out")?.write(module.inner.functions.len());
         Ok(())
     })
@@ -312,7 +308,7 @@ pub extern "C" fn sbx_module_function_at(
     info_out: *mut sbx_function_info,
 ) -> Status {
     guarded_status(|| {
-        let module = handle::<_, Module>(module, "module")?;
+        let module = handle(module)?;
         let slot = out(info_out, "info_out")?;
         let f =
             module.inner.functions.get(index).ok_or_else(|| {
@@ -337,7 +333,7 @@ pub extern "C" fn sbx_module_function_at(
 #[no_mangle]
 pub extern "C" fn sbx_module_memory_size(module: *const sbx_module, size_out: *mut u64) -> Status {
     guarded_status(|| {
-        let module = handle::<_, Module>(module, "module")?;
+        let module = handle(module)?;
         let slot = out(size_out, "size_out")?;
         slot.write(module.memory_size()?);
         Ok(())
@@ -360,7 +356,7 @@ pub extern "C" fn sbx_module_memory_read(
     len: usize,
 ) -> Status {
     guarded_status(|| {
-        let module = handle::<_, Module>(module, "module")?;
+        let module = handle(module)?;
         module.memory_read(offset, slice_mut(buf, len, "buf")?)
     })
 }
@@ -376,7 +372,7 @@ pub extern "C" fn sbx_module_memory_write(
     len: usize,
 ) -> Status {
     guarded_status(|| {
-        let module = handle::<_, Module>(module, "module")?;
+        let module = handle(module)?;
         module.memory_write(offset, slice(data, len, "data")?)
     })
 }

@@ -12,6 +12,8 @@ static void test_version(void) {
   const char *v = sbx_version();
   REQUIRE(v != NULL);
   CHECK(v[0] != '\0');
+  /* The header and the library linked come from the same Cargo.toml. */
+  CHECK(strcmp(v, SBX_VERSION) == 0);
   printf("sbx version %s\n", v);
 }
 
