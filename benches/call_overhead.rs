@@ -136,7 +136,7 @@ fn main() {
     sbx_close(host);
 
     // A fresh instance of an already-compiled module: load (a cache hit)
-    // plus free, on-demand and pooled. Target (PERFORMANCE.md): <= 10 us.
+    // plus free, on-demand and pooled. Target (docs/PERFORMANCE.md): <= 10 us.
     for pooling in [false, true] {
         let limits = sbx::Limits {
             pooling,

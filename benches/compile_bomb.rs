@@ -1,7 +1,7 @@
 //! A compile that outlives its load's timeout (issue 8): a module of one
 //! function with 20,000 nested empty `loop`s, loaded under a 1 s timeout.
 //! Reports how long after the deadline the load returns (target,
-//! PERFORMANCE.md: within 50 ms), and how much CPU and wall time the
+//! docs/PERFORMANCE.md: within 50 ms), and how much CPU and wall time the
 //! abandoned compile still burns after that. Also times the bomb's full
 //! compile at 8,000 and 20,000 loops, and a small module's compile while two
 //! abandoned bombs run. `SBX_BENCH_RUNS` sets the timed-out loads (5); each

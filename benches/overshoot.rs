@@ -3,7 +3,7 @@
 //! takes to return the call; the same for a guest sleeping in WASI
 //! (`poll_oneoff` on a clock), the two alternating run by run.
 //! p50/p99/max over `SBX_BENCH_RUNS` runs (30) each.
-//! Target (PERFORMANCE.md): p99 <= 250 us for all.
+//! Target (docs/PERFORMANCE.md): p99 <= 250 us for all.
 
 use sbx::{Host, HostConfig, LoadOptions, Module, Timeout, WasiConfig};
 use std::time::{Duration, Instant};

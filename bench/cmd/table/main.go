@@ -1,6 +1,6 @@
 // Command table merges the JSON-lines results of gobench (sbx, wazero) and
 // of the raw-Wasmtime floor (benches/floor.rs) into one Markdown table, one
-// row per case, and checks sbx against the targets of PERFORMANCE.md.
+// row per case, and checks sbx against the targets of docs/PERFORMANCE.md.
 //
 // Usage: table [-smoke] results.jsonl...
 package main
@@ -314,10 +314,10 @@ func ratio(m map[string]result, a, b, c string) string {
 	return fmt.Sprintf("%.2f×", r)
 }
 
-// targets checks sbx against PERFORMANCE.md.
+// targets checks sbx against docs/PERFORMANCE.md.
 func targets(res map[string]map[string]result) string {
 	var b strings.Builder
-	b.WriteString("Targets (PERFORMANCE.md), checked against this run:\n\n")
+	b.WriteString("Targets (docs/PERFORMANCE.md), checked against this run:\n\n")
 	check := func(ok bool, known bool, what string) {
 		mark := "MISS"
 		if !known {
