@@ -166,7 +166,10 @@ impl Host {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         let linkers = &mut *linkers;
-        for linker in [&mut linkers.plain, &mut linkers.wasi] {
+        // All or nothing: the WASI linker goes first because it refuses
+        // everything the plain one does (the same user definitions) and
+        // also WASI's own names; once it accepts, the plain one cannot fail.
+        for linker in [&mut linkers.wasi, &mut linkers.plain] {
             host_func::define(linker, module, name, params, results, callback.clone())?;
         }
         Ok(())

@@ -437,6 +437,35 @@ fn host_function_types_and_duplicates_are_checked() {
     assert_eq!(err.status(), Status::InvalidArgument);
 }
 
+/// A definition WASI refuses (one of its own names) leaves nothing behind:
+/// not in the linker of modules without WASI, and not the callback.
+#[test]
+fn a_refused_host_function_is_defined_nowhere() {
+    let host = Host::new(HostConfig::default()).unwrap();
+    let callback: Arc<sbx::HostCallback> = Arc::new(|_: &mut Caller<'_>, _: &mut [u64]| Ok(()));
+    let i32x4 = [ValueType::I32; 4];
+    let err = host
+        .define_func(
+            "wasi_snapshot_preview1",
+            "fd_write",
+            &i32x4,
+            &[ValueType::I32],
+            callback.clone(),
+        )
+        .unwrap_err();
+    assert_eq!(err.status(), Status::InvalidArgument, "{err}");
+    assert_eq!(Arc::strong_count(&callback), 1, "the callback was dropped");
+    let importer = wat::parse_str(
+        r#"(module (import "wasi_snapshot_preview1" "fd_write"
+              (func (param i32 i32 i32 i32) (result i32))))"#,
+    )
+    .unwrap();
+    let Err(err) = host.load("no-wasi", &importer, Timeout::HostDefault, None) else {
+        panic!("linked against the refused definition");
+    };
+    assert_eq!(err.status(), Status::LinkError, "{err}");
+}
+
 #[test]
 fn guest_memory_is_bounds_checked_and_follows_growth() {
     let host = Host::new(HostConfig::default()).unwrap();

@@ -205,6 +205,20 @@ static void test_host_func_bad_types(void) {
     CHECK(s.frees == 4);
   }
 
+  /* One of WASI's own names: refused as a duplicate and freed at once, and
+   * defined nowhere, not even for modules without WASI. */
+  {
+    static const uint8_t I32x4[] = {SBX_VALUE_TYPE_I32, SBX_VALUE_TYPE_I32,
+                                    SBX_VALUE_TYPE_I32, SBX_VALUE_TYPE_I32};
+    shout_state s;
+    shout_state_init(&s);
+    CHECK_STATUS(sbx_host_define_func(host, u8("wasi_snapshot_preview1"), 22,
+                                      u8("fd_write"), 8, I32x4, 4, I32, 1,
+                                      shout_cb, &s, shout_free, NULL),
+                 SBX_STATUS_INVALID_ARGUMENT);
+    CHECK(s.frees == 1);
+  }
+
   /* A duplicate name: the first stays, the second is refused and freed. */
   shout_state first, second;
   shout_state_init(&first);
