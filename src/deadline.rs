@@ -198,9 +198,14 @@ impl Watch {
 /// Lowers the calling thread's timer slack (by default Linux may wake a
 /// sleeping thread up to 50 us late) while it lives, so that a sleeping
 /// guest stops as close to its deadline as a looping one; restores it after.
+/// Elsewhere there is no per-thread slack to lower, and it does nothing.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 struct PreciseWakeups(libc::c_int);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+struct PreciseWakeups;
 
 impl PreciseWakeups {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     fn new() -> PreciseWakeups {
         // SAFETY: PR_GET/SET_TIMERSLACK take plain integers and affect only
         // the calling thread.
@@ -210,8 +215,14 @@ impl PreciseWakeups {
             PreciseWakeups(old)
         }
     }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn new() -> PreciseWakeups {
+        PreciseWakeups
+    }
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 impl Drop for PreciseWakeups {
     fn drop(&mut self) {
         if self.0 > 0 {
