@@ -16,7 +16,8 @@ use crate::error::Stopped;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{
-    fence, AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+    fence, AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+    Ordering::SeqCst,
 };
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::Duration;
@@ -80,8 +81,10 @@ impl Watch {
     /// `running`, so each pair always sees at least one side of the other
     /// (at worst both act: one spare wake-up or interrupt).
     pub(crate) fn begin(self: &Arc<Watch>, seq: u64, deadline_ns: Option<u64>) {
-        self.running.store(seq, Relaxed);
+        // The thread first: `is_reentry` on another thread that sees this
+        // call running must also see whose it is, not the previous caller.
         self.thread.store(current_thread(), Relaxed);
+        self.running.store(seq, Release);
         self.deadline_ns.store(deadline_ns.unwrap_or(0), Relaxed);
         fence(SeqCst);
         if let Some(deadline) = deadline_ns {
@@ -124,7 +127,7 @@ impl Watch {
     /// (that is, in one of its host functions): locking the store again
     /// would deadlock.
     pub(crate) fn is_reentry(&self) -> bool {
-        self.running.load(Relaxed) != 0 && self.thread.load(Relaxed) == current_thread()
+        self.running.load(Acquire) != 0 && self.thread.load(Relaxed) == current_thread()
     }
 
     /// Stops the call in flight, if there is one; later calls are unaffected.
@@ -136,6 +139,7 @@ impl Watch {
         }
         self.interrupted.store(seq, SeqCst);
         self.engine.increment_epoch();
+        TIMER.bump_again(&self.engine);
         self.wake_sleeper();
         true
     }
@@ -293,6 +297,7 @@ impl Cancel {
     pub fn trigger(&self) {
         self.triggered.store(true, SeqCst);
         self.engine.increment_epoch();
+        TIMER.bump_again(&self.engine);
         for sleeper in self.sleepers().iter() {
             sleeper.wake();
         }
@@ -423,8 +428,29 @@ struct Queue {
 
 struct Entry {
     at: u64,
-    watch: Arc<Watch>,
+    target: Target,
 }
+
+/// What a timer entry bumps the epoch for.
+enum Target {
+    /// A call's deadline; `backoff` is 0 until the deadline has passed,
+    /// then the wait before bumping again (see [`RETRY_FIRST_NS`]).
+    Deadline(Arc<Watch>, u64),
+    /// Spare bumps after an interrupt or a cancel, until `backoff` passes
+    /// [`RETRY_LAST_NS`].
+    Spare(Engine, u64),
+}
+
+/// An epoch callback that is deciding "not this call yet" just as the bump
+/// meant for its call lands re-arms past that bump, and its guest would run
+/// on. So a bump that stops something is repeated, 1 ms later, then at
+/// doubling intervals: for a deadline until the call ends, for an interrupt
+/// or a cancel (whose calls the timer does not know) for about half a second.
+/// Seen under qemu, where the window is wide; a spare bump only costs the
+/// callbacks of the host's running calls a look at their flags.
+const RETRY_FIRST_NS: u64 = 1_000_000;
+const RETRY_MAX_NS: u64 = 100_000_000;
+const RETRY_LAST_NS: u64 = 256_000_000;
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
@@ -450,12 +476,19 @@ static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
 
 impl Timer {
     fn arm(&'static self, watch: &Arc<Watch>, at: u64) {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         watch.armed_ns.store(at, SeqCst);
-        queue.heap.push(Reverse(Entry {
-            at,
-            watch: watch.clone(),
-        }));
+        self.push(at, Target::Deadline(watch.clone(), 0));
+    }
+
+    /// Schedules the spare bumps that follow an interrupt or a cancel.
+    fn bump_again(&'static self, engine: &Engine) {
+        let at = now_ns() + RETRY_FIRST_NS;
+        self.push(at, Target::Spare(engine.clone(), RETRY_FIRST_NS));
+    }
+
+    fn push(&'static self, at: u64, target: Target) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.heap.push(Reverse(Entry { at, target }));
         if queue.sleeping_until == 0 {
             queue.sleeping_until = u64::MAX;
             std::thread::Builder::new()
@@ -487,22 +520,40 @@ impl Timer {
             let now = now_ns();
             while queue.heap.peek().is_some_and(|e| e.0.at <= now) {
                 let Reverse(entry) = queue.heap.pop().expect("peeked");
-                let watch = entry.watch;
+                let (watch, backoff) = match entry.target {
+                    Target::Deadline(watch, backoff) => (watch, backoff),
+                    Target::Spare(engine, backoff) => {
+                        engine.increment_epoch();
+                        let next = backoff * 2;
+                        if next <= RETRY_LAST_NS {
+                            let at = now + next;
+                            queue.heap.push(Reverse(Entry {
+                                at,
+                                target: Target::Spare(engine, next),
+                            }));
+                        }
+                        continue;
+                    }
+                };
                 // Clear first, then read the deadline (see `Watch::begin`).
                 watch.armed_ns.store(0, SeqCst);
                 let deadline = watch.deadline_ns.load(SeqCst);
                 if deadline == 0 {
                     continue; // the call ended; nothing to watch
                 }
-                if deadline <= now {
+                let (at, backoff) = if deadline <= now {
                     watch.engine.increment_epoch();
+                    // Again until the call ends (see RETRY_FIRST_NS).
+                    let next = (backoff * 2).clamp(RETRY_FIRST_NS, RETRY_MAX_NS);
+                    (now + next, next)
                 } else {
-                    watch.armed_ns.store(deadline, SeqCst);
-                    queue.heap.push(Reverse(Entry {
-                        at: deadline,
-                        watch,
-                    }));
-                }
+                    (deadline, 0)
+                };
+                watch.armed_ns.store(at, SeqCst);
+                queue.heap.push(Reverse(Entry {
+                    at,
+                    target: Target::Deadline(watch, backoff),
+                }));
             }
             queue = match queue.heap.peek().map(|e| e.0.at) {
                 None => {
