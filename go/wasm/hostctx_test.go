@@ -180,23 +180,32 @@ func checkStopped(t *testing.T, err error, want ...error) {
 
 func TestBlockedHostFunctionReturnsWhenTheCallTimesOut(t *testing.T) {
 	noGoroutineLeak(t)
+	// Generous enough for the guest to reach its host function under qemu.
+	const timeout = 300 * time.Millisecond
 	for _, viaCtx := range []bool{false, true} {
 		var opts []Option
+		if !viaCtx {
+			opts = append(opts, WithExecTimeout(timeout))
+		}
+		h, entered, cause := blockingHost(t, opts...)
+		m := loadHostCall(t, h) // before the deadline starts: compiling is slow under qemu
 		ctx := context.Background()
 		if viaCtx {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
+			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
-		} else {
-			opts = append(opts, WithExecTimeout(100*time.Millisecond))
 		}
-		h, _, cause := blockingHost(t, opts...)
 		start := time.Now()
-		_, err := loadHostCall(t, h).CallWithTimeout(ctx, "loop", 1)
+		_, err := m.CallWithTimeout(ctx, "loop", 1)
 		elapsed := time.Since(start)
 		checkStopped(t, err, ErrTimeout, context.DeadlineExceeded)
-		if elapsed < 90*time.Millisecond || elapsed > slack {
-			t.Errorf("returned after %v; want about 100ms", elapsed)
+		if elapsed < timeout-10*time.Millisecond || elapsed > timeout+slack {
+			t.Errorf("returned after %v; want about %v", elapsed, timeout)
+		}
+		select {
+		case <-entered:
+		default:
+			t.Fatalf("viaCtx=%v: the call timed out before it reached the host function", viaCtx)
 		}
 		if *cause != context.DeadlineExceeded {
 			t.Errorf("the host function saw cause %v", *cause)
