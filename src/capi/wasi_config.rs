@@ -143,17 +143,25 @@ pub extern "C" fn sbx_wasi_config_stdin(
     })
 }
 
-fn sink(
+/// Sets the output sink `field` picks on `config` (stdout or stderr).
+fn set_sink(
+    config: *mut sbx_wasi_config,
+    field: fn(&mut WasiConfig) -> &mut Option<Arc<dyn OutputSink>>,
     callback: sbx_output_callback,
     user_data: *mut c_void,
     free: sbx_free_callback,
-) -> Option<Arc<dyn OutputSink>> {
+) -> Status {
+    // Owned before anything can fail, so that a failure frees it at once.
     let user_data = UserData::new(user_data, free);
-    callback.map(|callback| {
+    let sink = callback.map(|callback| {
         Arc::new(CallbackSink {
             callback,
             user_data,
         }) as Arc<dyn OutputSink>
+    });
+    guarded_status(move || {
+        *field(handle_mut(config)?) = sink;
+        Ok(())
     })
 }
 
@@ -169,11 +177,13 @@ pub extern "C" fn sbx_wasi_config_stdout(
     user_data: *mut c_void,
     free_user_data: sbx_free_callback,
 ) -> Status {
-    let sink = sink(callback, user_data, free_user_data);
-    guarded_status(move || {
-        handle_mut(config)?.stdout = sink;
-        Ok(())
-    })
+    set_sink(
+        config,
+        |c| &mut c.stdout,
+        callback,
+        user_data,
+        free_user_data,
+    )
 }
 
 /// As `sbx_wasi_config_stdout`, for stderr.
@@ -184,11 +194,13 @@ pub extern "C" fn sbx_wasi_config_stderr(
     user_data: *mut c_void,
     free_user_data: sbx_free_callback,
 ) -> Status {
-    let sink = sink(callback, user_data, free_user_data);
-    guarded_status(move || {
-        handle_mut(config)?.stderr = sink;
-        Ok(())
-    })
+    set_sink(
+        config,
+        |c| &mut c.stderr,
+        callback,
+        user_data,
+        free_user_data,
+    )
 }
 
 /// Passes on at most `bytes` of stdout, and of stderr, per call (and per
