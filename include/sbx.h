@@ -97,7 +97,11 @@
  * Blocks: 1-9 caller mistakes, 10-19 loading, 20-29 resolving a call,
  * 30-39 the guest was stopped, 90-99 sbx itself.
  */
-typedef enum sbx_status {
+enum sbx_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
   /**
    * Success.
    */
@@ -178,7 +182,14 @@ typedef enum sbx_status {
    * sbx itself failed (a caught panic). The process is still usable.
    */
   SBX_STATUS_INTERNAL = 99,
-} sbx_status;
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sbx_status sbx_status;
+#else
+typedef uint32_t sbx_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 /**
  * Why the guest trapped. Carried as a fixed-width `uint8_t` in C so that new
@@ -243,7 +254,7 @@ enum sbx_trap_code
    */
   SBX_TRAP_CODE_NULL_REFERENCE = 12,
   /**
-   * Any other trap, including an error raised by a host function.
+   * Any other trap: one Wasmtime reports without a code this list has.
    */
   SBX_TRAP_CODE_OTHER = 255,
 };
@@ -443,7 +454,7 @@ void sbx_config_free(struct sbx_config *config);
  * none. A call can override it.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_config_set_exec_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
+sbx_status sbx_config_set_exec_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
 
 /**
  * The default deadline of each load (compile plus start function), in
@@ -452,7 +463,7 @@ enum sbx_status sbx_config_set_exec_timeout_ns(struct sbx_config *config, uint64
  * `sbx_config_set_max_abandoned_compiles`.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
+sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
 
 /**
  * Linear memory per module, in bytes, 64 KiB to 4 GiB (default 256 MiB):
@@ -463,7 +474,7 @@ enum sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64
  * pages below it: 100 KiB allows one page, not two.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
-enum sbx_status sbx_config_set_memory_limit(struct sbx_config *config, uint64_t bytes);
+sbx_status sbx_config_set_memory_limit(struct sbx_config *config, uint64_t bytes);
 
 /**
  * Table elements per module, 1 to 2^32-1 (default 10,000): the sum over
@@ -472,7 +483,7 @@ enum sbx_status sbx_config_set_memory_limit(struct sbx_config *config, uint64_t 
  * with SBX_STATUS_RESOURCE_LIMIT.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
-enum sbx_status sbx_config_set_table_elements_limit(struct sbx_config *config, uint64_t elements);
+sbx_status sbx_config_set_table_elements_limit(struct sbx_config *config, uint64_t elements);
 
 /**
  * Native stack that wasm may use, in bytes, 16 KiB to 4 MiB (default
@@ -480,7 +491,7 @@ enum sbx_status sbx_config_set_table_elements_limit(struct sbx_config *config, u
  * calling thread needs this much stack plus about 256 KiB.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
-enum sbx_status sbx_config_set_max_wasm_stack(struct sbx_config *config, uint64_t bytes);
+sbx_status sbx_config_set_max_wasm_stack(struct sbx_config *config, uint64_t bytes);
 
 /**
  * Modules loaded at once per host, at least 1 (default 1,000); with pooling,
@@ -488,7 +499,7 @@ enum sbx_status sbx_config_set_max_wasm_stack(struct sbx_config *config, uint64_
  * SBX_STATUS_INSTANCE_LIMIT; closing a module frees its slot.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
-enum sbx_status sbx_config_set_max_modules(struct sbx_config *config, uint32_t modules);
+sbx_status sbx_config_set_max_modules(struct sbx_config *config, uint32_t modules);
 
 /**
  * Compiles that may keep running after their load gave up on them, at
@@ -500,7 +511,7 @@ enum sbx_status sbx_config_set_max_modules(struct sbx_config *config, uint32_t m
  * SBX_STATUS_INSTANCE_LIMIT, whose message names this setting; retry later.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or 0.
  */
-enum sbx_status sbx_config_set_max_abandoned_compiles(struct sbx_config *config, uint32_t compiles);
+sbx_status sbx_config_set_max_abandoned_compiles(struct sbx_config *config, uint32_t compiles);
 
 /**
  * Fuel per call (and per start function); 0 (the default) turns metering
@@ -508,7 +519,7 @@ enum sbx_status sbx_config_set_max_abandoned_compiles(struct sbx_config *config,
  * SBX_STATUS_FUEL_EXHAUSTED. Roughly one unit per wasm instruction.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_config_set_fuel(struct sbx_config *config, uint64_t fuel_per_call);
+sbx_status sbx_config_set_fuel(struct sbx_config *config, uint64_t fuel_per_call);
 
 /**
  * Whether to use Wasmtime's pooling allocator (default false). A pool
@@ -519,7 +530,7 @@ enum sbx_status sbx_config_set_fuel(struct sbx_config *config, uint64_t fuel_per
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or when
  * max_modules is above the pool's 4,096 slots.
  */
-enum sbx_status sbx_config_set_pooling(struct sbx_config *config, bool enabled);
+sbx_status sbx_config_set_pooling(struct sbx_config *config, bool enabled);
 
 /**
  * A directory for the on-disk compiled-module cache, as `path_len` bytes of
@@ -536,9 +547,9 @@ enum sbx_status sbx_config_set_pooling(struct sbx_config *config, bool enabled);
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config, a
  * NULL path with a non-zero length, or a path that is not UTF-8.
  */
-enum sbx_status sbx_config_set_cache_dir(struct sbx_config *config,
-                                         const uint8_t *path,
-                                         size_t path_len);
+sbx_status sbx_config_set_cache_dir(struct sbx_config *config,
+                                    const uint8_t *path,
+                                    size_t path_len);
 
 /**
  * Enables WASI for every module of the host with a copy of `wasi` (NULL
@@ -546,7 +557,7 @@ enum sbx_status sbx_config_set_cache_dir(struct sbx_config *config,
  * to load with SBX_STATUS_LINK_ERROR, unless its load options give one.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_config_set_wasi(struct sbx_config *config, const struct sbx_wasi_config *wasi);
+sbx_status sbx_config_set_wasi(struct sbx_config *config, const struct sbx_wasi_config *wasi);
 
 /**
  * Frees an error. NULL is a no-op.
@@ -556,7 +567,7 @@ void sbx_error_free(struct sbx_error *error);
 /**
  * The status of the failure. Returns `SBX_STATUS_INVALID_ARGUMENT` for NULL.
  */
-enum sbx_status sbx_error_status(const struct sbx_error *error);
+sbx_status sbx_error_status(const struct sbx_error *error);
 
 /**
  * The message: one line (never a '\n' or '\r'), NUL-terminated UTF-8,
@@ -584,7 +595,7 @@ const char *sbx_error_backtrace(const struct sbx_error *error);
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL or when the
  * error's status is not SBX_STATUS_EXIT.
  */
-enum sbx_status sbx_error_exit_code(const struct sbx_error *error, int32_t *code_out);
+sbx_status sbx_error_exit_code(const struct sbx_error *error, int32_t *code_out);
 
 /**
  * The name of a status, e.g. "SBX_STATUS_TIMEOUT", or "SBX_STATUS_UNKNOWN"
@@ -608,9 +619,9 @@ const char *sbx_trap_code_name(uint8_t code);
  * On failure, if `error_out` is not NULL, writes an error the caller frees
  * with `sbx_error_free`.
  */
-enum sbx_status sbx_host_new(const struct sbx_config *config,
-                             struct sbx_host **host_out,
-                             struct sbx_error **error_out);
+sbx_status sbx_host_new(const struct sbx_config *config,
+                        struct sbx_host **host_out,
+                        struct sbx_error **error_out);
 
 /**
  * Closes a host: interrupts and closes every module loaded from it (a call
@@ -626,7 +637,7 @@ void sbx_close(struct sbx_host *host);
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL arguments;
  * SBX_STATUS_HANDLE_CLOSED for a closed host.
  */
-enum sbx_status sbx_cancel_new(const struct sbx_host *host, struct sbx_cancel **cancel_out);
+sbx_status sbx_cancel_new(const struct sbx_host *host, struct sbx_cancel **cancel_out);
 
 /**
  * Triggers a token: every call or load given it stops with
@@ -634,14 +645,14 @@ enum sbx_status sbx_cancel_new(const struct sbx_host *host, struct sbx_cancel **
  * `sbx_cancel_reset`. Safe from any thread; idempotent.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_cancel_trigger(const struct sbx_cancel *cancel);
+sbx_status sbx_cancel_trigger(const struct sbx_cancel *cancel);
 
 /**
  * Un-triggers a token so it can be used again. Must not run concurrently
  * with `sbx_cancel_trigger` or with a call or load that uses the token.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_cancel_reset(struct sbx_cancel *cancel);
+sbx_status sbx_cancel_reset(struct sbx_cancel *cancel);
 
 /**
  * Frees a token. NULL is a no-op. No call, load or trigger may be using it.
@@ -664,53 +675,53 @@ const char *sbx_version(void);
  * On failure `free_user_data` is called right away, and if `error_out` is
  * not NULL it receives an error the caller frees with `sbx_error_free`.
  */
-enum sbx_status sbx_host_define_func(const struct sbx_host *host,
-                                     const uint8_t *module_name,
-                                     size_t module_name_len,
-                                     const uint8_t *func_name,
-                                     size_t func_name_len,
-                                     const uint8_t *params,
-                                     size_t params_len,
-                                     const uint8_t *results,
-                                     size_t results_len,
-                                     sbx_host_func_callback callback,
-                                     void *user_data,
-                                     sbx_free_callback free_user_data,
-                                     struct sbx_error **error_out);
+sbx_status sbx_host_define_func(const struct sbx_host *host,
+                                const uint8_t *module_name,
+                                size_t module_name_len,
+                                const uint8_t *func_name,
+                                size_t func_name_len,
+                                const uint8_t *params,
+                                size_t params_len,
+                                const uint8_t *results,
+                                size_t results_len,
+                                sbx_host_func_callback callback,
+                                void *user_data,
+                                sbx_free_callback free_user_data,
+                                struct sbx_error **error_out);
 
 /**
  * Writes the size in bytes of the calling module's exported `memory`.
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_EXPORT_NOT_FOUND when the module exports no memory.
  */
-enum sbx_status sbx_caller_memory_size(struct sbx_caller *caller_ptr, uint64_t *size_out);
+sbx_status sbx_caller_memory_size(struct sbx_caller *caller_ptr, uint64_t *size_out);
 
 /**
  * Copies `len` bytes at `offset` of the calling module's memory into `buf`.
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_OUT_OF_BOUNDS; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
-enum sbx_status sbx_caller_memory_read(struct sbx_caller *caller_ptr,
-                                       uint64_t offset,
-                                       uint8_t *buf,
-                                       size_t len);
+sbx_status sbx_caller_memory_read(struct sbx_caller *caller_ptr,
+                                  uint64_t offset,
+                                  uint8_t *buf,
+                                  size_t len);
 
 /**
  * Copies `len` bytes from `data` into the calling module's memory at `offset`.
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_OUT_OF_BOUNDS; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
-enum sbx_status sbx_caller_memory_write(struct sbx_caller *caller_ptr,
-                                        uint64_t offset,
-                                        const uint8_t *data,
-                                        size_t len);
+sbx_status sbx_caller_memory_write(struct sbx_caller *caller_ptr,
+                                   uint64_t offset,
+                                   const uint8_t *data,
+                                   size_t len);
 
 /**
  * Writes the user data the calling module was loaded with
  * (`sbx_load_options_user_data`; 0 by default).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_caller_user_data(struct sbx_caller *caller_ptr, uint64_t *user_data_out);
+sbx_status sbx_caller_user_data(struct sbx_caller *caller_ptr, uint64_t *user_data_out);
 
 /**
  * Writes the nanoseconds left before the deadline of the call (or load) the
@@ -719,7 +730,7 @@ enum sbx_status sbx_caller_user_data(struct sbx_caller *caller_ptr, uint64_t *us
  * function that may block should bound its wait by this.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_caller_time_left(struct sbx_caller *caller_ptr, uint64_t *ns_out);
+sbx_status sbx_caller_time_left(struct sbx_caller *caller_ptr, uint64_t *ns_out);
 
 /**
  * Sets the message the guest's call fails with when this callback returns
@@ -727,9 +738,7 @@ enum sbx_status sbx_caller_time_left(struct sbx_caller *caller_ptr, uint64_t *ns
  * breaks are folded so that the error's message stays one line).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr,
-                                     const uint8_t *message,
-                                     size_t len);
+sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr, const uint8_t *message, size_t len);
 
 /**
  * Compiles (or takes from the cache) and instantiates `wasm`, running its
@@ -770,15 +779,15 @@ enum sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr,
  * On failure, if `error_out` is not NULL, writes an error the caller frees
  * with `sbx_error_free`.
  */
-enum sbx_status sbx_load_module(const struct sbx_host *host,
-                                const uint8_t *name,
-                                size_t name_len,
-                                const uint8_t *wasm,
-                                size_t wasm_len,
-                                uint64_t timeout_ns,
-                                const struct sbx_cancel *cancel,
-                                struct sbx_module **module_out,
-                                struct sbx_error **error_out);
+sbx_status sbx_load_module(const struct sbx_host *host,
+                           const uint8_t *name,
+                           size_t name_len,
+                           const uint8_t *wasm,
+                           size_t wasm_len,
+                           uint64_t timeout_ns,
+                           const struct sbx_cancel *cancel,
+                           struct sbx_module **module_out,
+                           struct sbx_error **error_out);
 
 /**
  * `sbx_load_module` with per-load settings (`options` may be NULL for the
@@ -787,14 +796,14 @@ enum sbx_status sbx_load_module(const struct sbx_host *host,
  * `sbx_load_module` (SBX_STATUS_IO also for a preopen of `options`' WASI
  * config that cannot be opened).
  */
-enum sbx_status sbx_load_module_with(const struct sbx_host *host,
-                                     const uint8_t *name,
-                                     size_t name_len,
-                                     const uint8_t *wasm,
-                                     size_t wasm_len,
-                                     const struct sbx_load_options *options,
-                                     struct sbx_module **module_out,
-                                     struct sbx_error **error_out);
+sbx_status sbx_load_module_with(const struct sbx_host *host,
+                                const uint8_t *name,
+                                size_t name_len,
+                                const uint8_t *wasm,
+                                size_t wasm_len,
+                                const struct sbx_load_options *options,
+                                struct sbx_module **module_out,
+                                struct sbx_error **error_out);
 
 /**
  * Calls the exported function `func` (`func_len` bytes, not NUL-terminated)
@@ -834,17 +843,17 @@ enum sbx_status sbx_load_module_with(const struct sbx_host *host,
  * if `error_out` is not NULL, writes an error the caller frees with
  * `sbx_error_free`.
  */
-enum sbx_status sbx_call_with_timeout(const struct sbx_module *module,
-                                      const uint8_t *func,
-                                      size_t func_len,
-                                      const uint64_t *params,
-                                      size_t params_len,
-                                      uint64_t *results,
-                                      size_t results_cap,
-                                      size_t *results_len_out,
-                                      uint64_t timeout_ns,
-                                      const struct sbx_cancel *cancel,
-                                      struct sbx_error **error_out);
+sbx_status sbx_call_with_timeout(const struct sbx_module *module,
+                                 const uint8_t *func,
+                                 size_t func_len,
+                                 const uint64_t *params,
+                                 size_t params_len,
+                                 uint64_t *results,
+                                 size_t results_cap,
+                                 size_t *results_len_out,
+                                 uint64_t timeout_ns,
+                                 const struct sbx_cancel *cancel,
+                                 struct sbx_error **error_out);
 
 /**
  * Stops the call running on `module`, if there is one, with
@@ -853,7 +862,7 @@ enum sbx_status sbx_call_with_timeout(const struct sbx_module *module,
  * Returns SBX_STATUS_OK (whether or not a call was running);
  * SBX_STATUS_INVALID_ARGUMENT for NULL; SBX_STATUS_HANDLE_CLOSED.
  */
-enum sbx_status sbx_module_interrupt(const struct sbx_module *module);
+sbx_status sbx_module_interrupt(const struct sbx_module *module);
 
 /**
  * Closes a module: interrupts its running call, waits for it to return, and
@@ -866,7 +875,7 @@ enum sbx_status sbx_module_interrupt(const struct sbx_module *module);
  * NULL is a no-op.
  * Returns SBX_STATUS_OK.
  */
-enum sbx_status sbx_module_close(const struct sbx_module *module);
+sbx_status sbx_module_close(const struct sbx_module *module);
 
 /**
  * Closes (if still open) and frees a module handle. NULL is a no-op. No
@@ -880,7 +889,7 @@ void sbx_module_free(struct sbx_module *module);
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_HANDLE_CLOSED.
  */
-enum sbx_status sbx_module_last_call_fuel(const struct sbx_module *module, uint64_t *fuel_out);
+sbx_status sbx_module_last_call_fuel(const struct sbx_module *module, uint64_t *fuel_out);
 
 /**
  * Writes the module's name to `*name_out` (NUL-terminated UTF-8, borrowed
@@ -888,15 +897,15 @@ enum sbx_status sbx_module_last_call_fuel(const struct sbx_module *module, uint6
  * `*name_len_out` (may be NULL). Works on a closed module.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_module_name(const struct sbx_module *module,
-                                const char **name_out,
-                                size_t *name_len_out);
+sbx_status sbx_module_name(const struct sbx_module *module,
+                           const char **name_out,
+                           size_t *name_len_out);
 
 /**
  * Writes the number of exported functions to `*count_out`. Works on a
  * closed module. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_module_function_count(const struct sbx_module *module, size_t *count_out);
+sbx_status sbx_module_function_count(const struct sbx_module *module, size_t *count_out);
 
 /**
  * Describes exported function number `index` (in export order) in
@@ -905,9 +914,9 @@ enum sbx_status sbx_module_function_count(const struct sbx_module *module, size_
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or an index
  * past the count.
  */
-enum sbx_status sbx_module_function_at(const struct sbx_module *module,
-                                       size_t index,
-                                       struct sbx_function_info *info_out);
+sbx_status sbx_module_function_at(const struct sbx_module *module,
+                                  size_t index,
+                                  struct sbx_function_info *info_out);
 
 /**
  * Writes the size in bytes of the module's exported memory (`memory`, or
@@ -915,7 +924,7 @@ enum sbx_status sbx_module_function_at(const struct sbx_module *module,
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
  * SBX_STATUS_HANDLE_CLOSED; SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
-enum sbx_status sbx_module_memory_size(const struct sbx_module *module, uint64_t *size_out);
+sbx_status sbx_module_memory_size(const struct sbx_module *module, uint64_t *size_out);
 
 /**
  * Copies `len` bytes at `offset` of the module's memory into `buf`. Waits
@@ -927,20 +936,20 @@ enum sbx_status sbx_module_memory_size(const struct sbx_module *module, uint64_t
  * SBX_STATUS_HANDLE_CLOSED;
  * SBX_STATUS_EXPORT_NOT_FOUND without a memory.
  */
-enum sbx_status sbx_module_memory_read(const struct sbx_module *module,
-                                       uint64_t offset,
-                                       uint8_t *buf,
-                                       size_t len);
+sbx_status sbx_module_memory_read(const struct sbx_module *module,
+                                  uint64_t offset,
+                                  uint8_t *buf,
+                                  size_t len);
 
 /**
  * Copies `len` bytes from `data` into the module's memory at `offset`.
  * Waits for a call in progress on the module. Safe from any thread.
  * Returns as `sbx_module_memory_read`.
  */
-enum sbx_status sbx_module_memory_write(const struct sbx_module *module,
-                                        uint64_t offset,
-                                        const uint8_t *data,
-                                        size_t len);
+sbx_status sbx_module_memory_write(const struct sbx_module *module,
+                                   uint64_t offset,
+                                   const uint8_t *data,
+                                   size_t len);
 
 /**
  * A new WASI config that denies everything but clocks and random. Owned by
@@ -963,39 +972,35 @@ void sbx_wasi_config_free(struct sbx_wasi_config *config);
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8
  * or an empty path.
  */
-enum sbx_status sbx_wasi_config_preopen_dir(struct sbx_wasi_config *config,
-                                            const uint8_t *host_path,
-                                            size_t host_path_len,
-                                            const uint8_t *guest_path,
-                                            size_t guest_path_len,
-                                            bool writable);
+sbx_status sbx_wasi_config_preopen_dir(struct sbx_wasi_config *config,
+                                       const uint8_t *host_path,
+                                       size_t host_path_len,
+                                       const uint8_t *guest_path,
+                                       size_t guest_path_len,
+                                       bool writable);
 
 /**
  * Adds the environment variable `key=value` (UTF-8, pointer and length).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8,
  * an empty key or a key containing '='.
  */
-enum sbx_status sbx_wasi_config_env(struct sbx_wasi_config *config,
-                                    const uint8_t *key,
-                                    size_t key_len,
-                                    const uint8_t *value,
-                                    size_t value_len);
+sbx_status sbx_wasi_config_env(struct sbx_wasi_config *config,
+                               const uint8_t *key,
+                               size_t key_len,
+                               const uint8_t *value,
+                               size_t value_len);
 
 /**
  * Appends an argument (UTF-8, pointer and length); the first is `argv[0]`.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or bad UTF-8.
  */
-enum sbx_status sbx_wasi_config_arg(struct sbx_wasi_config *config,
-                                    const uint8_t *arg,
-                                    size_t arg_len);
+sbx_status sbx_wasi_config_arg(struct sbx_wasi_config *config, const uint8_t *arg, size_t arg_len);
 
 /**
  * Sets the guest's whole stdin to a copy of `len` bytes at `data`.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_wasi_config_stdin(struct sbx_wasi_config *config,
-                                      const uint8_t *data,
-                                      size_t len);
+sbx_status sbx_wasi_config_stdin(struct sbx_wasi_config *config, const uint8_t *data, size_t len);
 
 /**
  * Sends the guest's stdout to `callback` with `user_data`; a NULL callback
@@ -1004,25 +1009,25 @@ enum sbx_status sbx_wasi_config_stdin(struct sbx_wasi_config *config,
  * callback or on failure.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_wasi_config_stdout(struct sbx_wasi_config *config,
-                                       sbx_output_callback callback,
-                                       void *user_data,
-                                       sbx_free_callback free_user_data);
+sbx_status sbx_wasi_config_stdout(struct sbx_wasi_config *config,
+                                  sbx_output_callback callback,
+                                  void *user_data,
+                                  sbx_free_callback free_user_data);
 
 /**
  * As `sbx_wasi_config_stdout`, for stderr.
  */
-enum sbx_status sbx_wasi_config_stderr(struct sbx_wasi_config *config,
-                                       sbx_output_callback callback,
-                                       void *user_data,
-                                       sbx_free_callback free_user_data);
+sbx_status sbx_wasi_config_stderr(struct sbx_wasi_config *config,
+                                  sbx_output_callback callback,
+                                  void *user_data,
+                                  sbx_free_callback free_user_data);
 
 /**
  * Passes on at most `bytes` of stdout, and of stderr, per call (and per
  * load); the rest is dropped. 0 means no cap (the default).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-enum sbx_status sbx_wasi_config_output_limit(struct sbx_wasi_config *config, uint64_t bytes);
+sbx_status sbx_wasi_config_output_limit(struct sbx_wasi_config *config, uint64_t bytes);
 
 /**
  * New load options: host load timeout, no cancel token, the host's WASI
@@ -1039,29 +1044,29 @@ void sbx_load_options_free(struct sbx_load_options *options);
  * The load's deadline: 0 for the host's load timeout, `SBX_TIMEOUT_NONE` for none.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_load_options_timeout_ns(struct sbx_load_options *options, uint64_t timeout_ns);
+sbx_status sbx_load_options_timeout_ns(struct sbx_load_options *options, uint64_t timeout_ns);
 
 /**
  * A token that stops the load when triggered (NULL for none). The options
  * hold their own reference, so the token may be freed before them.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
  */
-enum sbx_status sbx_load_options_cancel(struct sbx_load_options *options,
-                                        const struct sbx_cancel *cancel);
+sbx_status sbx_load_options_cancel(struct sbx_load_options *options,
+                                   const struct sbx_cancel *cancel);
 
 /**
  * Gives the module this WASI world (copied) instead of the host's; NULL
  * goes back to the host's. Enables WASI for the module even when the host
  * has none. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
  */
-enum sbx_status sbx_load_options_wasi(struct sbx_load_options *options,
-                                      const struct sbx_wasi_config *wasi);
+sbx_status sbx_load_options_wasi(struct sbx_load_options *options,
+                                 const struct sbx_wasi_config *wasi);
 
 /**
  * A value host functions read back with `sbx_caller_user_data` when this
  * module calls them. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-enum sbx_status sbx_load_options_user_data(struct sbx_load_options *options, uint64_t user_data);
+sbx_status sbx_load_options_user_data(struct sbx_load_options *options, uint64_t user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -247,7 +247,7 @@ impl Drop for InFlight<'_> {
 
 /// What the epoch callback needs from the store's data.
 pub(crate) trait CallState {
-    fn watch(&self) -> &Watch;
+    fn watch(&self) -> &Arc<Watch>;
     fn call_seq(&self) -> u64;
     fn cancel(&self) -> Option<&Cancel>;
 }
@@ -409,6 +409,40 @@ impl Event {
 /// Turns a relative timeout into an absolute deadline in [`now_ns`] time.
 pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<u64> {
     timeout.map(|t| now_ns().saturating_add(t.as_nanos().min(u64::MAX as u128) as u64))
+}
+
+/// How long something may run: the host's default, no limit, or a duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Timeout {
+    /// The host's configured default (`exec_timeout` or `load_timeout`).
+    #[default]
+    HostDefault,
+    /// No deadline at all.
+    Never,
+    /// This long from the start of the call or load.
+    After(Duration),
+}
+
+impl Timeout {
+    /// The absolute deadline in [`now_ns`] time, counted from now.
+    pub(crate) fn deadline(self, host_default: Option<Duration>) -> Option<u64> {
+        match self {
+            Timeout::HostDefault => deadline_after(host_default),
+            Timeout::Never => None,
+            Timeout::After(d) => deadline_after(Some(d)),
+        }
+    }
+
+    /// The absolute deadline counted from `now` (in [`now_ns`] time).
+    #[inline]
+    pub(crate) fn deadline_from(self, now: u64, host_default: Option<Duration>) -> Option<u64> {
+        let after = match self {
+            Timeout::HostDefault => host_default?,
+            Timeout::Never => return None,
+            Timeout::After(d) => d,
+        };
+        Some(now.saturating_add(after.as_nanos().min(u64::MAX as u128) as u64))
+    }
 }
 
 /// The process-wide timer. It sleeps until the earliest armed deadline and

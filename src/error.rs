@@ -8,7 +8,7 @@ use std::fmt;
 /// Values are explicit and never reused: a retired value stays reserved.
 /// Blocks: 1-9 caller mistakes, 10-19 loading, 20-29 resolving a call,
 /// 30-39 the guest was stopped, 90-99 sbx itself.
-#[repr(C)]
+#[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
     /// Success.
@@ -58,8 +58,9 @@ pub enum Status {
 }
 
 impl Status {
-    /// Every status, for tables and tests.
-    pub(crate) const ALL: [Status; 18] = [
+    /// Every status, in value order: the one list tables and tests use.
+    /// cbindgen:ignore
+    pub const ALL: [Status; 18] = [
         Status::Ok,
         Status::InvalidArgument,
         Status::HandleClosed,
@@ -86,32 +87,27 @@ impl Status {
     }
 
     /// The C name of the status, e.g. `SBX_STATUS_TIMEOUT`.
-    pub fn c_name(self) -> &'static std::ffi::CStr {
-        match self {
-            Status::Ok => c"SBX_STATUS_OK",
-            Status::InvalidArgument => c"SBX_STATUS_INVALID_ARGUMENT",
-            Status::HandleClosed => c"SBX_STATUS_HANDLE_CLOSED",
-            Status::OutOfBounds => c"SBX_STATUS_OUT_OF_BOUNDS",
-            Status::CompileError => c"SBX_STATUS_COMPILE_ERROR",
-            Status::LinkError => c"SBX_STATUS_LINK_ERROR",
-            Status::InstanceLimit => c"SBX_STATUS_INSTANCE_LIMIT",
-            Status::ResourceLimit => c"SBX_STATUS_RESOURCE_LIMIT",
-            Status::ExportNotFound => c"SBX_STATUS_EXPORT_NOT_FOUND",
-            Status::SignatureMismatch => c"SBX_STATUS_SIGNATURE_MISMATCH",
-            Status::Timeout => c"SBX_STATUS_TIMEOUT",
-            Status::Interrupted => c"SBX_STATUS_INTERRUPTED",
-            Status::FuelExhausted => c"SBX_STATUS_FUEL_EXHAUSTED",
-            Status::Trap => c"SBX_STATUS_TRAP",
-            Status::Exit => c"SBX_STATUS_EXIT",
-            Status::HostError => c"SBX_STATUS_HOST_ERROR",
-            Status::Io => c"SBX_STATUS_IO",
-            Status::Internal => c"SBX_STATUS_INTERNAL",
-        }
-    }
-
-    /// [`Self::c_name`] as `&str`.
     pub fn name(self) -> &'static str {
-        self.c_name().to_str().expect("names are ASCII")
+        match self {
+            Status::Ok => "SBX_STATUS_OK",
+            Status::InvalidArgument => "SBX_STATUS_INVALID_ARGUMENT",
+            Status::HandleClosed => "SBX_STATUS_HANDLE_CLOSED",
+            Status::OutOfBounds => "SBX_STATUS_OUT_OF_BOUNDS",
+            Status::CompileError => "SBX_STATUS_COMPILE_ERROR",
+            Status::LinkError => "SBX_STATUS_LINK_ERROR",
+            Status::InstanceLimit => "SBX_STATUS_INSTANCE_LIMIT",
+            Status::ResourceLimit => "SBX_STATUS_RESOURCE_LIMIT",
+            Status::ExportNotFound => "SBX_STATUS_EXPORT_NOT_FOUND",
+            Status::SignatureMismatch => "SBX_STATUS_SIGNATURE_MISMATCH",
+            Status::Timeout => "SBX_STATUS_TIMEOUT",
+            Status::Interrupted => "SBX_STATUS_INTERRUPTED",
+            Status::FuelExhausted => "SBX_STATUS_FUEL_EXHAUSTED",
+            Status::Trap => "SBX_STATUS_TRAP",
+            Status::Exit => "SBX_STATUS_EXIT",
+            Status::HostError => "SBX_STATUS_HOST_ERROR",
+            Status::Io => "SBX_STATUS_IO",
+            Status::Internal => "SBX_STATUS_INTERNAL",
+        }
     }
 }
 
@@ -147,7 +143,7 @@ pub enum TrapCode {
     AllocationTooLarge = 11,
     /// A null reference was dereferenced.
     NullReference = 12,
-    /// Any other trap, including an error raised by a host function.
+    /// Any other trap: one Wasmtime reports without a code this list has.
     Other = 255,
 }
 
@@ -172,51 +168,62 @@ impl TrapCode {
     }
 
     /// A short lowercase name, e.g. `unreachable`; stable, used by the Go package.
-    pub fn c_name(self) -> &'static std::ffi::CStr {
+    pub fn name(self) -> &'static str {
         match self {
-            TrapCode::None => c"none",
-            TrapCode::StackOverflow => c"stack overflow",
-            TrapCode::MemoryOutOfBounds => c"out of bounds memory access",
-            TrapCode::HeapMisaligned => c"misaligned memory access",
-            TrapCode::TableOutOfBounds => c"out of bounds table access",
-            TrapCode::IndirectCallToNull => c"indirect call to null",
-            TrapCode::BadSignature => c"indirect call type mismatch",
-            TrapCode::IntegerOverflow => c"integer overflow",
-            TrapCode::IntegerDivisionByZero => c"integer divide by zero",
-            TrapCode::BadConversionToInteger => c"invalid conversion to integer",
-            TrapCode::Unreachable => c"unreachable",
-            TrapCode::AllocationTooLarge => c"allocation too large",
-            TrapCode::NullReference => c"null reference",
-            TrapCode::Other => c"other",
+            TrapCode::None => "none",
+            TrapCode::StackOverflow => "stack overflow",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::HeapMisaligned => "misaligned memory access",
+            TrapCode::TableOutOfBounds => "out of bounds table access",
+            TrapCode::IndirectCallToNull => "indirect call to null",
+            TrapCode::BadSignature => "indirect call type mismatch",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::IntegerDivisionByZero => "integer divide by zero",
+            TrapCode::BadConversionToInteger => "invalid conversion to integer",
+            TrapCode::Unreachable => "unreachable",
+            TrapCode::AllocationTooLarge => "allocation too large",
+            TrapCode::NullReference => "null reference",
+            TrapCode::Other => "other",
         }
     }
 
-    /// [`Self::c_name`] as `&str`.
-    pub fn name(self) -> &'static str {
-        self.c_name().to_str().expect("names are ASCII")
-    }
+    /// Every trap code, in value order: the one list tables and tests use.
+    /// cbindgen:ignore
+    pub const ALL: [TrapCode; 14] = [
+        TrapCode::None,
+        TrapCode::StackOverflow,
+        TrapCode::MemoryOutOfBounds,
+        TrapCode::HeapMisaligned,
+        TrapCode::TableOutOfBounds,
+        TrapCode::IndirectCallToNull,
+        TrapCode::BadSignature,
+        TrapCode::IntegerOverflow,
+        TrapCode::IntegerDivisionByZero,
+        TrapCode::BadConversionToInteger,
+        TrapCode::Unreachable,
+        TrapCode::AllocationTooLarge,
+        TrapCode::NullReference,
+        TrapCode::Other,
+    ];
 
     /// The trap code whose value is `code`, if there is one.
     pub fn from_u8(code: u8) -> Option<TrapCode> {
-        const ALL: [TrapCode; 14] = [
-            TrapCode::None,
-            TrapCode::StackOverflow,
-            TrapCode::MemoryOutOfBounds,
-            TrapCode::HeapMisaligned,
-            TrapCode::TableOutOfBounds,
-            TrapCode::IndirectCallToNull,
-            TrapCode::BadSignature,
-            TrapCode::IntegerOverflow,
-            TrapCode::IntegerDivisionByZero,
-            TrapCode::BadConversionToInteger,
-            TrapCode::Unreachable,
-            TrapCode::AllocationTooLarge,
-            TrapCode::NullReference,
-            TrapCode::Other,
-        ];
-        ALL.iter().copied().find(|t| *t as u8 == code)
+        TrapCode::ALL.iter().copied().find(|t| *t as u8 == code)
     }
 }
+
+/// The failure a host function reports; it ends the guest's call with
+/// [`Status::HostError`] and this message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFuncError(pub String);
+
+impl fmt::Display for HostFuncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HostFuncError {}
 
 /// Why sbx stopped a running guest. Raised from the epoch callback and
 /// recognised again when the call returns.
@@ -264,11 +271,13 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(message: impl Into<String>) -> Error {
+    /// An `InvalidArgument` error.
+    pub fn invalid(message: impl Into<String>) -> Error {
         Error::new(Status::InvalidArgument, message)
     }
 
-    pub(crate) fn closed(what: &str) -> Error {
+    /// A `HandleClosed` error saying `what` is closed.
+    pub fn closed(what: &str) -> Error {
         Error::new(Status::HandleClosed, format!("{what} is closed"))
     }
 
@@ -310,7 +319,7 @@ impl Error {
                 ..Error::new(Status::Exit, format!("{what}: exited with code {}", exit.0))
             };
         }
-        if let Some(failed) = err.downcast_ref::<crate::host_func::HostFuncError>() {
+        if let Some(failed) = err.downcast_ref::<HostFuncError>() {
             return Error {
                 backtrace,
                 ..Error::new(Status::HostError, format!("{what}: {failed}"))

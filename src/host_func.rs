@@ -2,28 +2,15 @@
 //! loaded afterwards. Values cross as on the call path (`u64`, wazero's
 //! encoding) on one stack: params in, results out.
 
-use crate::call::ValueType;
 use crate::deadline::CallState;
-use crate::error::{Error, Result, Status};
+use crate::error::{Error, HostFuncError, Result, Status};
 use crate::memory;
-use crate::module::StoreData;
+use crate::store::StoreData;
+use crate::value::ValueType;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{FuncType, ValRaw, ValType};
-
-/// The failure a host function reports; it ends the guest's call with
-/// [`Status::HostError`] and this message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostFuncError(pub String);
-
-impl std::fmt::Display for HostFuncError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for HostFuncError {}
 
 /// A host function's body: it reads params from the front of `stack` and
 /// writes results there. It runs on the thread of the call, while the guest waits.
@@ -83,17 +70,11 @@ impl Caller<'_> {
 }
 
 fn wasm_type(t: ValueType) -> Result<ValType> {
-    Ok(match t {
-        ValueType::I32 => ValType::I32,
-        ValueType::I64 => ValType::I64,
-        ValueType::F32 => ValType::F32,
-        ValueType::F64 => ValType::F64,
-        other => {
-            return Err(Error::invalid(format!(
-                "host functions take and return i32, i64, f32 and f64, not {}",
-                other.name()
-            )))
-        }
+    t.number_type().ok_or_else(|| {
+        Error::invalid(format!(
+            "host functions take and return i32, i64, f32 and f64, not {}",
+            t.name()
+        ))
     })
 }
 

@@ -8,9 +8,35 @@
 //! ask for the step. A refusal makes the grow return -1 in the guest, or
 //! fails the instantiation. Nothing here allocates or locks; it runs only
 //! when a memory or table changes size, never on a call.
+//!
+//! Memory is also charged to the module's meter (its stats, across resets)
+//! and to the host's budget shared by all its modules; a store gives its
+//! bytes back to both when it is dropped.
 
 use crate::limits::{Limits, MAX_MEMORIES_PER_MODULE};
+use crate::stats::MemoryMeter;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use wasmtime::ResourceLimiter;
+
+/// The memory of all of a host's modules, against its budget, and how
+/// many stores (each with at most one instance) hold it.
+#[derive(Default)]
+pub(crate) struct HostBudget {
+    pub(crate) meter: MemoryMeter,
+    /// `u64::MAX` for no budget.
+    pub(crate) limit: u64,
+    pub(crate) stores: AtomicU64,
+}
+
+impl HostBudget {
+    pub(crate) fn new(limits: &Limits) -> HostBudget {
+        HostBudget {
+            limit: limits.host_memory_bytes.unwrap_or(u64::MAX),
+            ..HostBudget::default()
+        }
+    }
+}
 
 /// One running total against its limit.
 #[derive(Debug)]
@@ -47,18 +73,15 @@ struct Refused {
 #[derive(Clone, Copy, Debug)]
 enum Resource {
     Memory,
+    HostMemory,
     Table,
 }
 
 /// The limiter in each module's `StoreData`.
-///
-/// A host-wide memory budget would plug into [`ModuleLimiter::grow_memory`]
-/// (charge the same delta to a shared counter) and into a `Drop` that gives
-/// back `memory.used`; `memory.used` is also the module's current
-/// linear-memory size for whoever wants to report it.
-#[derive(Debug)]
 pub(crate) struct ModuleLimiter {
     memory: Tally,
+    module: Arc<MemoryMeter>,
+    host: Arc<HostBudget>,
     tables: Tally,
     /// Bytes the last granted memory grow added, taken back if it then fails.
     memory_granted: u64,
@@ -67,12 +90,19 @@ pub(crate) struct ModuleLimiter {
 }
 
 impl ModuleLimiter {
-    pub(crate) fn new(limits: &Limits) -> ModuleLimiter {
+    pub(crate) fn new(
+        limits: &Limits,
+        module: Arc<MemoryMeter>,
+        host: Arc<HostBudget>,
+    ) -> ModuleLimiter {
+        host.stores.fetch_add(1, Relaxed);
         ModuleLimiter {
             memory: Tally {
                 used: 0,
                 limit: limits.memory_bytes,
             },
+            module,
+            host,
             tables: Tally {
                 used: 0,
                 limit: limits.table_elements,
@@ -84,7 +114,19 @@ impl ModuleLimiter {
 
     fn grow_memory(&mut self, current: usize, desired: usize) -> bool {
         match self.memory.grow(current, desired) {
+            Ok(delta) if !self.host.meter.try_grow(delta, self.host.limit) => {
+                self.memory.used -= delta;
+                self.refused = Some((
+                    Resource::HostMemory,
+                    Refused {
+                        need: self.host.meter.current().saturating_add(delta),
+                        limit: self.host.limit,
+                    },
+                ));
+                false
+            }
             Ok(delta) => {
+                self.module.grew(delta);
                 self.memory_granted = delta;
                 true
             }
@@ -101,6 +143,10 @@ impl ModuleLimiter {
         self.refused.map(|(resource, r)| match resource {
             Resource::Memory => format!(
                 "the module's memories need {} bytes in all; the memory limit is {} bytes",
+                r.need, r.limit
+            ),
+            Resource::HostMemory => format!(
+                "the host's modules would need {} bytes of memory in all; its memory budget is {} bytes",
                 r.need, r.limit
             ),
             Resource::Table => format!(
@@ -131,7 +177,10 @@ impl ResourceLimiter for ModuleLimiter {
         // without asking first, for a size the memory type cannot express,
         // but only with custom page sizes, which the engine disables
         // (`Limits::configure_engine`); so the grant is this grow's.
-        self.memory.used -= std::mem::take(&mut self.memory_granted);
+        let granted = std::mem::take(&mut self.memory_granted);
+        self.memory.used -= granted;
+        self.module.shrank(granted);
+        self.host.meter.shrank(granted);
         Ok(())
     }
 
@@ -161,6 +210,15 @@ impl ResourceLimiter for ModuleLimiter {
     }
 }
 
+impl Drop for ModuleLimiter {
+    fn drop(&mut self) {
+        // The store and its memories are going away with this limiter.
+        self.module.shrank(self.memory.used);
+        self.host.meter.shrank(self.memory.used);
+        self.host.stores.fetch_sub(1, Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,11 +226,44 @@ mod tests {
     const PAGE: usize = 64 * 1024;
 
     fn limiter(memory_bytes: u64, table_elements: u64) -> ModuleLimiter {
-        ModuleLimiter::new(&Limits {
+        let limits = Limits {
             memory_bytes,
             table_elements,
             ..Limits::default()
-        })
+        };
+        let host = Arc::new(HostBudget::new(&limits));
+        ModuleLimiter::new(&limits, Arc::default(), host)
+    }
+
+    #[test]
+    fn the_host_budget_is_shared_and_given_back() {
+        let limits = Limits {
+            host_memory_bytes: Some(3 * PAGE as u64),
+            ..Limits::default()
+        };
+        let host = Arc::new(HostBudget::new(&limits));
+        let module = Arc::new(MemoryMeter::default());
+        let mut a = ModuleLimiter::new(&limits, module.clone(), host.clone());
+        let mut b = ModuleLimiter::new(&limits, Arc::default(), host.clone());
+        assert!(a.memory_growing(0, 2 * PAGE, None).unwrap());
+        assert!(!b.memory_growing(0, 2 * PAGE, None).unwrap());
+        assert_eq!(
+            b.refusal().unwrap(),
+            format!(
+                "the host's modules would need {} bytes of memory in all; its memory budget is {} bytes",
+                4 * PAGE,
+                3 * PAGE
+            )
+        );
+        assert_eq!(b.memory.used, 0, "a refused grow is not counted");
+        assert!(b.memory_growing(0, PAGE, None).unwrap());
+        assert_eq!(host.meter.current(), 3 * PAGE as u64);
+        assert_eq!(module.current(), 2 * PAGE as u64);
+        drop(a);
+        assert_eq!(host.meter.current(), PAGE as u64);
+        assert_eq!(host.meter.peak(), 3 * PAGE as u64);
+        assert_eq!((module.current(), module.peak()), (0, 2 * PAGE as u64));
+        assert!(b.memory_growing(PAGE, 3 * PAGE, None).unwrap());
     }
 
     #[test]

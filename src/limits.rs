@@ -1,8 +1,7 @@
 //! Limits: what a guest may use, the defaults that sandbox without any
 //! configuration, and how they map onto Wasmtime's engine and store settings.
 
-use crate::error::{Error, Result, Status};
-use crate::shape::ModuleShape;
+use crate::error::{Error, Result};
 use std::time::Duration;
 use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -30,6 +29,10 @@ pub struct Limits {
     /// `memory.grow` past it returns -1; a limit between two multiples of
     /// 64 KiB allows the whole pages below it.
     pub memory_bytes: u64,
+    /// Linear memory of all the host's modules together, in bytes; `None`
+    /// for no host-wide budget. Growth past it returns -1 in the guest, and
+    /// an instantiation that would pass it fails with `ResourceLimit`.
+    pub host_memory_bytes: Option<u64>,
     /// Table elements per module: the sum over all its tables.
     /// `table.grow` past it returns -1.
     pub table_elements: u64,
@@ -58,6 +61,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             memory_bytes: 256 * 1024 * 1024,
+            host_memory_bytes: None,
             table_elements: 10_000,
             max_wasm_stack: 512 * 1024,
             max_modules: 1_000,
@@ -78,6 +82,12 @@ impl Limits {
             return Err(Error::invalid(format!(
                 "memory limit {} is outside 64 KiB..=4 GiB",
                 self.memory_bytes
+            )));
+        }
+        if self.host_memory_bytes.is_some_and(|b| b < WASM_PAGE) {
+            return Err(Error::invalid(format!(
+                "host memory limit {} is below one 64 KiB page",
+                self.host_memory_bytes.unwrap_or(0)
             )));
         }
         if self.table_elements == 0 || self.table_elements > u32::MAX as u64 {
@@ -162,55 +172,5 @@ impl Limits {
         let memory_slot = self.memory_bytes.max(MAX_MEMORY_BYTES) + 32 * 1024 * 1024;
         let table_slot = (self.table_elements * 8).next_multiple_of(4096);
         self.max_modules as u64 * (memory_slot + table_slot)
-    }
-
-    /// Rejects, before it is compiled, a module whose memories or tables
-    /// cannot fit: too many of them, or initial sizes that together exceed
-    /// the limits. The message names the need and the limit. Bytes that are
-    /// not a core module pass, for the compiler to reject; whatever this
-    /// misses, the store's limiter refuses at instantiation.
-    pub(crate) fn check_module(&self, wasm: &[u8]) -> Result<()> {
-        let Some(shape) = ModuleShape::read(wasm) else {
-            return Ok(());
-        };
-        let refuse = |message: String| Err(Error::new(Status::ResourceLimit, message));
-        let (max_memories, max_tables, per) = if self.pooling {
-            (1, 1, "a pooled host allows")
-        } else {
-            (MAX_MEMORIES_PER_MODULE, u32::MAX, "sbx allows")
-        };
-        if shape.memories > max_memories {
-            return refuse(format!(
-                "module defines {} memories; {per} {max_memories} per module",
-                shape.memories
-            ));
-        }
-        if shape.tables > max_tables {
-            return refuse(format!(
-                "module defines {} tables; {per} {max_tables} per module",
-                shape.tables
-            ));
-        }
-        let together = |n: u32, what: &str| match n {
-            0 | 1 => String::new(),
-            n => format!(" ({n} {what} together)"),
-        };
-        if shape.initial_memory_bytes > self.memory_bytes {
-            return refuse(format!(
-                "module needs {} bytes of initial memory{}; the memory limit is {} bytes",
-                shape.initial_memory_bytes,
-                together(shape.memories, "memories"),
-                self.memory_bytes
-            ));
-        }
-        if shape.initial_table_elements > self.table_elements {
-            return refuse(format!(
-                "module needs {} initial table elements{}; the table elements limit is {}",
-                shape.initial_table_elements,
-                together(shape.tables, "tables"),
-                self.table_elements
-            ));
-        }
-        Ok(())
     }
 }

@@ -20,11 +20,64 @@ pub(crate) struct ModuleShape {
     pub(crate) initial_table_elements: u64,
 }
 
+use crate::error::{Error, Result, Status};
+use crate::limits::{Limits, MAX_MEMORIES_PER_MODULE};
+
 const SECTION_TABLE: u8 = 4;
 const SECTION_MEMORY: u8 = 5;
 const PAGE_BYTES: u64 = 64 * 1024;
 
 impl ModuleShape {
+    /// Rejects, before it is compiled, a module whose memories or tables
+    /// cannot fit: too many of them, or initial sizes that together exceed
+    /// the limits. The message names the need and the limit. Bytes that are
+    /// not a core module pass, for the compiler to reject; whatever this
+    /// misses, the store's limiter refuses at instantiation.
+    pub(crate) fn check(wasm: &[u8], limits: &Limits) -> Result<()> {
+        let Some(shape) = ModuleShape::read(wasm) else {
+            return Ok(());
+        };
+        let refuse = |message: String| Err(Error::new(Status::ResourceLimit, message));
+        let (max_memories, max_tables, per) = if limits.pooling {
+            (1, 1, "a pooled host allows")
+        } else {
+            (MAX_MEMORIES_PER_MODULE, u32::MAX, "sbx allows")
+        };
+        if shape.memories > max_memories {
+            return refuse(format!(
+                "module defines {} memories; {per} {max_memories} per module",
+                shape.memories
+            ));
+        }
+        if shape.tables > max_tables {
+            return refuse(format!(
+                "module defines {} tables; {per} {max_tables} per module",
+                shape.tables
+            ));
+        }
+        let together = |n: u32, what: &str| match n {
+            0 | 1 => String::new(),
+            n => format!(" ({n} {what} together)"),
+        };
+        if shape.initial_memory_bytes > limits.memory_bytes {
+            return refuse(format!(
+                "module needs {} bytes of initial memory{}; the memory limit is {} bytes",
+                shape.initial_memory_bytes,
+                together(shape.memories, "memories"),
+                limits.memory_bytes
+            ));
+        }
+        if shape.initial_table_elements > limits.table_elements {
+            return refuse(format!(
+                "module needs {} initial table elements{}; the table elements limit is {}",
+                shape.initial_table_elements,
+                together(shape.tables, "tables"),
+                limits.table_elements
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads the shape of a core module; `None` if `wasm` is not one or is
     /// malformed where this reader looks (the compiler then says why).
     pub(crate) fn read(wasm: &[u8]) -> Option<ModuleShape> {

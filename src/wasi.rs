@@ -8,7 +8,6 @@
 
 use crate::deadline::{now_ns, CallState};
 use crate::error::{Error, Result, Status};
-use crate::module::StoreData;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -72,11 +71,27 @@ impl std::fmt::Debug for WasiConfig {
     }
 }
 
+/// What a store's data gives WASI: its call state (for sleeps that a
+/// deadline, interrupt or close must end) and its WASI state.
+pub(crate) trait WasiStore: CallState + Send + 'static {
+    /// The store's WASI state; only stores linked with WASI are asked.
+    fn wasi(&mut self) -> &mut WasiState;
+}
+
+/// Adds sbx's WASI preview 1 to `linker`: wasmtime-wasi's, with sbx's own
+/// `poll_oneoff` and `proc_exit`.
+pub(crate) fn add_to_linker<T: WasiStore>(linker: &mut Linker<T>) -> Result<()> {
+    wasmtime_wasi::p1::add_to_linker_sync(linker, |data: &mut T| &mut data.wasi().ctx)
+        .and_then(|()| bound_blocking_calls(linker))
+        .map_err(|e| Error::new(Status::Internal, format!("add WASI to the linker: {e:#}")))?;
+    report_every_exit(linker)
+}
+
 /// Makes `proc_exit` report every exit code as an exit. wasmtime-wasi turns
 /// codes 126 and above into a plain error (a trap), following shell
 /// conventions its CLI needs; preview 1's exit code is any `u32`, and an
 /// embedder wants the code whatever it is. Reported as its bits in an `i32`.
-pub(crate) fn report_every_exit<T: 'static>(linker: &mut wasmtime::Linker<T>) -> Result<()> {
+fn report_every_exit<T: 'static>(linker: &mut Linker<T>) -> Result<()> {
     linker.allow_shadowing(true);
     let defined = linker
         .func_wrap(
@@ -93,7 +108,7 @@ pub(crate) fn report_every_exit<T: 'static>(linker: &mut wasmtime::Linker<T>) ->
 
 /// A module's WASI state, plus the counters that cap its output per call.
 pub(crate) struct WasiState {
-    pub(crate) ctx: wasmtime_wasi::p1::WasiP1Ctx,
+    ctx: wasmtime_wasi::p1::WasiP1Ctx,
     outputs: Vec<Arc<CappedOutput>>,
     /// Zero of the guest's monotonic clock, in [`now_ns`] time.
     monotonic_zero: u64,
@@ -267,10 +282,10 @@ const SUBSCRIPTION_CLOCK_ABSTIME: u16 = 1;
 
 /// Replaces wasmtime-wasi's `poll_oneoff` in `linker` (which already has
 /// wasmtime-wasi's preview 1) with [`poll_oneoff`].
-pub(crate) fn bound_blocking_calls(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
+fn bound_blocking_calls<T: WasiStore>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let defined = linker
-        .func_wrap("wasi_snapshot_preview1", "poll_oneoff", poll_oneoff)
+        .func_wrap("wasi_snapshot_preview1", "poll_oneoff", poll_oneoff::<T>)
         .map(drop);
     // Host functions defined later must still fail on a duplicate name.
     linker.allow_shadowing(false);
@@ -283,8 +298,8 @@ pub(crate) fn bound_blocking_calls(linker: &mut Linker<StoreData>) -> wasmtime::
 /// interrupt, a cancel token or close end it like they end guest code.
 /// Subscriptions with a file descriptor go to wasmtime-wasi: every stream
 /// sbx gives a guest is always ready, so they do not wait.
-fn poll_oneoff(
-    mut caller: Caller<'_, StoreData>,
+fn poll_oneoff<T: WasiStore>(
+    mut caller: Caller<'_, T>,
     subs: i32,
     events: i32,
     nsubscriptions: i32,
@@ -303,11 +318,7 @@ fn poll_oneoff(
         return Ok(ERRNO_NOMEM);
     }
     let (mem, state) = memory.data_and_store_mut(&mut caller);
-    let monotonic_zero = state
-        .wasi
-        .as_ref()
-        .expect("modules linked with WASI carry a WASI context")
-        .monotonic_zero;
+    let monotonic_zero = state.wasi().monotonic_zero;
     // (userdata, when it is due in now_ns time), in subscription order.
     let mut clocks = Vec::new();
     for i in 0..n {
@@ -345,7 +356,7 @@ fn poll_oneoff(
 
     let first_due = clocks.iter().map(|c| c.1).min().expect("n > 0");
     let data = caller.data();
-    data.watch
+    data.watch()
         .sleep_until(data.call_seq(), data.cancel(), first_due)
         .map_err(wasmtime::Error::new)?;
 
@@ -371,8 +382,8 @@ fn poll_oneoff(
 }
 
 /// wasmtime-wasi's own `poll_oneoff`, called as its linker wrapper would.
-fn wasi_poll_oneoff(
-    mut caller: Caller<'_, StoreData>,
+fn wasi_poll_oneoff<T: WasiStore>(
+    mut caller: Caller<'_, T>,
     subs: i32,
     events: i32,
     nsubscriptions: i32,
@@ -384,11 +395,7 @@ fn wasi_poll_oneoff(
     };
     let fuel = caller.as_context_mut().hostcall_fuel();
     let (mem, data) = memory.data_and_store_mut(&mut caller);
-    let ctx = &mut data
-        .wasi
-        .as_mut()
-        .expect("modules linked with WASI carry a WASI context")
-        .ctx;
+    let ctx = &mut data.wasi().ctx;
     ctx.set_hostcall_fuel(fuel);
     let mut mem = wiggle::GuestMemory::Unshared(mem);
     wasmtime_wasi::runtime::in_tokio(p1::poll_oneoff(

@@ -3,8 +3,8 @@
 use super::castable::{from_handle, handle, into_handle, Castable};
 use super::host::sbx_host;
 use super::{guarded_status, guarded_value, out};
-use crate::deadline::Cancel;
-use crate::error::{Error, Status};
+use crate::Cancel;
+use crate::{Error, Status};
 use std::sync::Arc;
 
 /// A cancel token for calls and loads on one host. Created by

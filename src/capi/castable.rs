@@ -6,7 +6,7 @@
 //! the type it was made from. A call site never restates that type, which
 //! would compile just as well with the wrong one.
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// A handle C owns: a `Box` of `RustType`, made by a constructor
 /// ([`into_handle`]) and taken back by a destructor ([`from_handle`]).

@@ -4,9 +4,9 @@
 use super::castable::{from_handle, handle_mut, into_handle, optional_handle, Castable};
 use super::wasi_config::{self, sbx_wasi_config};
 use super::{guarded_status, guarded_value, optional_duration, text};
-use crate::error::Result;
-use crate::error::Status;
-use crate::host::HostConfig;
+use crate::HostConfig;
+use crate::Result;
+use crate::Status;
 use std::path::PathBuf;
 
 /// Host settings. Created by `sbx_config_new`, owned by the caller, freed

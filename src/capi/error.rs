@@ -3,8 +3,9 @@
 
 use super::castable::{from_handle, handle, into_handle, Castable};
 use super::{guarded_status, guarded_value, out};
-use crate::error::{Error, Status, TrapCode};
+use crate::{Error, Status, TrapCode};
 use std::ffi::{c_char, CString};
+use std::sync::LazyLock;
 
 /// The details of one failure: status, message, trap code, backtrace.
 /// Created by the function that failed, owned by the caller, freed with
@@ -116,7 +117,9 @@ pub extern "C" fn sbx_error_exit_code(error: *const sbx_error, code_out: *mut i3
 pub extern "C" fn sbx_status_name(status: u32) -> *const c_char {
     static UNKNOWN: &[u8] = b"SBX_STATUS_UNKNOWN\0";
     guarded_value(UNKNOWN.as_ptr().cast(), || {
-        Status::from_u32(status).map_or(UNKNOWN.as_ptr().cast(), |s| s.c_name().as_ptr())
+        Status::from_u32(status).map_or(UNKNOWN.as_ptr().cast(), |s| {
+            c_name(&STATUS_NAMES, s as usize)
+        })
     })
 }
 
@@ -126,6 +129,24 @@ pub extern "C" fn sbx_status_name(status: u32) -> *const c_char {
 pub extern "C" fn sbx_trap_code_name(code: u8) -> *const c_char {
     static UNKNOWN: &[u8] = b"unknown\0";
     guarded_value(UNKNOWN.as_ptr().cast(), || {
-        TrapCode::from_u8(code).map_or(UNKNOWN.as_ptr().cast(), |t| t.c_name().as_ptr())
+        TrapCode::from_u8(code).map_or(UNKNOWN.as_ptr().cast(), |t| c_name(&TRAP_NAMES, t as usize))
     })
+}
+
+/// NUL-terminated copies of the core's names, indexed by value.
+type Names = LazyLock<Vec<Option<CString>>>;
+
+static STATUS_NAMES: Names = LazyLock::new(|| names(Status::ALL.map(|s| (s as usize, s.name()))));
+static TRAP_NAMES: Names = LazyLock::new(|| names(TrapCode::ALL.map(|t| (t as usize, t.name()))));
+
+fn names<const N: usize>(all: [(usize, &'static str); N]) -> Vec<Option<CString>> {
+    let mut table = vec![None; all.iter().map(|(v, _)| v + 1).max().unwrap_or(0)];
+    for (value, name) in all {
+        table[value] = Some(CString::new(name).expect("names have no NUL"));
+    }
+    table
+}
+
+fn c_name(table: &Names, value: usize) -> *const c_char {
+    table[value].as_ref().expect("a defined value").as_ptr()
 }

@@ -3,8 +3,8 @@
 use super::castable::{from_handle, into_handle, Castable};
 use super::config::{self, sbx_config};
 use super::{guarded, guarded_value, out, sbx_error};
-use crate::error::Status;
-use crate::host::Host;
+use crate::Host;
+use crate::Status;
 
 /// A sandbox host: one engine, its limits and compiled-module cache.
 /// Created by `sbx_host_new`, owned by the caller, freed by `sbx_close`.

@@ -7,9 +7,9 @@ use super::user_data::{sbx_free_callback, UserData};
 use super::{
     bytes, guarded, guarded_status, out, sbx_error, slice, slice_mut, text, SBX_TIMEOUT_NONE,
 };
-use crate::call::ValueType;
-use crate::error::{Error, Result, Status};
-use crate::host_func::{Caller, HostFuncError};
+use crate::ValueType;
+use crate::{Caller, HostFuncError};
+use crate::{Error, Result, Status};
 use std::ffi::c_void;
 use std::sync::Arc;
 

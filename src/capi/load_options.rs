@@ -4,8 +4,8 @@ use super::cancel::sbx_cancel;
 use super::castable::{from_handle, handle_mut, into_handle, optional_handle, Castable};
 use super::wasi_config::{self, sbx_wasi_config};
 use super::{guarded_status, guarded_value, timeout};
-use crate::error::{Result, Status};
-use crate::host::LoadOptions;
+use crate::LoadOptions;
+use crate::{Result, Status};
 
 /// Per-load settings for `sbx_load_module_with`. Created by
 /// `sbx_load_options_new`, owned by the caller, freed by

@@ -47,8 +47,8 @@ pub use user_data::*;
 pub use version::*;
 pub use wasi_config::*;
 
-use crate::error::{Error, Result, Status};
-use crate::host::Timeout;
+use crate::Timeout;
+use crate::{Error, Result, Status};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 

@@ -7,8 +7,8 @@ use super::load_options::{self, sbx_load_options};
 use super::{
     bytes, guarded, guarded_status, guarded_value, out, sbx_error, slice, slice_mut, text, timeout,
 };
-use crate::error::{Error, Status};
-use crate::module::Module;
+use crate::Module;
+use crate::{Error, Status};
 
 /// A loaded module with its own memory, globals and instance.
 /// Created by `sbx_load_module`, owned by the caller, freed by
@@ -19,8 +19,46 @@ pub struct sbx_module {
 }
 
 impl Castable for sbx_module {
-    type RustType = Module;
+    type RustType = ModuleHandle;
     const WHAT: &'static str = "module";
+}
+
+/// A module with the C copies of its name and exports, built once at load
+/// so that the pointers C is given stay valid until `sbx_module_free`.
+pub(crate) struct ModuleHandle {
+    module: Module,
+    c_name: Box<[u8]>,
+    functions: Box<[(Box<[u8]>, crate::Signature)]>,
+}
+
+impl ModuleHandle {
+    fn new(module: Module) -> ModuleHandle {
+        ModuleHandle {
+            c_name: nul_terminated(module.name()),
+            functions: module
+                .exported_functions()
+                .into_iter()
+                .map(|(name, sig)| (nul_terminated(&name), sig))
+                .collect(),
+            module,
+        }
+    }
+}
+
+impl std::ops::Deref for ModuleHandle {
+    type Target = Module;
+    fn deref(&self) -> &Module {
+        &self.module
+    }
+}
+
+/// `text`'s exact bytes and a NUL. A name may itself contain NULs (wasm
+/// allows them), so the length handed out with it is what delimits it.
+fn nul_terminated(text: &str) -> Box<[u8]> {
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.push(0);
+    bytes.into()
 }
 
 /// One exported function, as `sbx_module_function_at` describes it. Every
@@ -96,7 +134,7 @@ pub extern "C" fn sbx_load_module(
         let wasm = bytes(wasm, wasm_len, "wasm")?;
         let slot = out(module_out, "module_out")?;
         let module = host.load(name, wasm, timeout(timeout_ns), optional_handle(cancel)?)?;
-        slot.write(into_handle(module));
+        slot.write(into_handle(ModuleHandle::new(module)));
         Ok(())
     })
 }
@@ -124,7 +162,7 @@ pub extern "C" fn sbx_load_module_with(
         let options = load_options::read(options)?;
         let slot = out(module_out, "module_out")?;
         let (module, _) = host.load_with(name, wasm, &options)?;
-        slot.write(into_handle(module));
+        slot.write(into_handle(ModuleHandle::new(module)));
         Ok(())
     })
 }
@@ -273,7 +311,7 @@ pub extern "C" fn sbx_module_name(
     guarded_status(|| {
         let module = handle(module)?;
         let slot = out(name_out, "name_out")?;
-        slot.write(module.inner.c_name.as_ptr().cast());
+        slot.write(module.c_name.as_ptr().cast());
         if !name_len_out.is_null() {
             // SAFETY: non-NULL out-param the caller promises is writable.
             unsafe { name_len_out.write(module.name().len()) };
@@ -291,7 +329,7 @@ pub extern "C" fn sbx_module_function_count(
 ) -> Status {
     guarded_status(|| {
         let module = handle(module)?;
-        out(count_out, "count_out")?.write(module.inner.functions.len());
+        out(count_out, "count_out")?.write(module.functions.len());
         Ok(())
     })
 }
@@ -310,17 +348,17 @@ pub extern "C" fn sbx_module_function_at(
     guarded_status(|| {
         let module = handle(module)?;
         let slot = out(info_out, "info_out")?;
-        let f =
-            module.inner.functions.get(index).ok_or_else(|| {
-                Error::invalid(format!("function index {index} is past the count"))
-            })?;
+        let (name, signature) = module
+            .functions
+            .get(index)
+            .ok_or_else(|| Error::invalid(format!("function index {index} is past the count")))?;
         slot.write(sbx_function_info {
-            name: f.c_name.as_ptr().cast(),
-            name_len: f.name.len(),
-            params: f.signature.params.as_ptr().cast(),
-            params_len: f.signature.params.len(),
-            results: f.signature.results.as_ptr().cast(),
-            results_len: f.signature.results.len(),
+            name: name.as_ptr().cast(),
+            name_len: name.len() - 1,
+            params: signature.params.as_ptr().cast(),
+            params_len: signature.params.len(),
+            results: signature.results.as_ptr().cast(),
+            results_len: signature.results.len(),
         });
         Ok(())
     })

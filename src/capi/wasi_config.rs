@@ -3,8 +3,8 @@
 use super::castable::{from_handle, handle_mut, into_handle, optional_handle, Castable};
 use super::user_data::{sbx_free_callback, UserData};
 use super::{bytes, guarded_status, guarded_value, text};
-use crate::error::{Error, Result, Status};
-use crate::wasi::{OutputSink, Preopen, WasiConfig};
+use crate::{Error, Result, Status};
+use crate::{OutputSink, Preopen, WasiConfig};
 use std::ffi::c_void;
 use std::path::PathBuf;
 use std::sync::Arc;
