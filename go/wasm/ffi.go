@@ -67,7 +67,7 @@ type cError struct {
 
 // takeError copies and frees the error of a failed C call. err may be NULL
 // (it should not be), in which case the status name stands in as message.
-func takeError(st C.enum_sbx_status, err *C.sbx_error) cError {
+func takeError(st C.sbx_status, err *C.sbx_error) cError {
 	if err == nil {
 		return cError{status: status(st), message: statusName(status(st))}
 	}

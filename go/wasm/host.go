@@ -59,7 +59,7 @@ func NewHost(opts ...Option) (*Host, error) {
 	}
 	defer C.sbx_config_free(cfg)
 	c := &h.cfg
-	set := func(option string, st C.enum_sbx_status) {
+	set := func(option string, st C.sbx_status) {
 		if st != C.SBX_STATUS_OK {
 			c.fail("%s: rejected by the library (%s)", option, statusName(status(st)))
 		}

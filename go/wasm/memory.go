@@ -41,7 +41,7 @@ func (mem *Memory) Size() uint64 {
 		return 0
 	}
 	var size C.uint64_t
-	var st C.enum_sbx_status
+	var st C.sbx_status
 	if mem.c != nil {
 		st = C.sbx_go_caller_size(mem.c.addr(), C.uintptr_t(mem.c.thread), &size)
 	} else if m := mem.m; m.reentrant() {
@@ -81,7 +81,7 @@ func (mem *Memory) transfer(offset uint64, buf []byte, write bool) bool {
 		return offset <= mem.Size()
 	}
 	ptr, n, off := bytesPtr(buf), C.size_t(len(buf)), C.uint64_t(offset)
-	var st C.enum_sbx_status
+	var st C.sbx_status
 	if c := mem.callerNow(); c != nil {
 		if write {
 			st = C.sbx_go_caller_write(c.addr(), C.uintptr_t(c.thread), off, ptr, n)

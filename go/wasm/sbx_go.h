@@ -24,7 +24,7 @@ typedef struct sbx_go_frame {
 // sbx_call_with_timeout with the params, results and error in `frame`. The
 // handles arrive as integers: they point to C memory, and cgo would
 // otherwise check each pointer argument of an opaque type on every call.
-static inline enum sbx_status sbx_go_call(uintptr_t module, const uint8_t *func, size_t func_len,
+static inline sbx_status sbx_go_call(uintptr_t module, const uint8_t *func, size_t func_len,
                                           uintptr_t frame_addr, size_t params_len, uint64_t timeout_ns,
                                           uintptr_t cancel) {
 	sbx_go_frame *frame = (sbx_go_frame *)frame_addr;
@@ -46,7 +46,7 @@ void sbx_go_free_sink(void *user_data);
 static inline uintptr_t sbx_go_thread(void) { return (uintptr_t)pthread_self(); }
 
 // sbx_host_define_func with the Go trampoline and registry id `id`.
-static inline enum sbx_status sbx_go_define_func(const sbx_host *host, const uint8_t *module_name, size_t module_name_len,
+static inline sbx_status sbx_go_define_func(const sbx_host *host, const uint8_t *module_name, size_t module_name_len,
                                                  const uint8_t *func_name, size_t func_name_len, const uint8_t *params,
                                                  size_t params_len, const uint8_t *results, size_t results_len,
                                                  uintptr_t id, sbx_error **error_out) {
@@ -55,7 +55,7 @@ static inline enum sbx_status sbx_go_define_func(const sbx_host *host, const uin
 }
 
 // Sends stdout (stderr when `err`) to the Go writer registered as `id`.
-static inline enum sbx_status sbx_go_wasi_output(sbx_wasi_config *config, bool err, uintptr_t id) {
+static inline sbx_status sbx_go_wasi_output(sbx_wasi_config *config, bool err, uintptr_t id) {
 	if (err)
 		return sbx_wasi_config_stderr(config, sbx_go_output_trampoline, (void *)id, sbx_go_free_sink);
 	return sbx_wasi_config_stdout(config, sbx_go_output_trampoline, (void *)id, sbx_go_free_sink);
@@ -64,20 +64,20 @@ static inline enum sbx_status sbx_go_wasi_output(sbx_wasi_config *config, bool e
 // Caller memory access, refused unless on the thread running the host
 // function (`thread`), so that a *Caller kept past its callback, or used
 // from another goroutine, cannot touch a caller that is not its own.
-static inline enum sbx_status sbx_go_caller_size(uintptr_t caller, uintptr_t thread, uint64_t *size_out) {
+static inline sbx_status sbx_go_caller_size(uintptr_t caller, uintptr_t thread, uint64_t *size_out) {
 	if (caller == 0 || (uintptr_t)pthread_self() != thread)
 		return SBX_STATUS_INVALID_ARGUMENT;
 	return sbx_caller_memory_size((sbx_caller *)caller, size_out);
 }
 
-static inline enum sbx_status sbx_go_caller_read(uintptr_t caller, uintptr_t thread, uint64_t offset, uint8_t *buf,
+static inline sbx_status sbx_go_caller_read(uintptr_t caller, uintptr_t thread, uint64_t offset, uint8_t *buf,
                                                  size_t len) {
 	if (caller == 0 || (uintptr_t)pthread_self() != thread)
 		return SBX_STATUS_INVALID_ARGUMENT;
 	return sbx_caller_memory_read((sbx_caller *)caller, offset, buf, len);
 }
 
-static inline enum sbx_status sbx_go_caller_write(uintptr_t caller, uintptr_t thread, uint64_t offset,
+static inline sbx_status sbx_go_caller_write(uintptr_t caller, uintptr_t thread, uint64_t offset,
                                                   const uint8_t *data, size_t len) {
 	if (caller == 0 || (uintptr_t)pthread_self() != thread)
 		return SBX_STATUS_INVALID_ARGUMENT;

@@ -132,7 +132,7 @@ func (cfg *WASIConfig) build() (*C.sbx_wasi_config, error) {
 		return nil, fmt.Errorf("cannot allocate a WASI config")
 	}
 	var err error
-	set := func(what string, st C.enum_sbx_status) {
+	set := func(what string, st C.sbx_status) {
 		if st != C.SBX_STATUS_OK && err == nil {
 			err = fmt.Errorf("%s: rejected by the library (%s)", what, statusName(status(st)))
 		}
