@@ -83,7 +83,8 @@ fn a_new_host_loads_from_the_disk_cache() {
     assert_eq!(source_of(&first, "add"), CacheSource::Compiled);
     assert_eq!(source_of(&first, "add"), CacheSource::Memory);
     let file = only_cache_file(dir.path());
-    assert!(std::fs::metadata(&file).unwrap().len() > 48);
+    let sum = std::fs::read(file.with_extension("sum")).expect("the .sum beside the code");
+    assert_eq!(sum.len(), SUM_HEADER + fixture("add").len());
     let second = cached_host(dir.path(), Limits::default());
     assert_eq!(source_of(&second, "add"), CacheSource::Disk);
     assert_eq!(source_of(&second, "add"), CacheSource::Memory);
@@ -121,59 +122,6 @@ fn io_error_when_the_cache_dir_cannot_be_created() {
     assert_eq!(err.status(), Status::Io, "{err}");
 }
 
-/// Writes a cache file with one host, damages it, and checks that a new
-/// host treats it as a miss, works, and repairs the file.
-fn damaged_file_is_a_miss(tag: &str, damage: impl Fn(&mut Vec<u8>)) {
-    let dir = TempDir::new(tag);
-    assert_eq!(
-        source_of(&cached_host(dir.path(), Limits::default()), "fib"),
-        CacheSource::Compiled
-    );
-    let file = only_cache_file(dir.path());
-    let mut bytes = std::fs::read(&file).unwrap();
-    damage(&mut bytes);
-    std::fs::write(&file, &bytes).unwrap();
-    let host = cached_host(dir.path(), Limits::default());
-    assert_eq!(source_of(&host, "fib"), CacheSource::Compiled, "{tag}");
-    // The recompile rewrote the file, so the next host hits it.
-    assert_eq!(
-        source_of(&cached_host(dir.path(), Limits::default()), "fib"),
-        CacheSource::Disk,
-        "{tag}: repaired"
-    );
-}
-
-#[test]
-fn a_truncated_cache_file_is_a_miss() {
-    damaged_file_is_a_miss("truncated", |bytes| bytes.truncate(bytes.len() / 2));
-    damaged_file_is_a_miss("truncated-by-one", |bytes| {
-        bytes.pop();
-    });
-    damaged_file_is_a_miss("header-only", |bytes| bytes.truncate(48));
-    damaged_file_is_a_miss("empty", |bytes| bytes.clear());
-}
-
-#[test]
-fn a_corrupted_cache_file_is_a_miss() {
-    damaged_file_is_a_miss("flipped-middle", |bytes| {
-        let mid = bytes.len() / 2;
-        for b in &mut bytes[mid..mid + 16] {
-            *b ^= 0xa5;
-        }
-    });
-    damaged_file_is_a_miss("flipped-checksum", |bytes| bytes[20] ^= 1);
-    damaged_file_is_a_miss("flipped-length", |bytes| bytes[8] ^= 1);
-    damaged_file_is_a_miss("bad-magic", |bytes| bytes[0] = b'X');
-    damaged_file_is_a_miss("appended", |bytes| bytes.extend_from_slice(b"extra"));
-}
-
-#[test]
-fn a_garbage_cache_file_is_a_miss() {
-    damaged_file_is_a_miss("garbage", |bytes| {
-        *bytes = b"this is not a compiled module".repeat(100)
-    });
-}
-
 #[test]
 fn a_file_from_other_engine_settings_is_not_used() {
     let dir = TempDir::new("engines");
@@ -203,8 +151,9 @@ fn a_file_from_other_engine_settings_is_not_used() {
 
 #[test]
 fn a_foreign_file_under_the_right_name_is_not_used() {
-    // Code compiled without fuel checks, planted where a fuel-metered host
-    // looks: the host must not run it (it would loop forever), but recompile.
+    // Code compiled without fuel checks, planted with its own `.sum` where a
+    // fuel-metered host looks: the host must not run it (it would loop
+    // forever), but recompile.
     let plain = TempDir::new("plain");
     let metered = TempDir::new("metered");
     let fuel = Limits {
@@ -218,8 +167,11 @@ fn a_foreign_file_under_the_right_name_is_not_used() {
     cached_host(metered.path(), fuel.clone())
         .load("loop", &wasm, Timeout::Never, None)
         .unwrap();
-    let foreign = std::fs::read(only_cache_file(plain.path())).unwrap();
-    std::fs::write(only_cache_file(metered.path()), foreign).unwrap();
+    // Both files, so the pair is consistent (the checksum holds) and only
+    // Wasmtime's own check of the engine configuration can refuse it.
+    let (foreign, target) = (Entry::of(plain.path()), Entry::of(metered.path()));
+    std::fs::copy(&foreign.code, &target.code).unwrap();
+    std::fs::copy(&foreign.sum, &target.sum).unwrap();
 
     let host = cached_host(metered.path(), fuel);
     let (module, source) = host.load_with("loop", &wasm, &never()).unwrap();
@@ -236,64 +188,293 @@ fn never() -> sbx::LoadOptions {
     }
 }
 
-/// Replaces each cache file of `dir` (the `.cwasm` and its `.sum`) with what
-/// `replace` makes at that path.
-fn replace_cache_files(dir: &Path, replace: impl Fn(&Path)) {
-    let code = only_cache_file(dir);
-    for path in [code.clone(), code.with_extension("sum")] {
-        std::fs::remove_file(&path).unwrap();
-        replace(&path);
+// A disk entry is two files named after the module's hash and length and
+// the engine: `<stem>.cwasm`, Wasmtime's serialized code as is, and
+// `<stem>.sum`: magic, the code's length and checksum (u64 LE each), then
+// the module's own bytes. The tests below damage each part of each file.
+const SUM_MAGIC: &[u8; 8] = b"SBXSUM02";
+const SUM_LEN_AT: usize = 8;
+const SUM_CHECKSUM_AT: usize = 16;
+const SUM_HEADER: usize = 24;
+
+/// The module every damage test caches, and what a call to it must return.
+const MODULE: &str = "fib";
+
+/// The two files of the one disk entry in a directory.
+struct Entry {
+    code: PathBuf,
+    sum: PathBuf,
+}
+
+impl Entry {
+    fn of(dir: &Path) -> Entry {
+        let code = only_cache_file(dir);
+        let sum = code.with_extension("sum");
+        for path in [&code, &sum] {
+            let meta = std::fs::symlink_metadata(path).unwrap();
+            assert!(meta.is_file(), "{} is not a regular file", path.display());
+        }
+        Entry { code, sum }
+    }
+
+    fn path(&self, part: Part) -> &Path {
+        match part {
+            Part::Code => &self.code,
+            Part::Sum => &self.sum,
+        }
     }
 }
 
-/// Loads `add` on a fresh host over `dir` from another thread, failing
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Code,
+    Sum,
+}
+
+/// Loads `name` on a fresh host over `dir` from another thread, failing
 /// (rather than hanging) if the load does not finish in a generous bound.
-fn source_within_bound(dir: &Path) -> CacheSource {
+/// A fresh host each time: its memory cache is empty, so the load goes to disk.
+fn source_within_bound(dir: &Path, name: &'static str) -> CacheSource {
     let dir = dir.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(source_of(&cached_host(&dir, Limits::default()), "add"));
+        // The host and its module are gone before the caller hears back:
+        // a module from disk maps its file, which the caller may damage next.
+        let source = source_of(&cached_host(&dir, Limits::default()), name);
+        let _ = tx.send(source);
     });
     rx.recv_timeout(ms(60_000))
-        .expect("the load blocked on a cache file")
+        .expect("the load failed, or blocked on a cache file")
+}
+
+/// A directory holding a good entry for `name`, which a new host hits: so a
+/// miss after a damage is the damage's doing.
+fn good_entry(tag: &str, name: &'static str) -> (TempDir, Entry) {
+    let dir = TempDir::new(tag);
+    assert_eq!(source_within_bound(dir.path(), name), CacheSource::Compiled);
+    assert_eq!(
+        source_within_bound(dir.path(), name),
+        CacheSource::Disk,
+        "{tag}: the undamaged entry"
+    );
+    let entry = Entry::of(dir.path());
+    (dir, entry)
+}
+
+/// Rewrites one file of a good entry with `damage`, then checks that a new
+/// host misses (recompiles, and the module returns the right results), and
+/// that the recompile rewrote the entry, so the host after it hits again.
+fn damaged_bytes_are_a_miss(tag: &str, part: Part, damage: impl Fn(&mut Vec<u8>)) {
+    let (dir, entry) = good_entry(tag, MODULE);
+    let path = entry.path(part);
+    let mut bytes = std::fs::read(path).unwrap();
+    damage(&mut bytes);
+    std::fs::write(path, &bytes).unwrap();
+    assert_eq!(
+        source_within_bound(dir.path(), MODULE),
+        CacheSource::Compiled,
+        "{tag} ({part:?}): the damage went unnoticed"
+    );
+    assert_eq!(
+        source_within_bound(dir.path(), MODULE),
+        CacheSource::Disk,
+        "{tag} ({part:?}): not repaired"
+    );
+    Entry::of(dir.path());
+}
+
+/// Replaces one file of a good entry with what `plant` puts at its path,
+/// and checks that a new host misses without blocking; returns the
+/// directory for the caller to check what the recompile did.
+fn replaced_file_is_a_miss(tag: &str, part: Part, plant: impl Fn(&Path)) -> (TempDir, Entry) {
+    let (dir, entry) = good_entry(tag, MODULE);
+    let path = entry.path(part);
+    std::fs::remove_file(path).unwrap();
+    plant(path);
+    assert_eq!(
+        source_within_bound(dir.path(), MODULE),
+        CacheSource::Compiled,
+        "{tag} ({part:?})"
+    );
+    (dir, entry)
+}
+
+fn flip_bit(at: impl Fn(usize) -> usize) -> impl Fn(&mut Vec<u8>) {
+    move |bytes| {
+        let i = at(bytes.len());
+        bytes[i] ^= 0x10;
+    }
+}
+
+fn set_u64(at: usize, value: impl Fn(u64) -> u64) -> impl Fn(&mut Vec<u8>) {
+    move |bytes| {
+        let old = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        bytes[at..at + 8].copy_from_slice(&value(old).to_le_bytes());
+    }
+}
+
+#[test]
+fn the_sum_file_layout_is_what_the_damage_tests_assume() {
+    let (_dir, entry) = good_entry("layout", MODULE);
+    let code = std::fs::read(&entry.code).unwrap();
+    let sum = std::fs::read(&entry.sum).unwrap();
+    assert_eq!(&sum[..8], SUM_MAGIC);
+    let len = u64::from_le_bytes(sum[SUM_LEN_AT..SUM_LEN_AT + 8].try_into().unwrap());
+    assert_eq!(len, code.len() as u64, "the length field");
+    assert_eq!(sum[SUM_HEADER..], fixture(MODULE), "the module's bytes");
+    // The code file is Wasmtime's serialized module (an ELF image), bare.
+    assert_eq!(&code[..4], b"\x7fELF");
+}
+
+#[test]
+fn a_truncated_sum_file_is_a_miss() {
+    let sum = Part::Sum;
+    damaged_bytes_are_a_miss("sum-empty", sum, |b| b.clear());
+    damaged_bytes_are_a_miss("sum-in-header", sum, |b| b.truncate(SUM_HEADER - 1));
+    damaged_bytes_are_a_miss("sum-header-only", sum, |b| b.truncate(SUM_HEADER));
+    damaged_bytes_are_a_miss("sum-short-by-one", sum, |b| {
+        b.pop();
+    });
+}
+
+#[test]
+fn a_sum_file_with_a_wrong_checksum_is_a_miss() {
+    let sum = Part::Sum;
+    damaged_bytes_are_a_miss(
+        "sum-checksum-low-bit",
+        sum,
+        set_u64(SUM_CHECKSUM_AT, |c| c ^ 1),
+    );
+    damaged_bytes_are_a_miss(
+        "sum-checksum-high-bit",
+        sum,
+        set_u64(SUM_CHECKSUM_AT, |c| c ^ (1 << 63)),
+    );
+}
+
+#[test]
+fn a_sum_file_with_a_wrong_length_is_a_miss() {
+    // The checksum still matches the code: only the length check can tell.
+    let sum = Part::Sum;
+    damaged_bytes_are_a_miss("sum-length-plus-one", sum, set_u64(SUM_LEN_AT, |n| n + 1));
+    damaged_bytes_are_a_miss("sum-length-minus-one", sum, set_u64(SUM_LEN_AT, |n| n - 1));
+    damaged_bytes_are_a_miss(
+        "sum-length-huge",
+        sum,
+        set_u64(SUM_LEN_AT, |n| n | (1 << 62)),
+    );
+}
+
+#[test]
+fn a_sum_file_with_a_wrong_magic_or_module_is_a_miss() {
+    let sum = Part::Sum;
+    damaged_bytes_are_a_miss("sum-magic", sum, flip_bit(|_| 0));
+    // An older layout's version.
+    damaged_bytes_are_a_miss("sum-version", sum, |b| b[7] = b'1');
+    // The recorded module differs from the one loaded: a hash collision.
+    damaged_bytes_are_a_miss("sum-module-last-byte", sum, flip_bit(|n| n - 1));
+    damaged_bytes_are_a_miss("sum-module-extended", sum, |b| b.push(0));
+    damaged_bytes_are_a_miss("sum-garbage", sum, |b| {
+        *b = b"this is not a sum file".repeat(10)
+    });
+}
+
+#[test]
+fn a_corrupted_code_file_is_a_miss() {
+    let code = Part::Code;
+    damaged_bytes_are_a_miss("code-bit-in-middle", code, flip_bit(|n| n / 2));
+    damaged_bytes_are_a_miss("code-bit-first", code, flip_bit(|_| 0));
+    damaged_bytes_are_a_miss("code-bit-last", code, flip_bit(|n| n - 1));
+    damaged_bytes_are_a_miss("code-garbage", code, |b| {
+        *b = b"this is not compiled code".repeat(100)
+    });
+}
+
+#[test]
+fn a_truncated_or_extended_code_file_is_a_miss() {
+    let code = Part::Code;
+    damaged_bytes_are_a_miss("code-empty", code, |b| b.clear());
+    damaged_bytes_are_a_miss("code-half", code, |b| b.truncate(b.len() / 2));
+    damaged_bytes_are_a_miss("code-short-by-one", code, |b| {
+        b.pop();
+    });
+    damaged_bytes_are_a_miss("code-extended", code, |b| b.push(0));
+}
+
+#[test]
+fn a_missing_file_is_a_miss_and_rewritten() {
+    for part in [Part::Code, Part::Sum] {
+        let (dir, _) = replaced_file_is_a_miss("missing", part, |_| {});
+        assert_eq!(source_within_bound(dir.path(), MODULE), CacheSource::Disk);
+    }
+}
+
+#[test]
+fn a_pair_written_for_other_module_bytes_is_a_miss() {
+    // What a hash collision would look like: `add`'s good entry under the
+    // names `fib`'s load opens. Using it would run `add` for `fib`.
+    let (add_dir, add) = good_entry("collision-add", "add");
+    let (dir, fib) = good_entry("collision-fib", MODULE);
+    std::fs::copy(&add.code, &fib.code).unwrap();
+    std::fs::copy(&add.sum, &fib.sum).unwrap();
+    assert_eq!(
+        source_within_bound(dir.path(), MODULE),
+        CacheSource::Compiled
+    );
+    assert_eq!(source_within_bound(dir.path(), MODULE), CacheSource::Disk);
+    drop(add_dir);
+}
+
+#[test]
+fn a_symlink_in_place_of_a_cache_file_is_a_miss() {
+    // Even to a good copy: sbx only ever renames files into place, so a
+    // symlink is not one of its files.
+    for part in [Part::Code, Part::Sum] {
+        let saved = TempDir::new("cache-saved");
+        let copy = saved.path().join("copy");
+        let (dir, entry) = good_entry("symlink", MODULE);
+        std::fs::copy(entry.path(part), &copy).unwrap();
+        let before = std::fs::read(&copy).unwrap();
+        std::fs::remove_file(entry.path(part)).unwrap();
+        std::os::unix::fs::symlink(&copy, entry.path(part)).unwrap();
+        assert_eq!(
+            source_within_bound(dir.path(), MODULE),
+            CacheSource::Compiled,
+            "{part:?}"
+        );
+        // The rewrite replaced the link, and did not write through it.
+        assert_eq!(source_within_bound(dir.path(), MODULE), CacheSource::Disk);
+        Entry::of(dir.path());
+        assert_eq!(std::fs::read(&copy).unwrap(), before);
+    }
 }
 
 #[test]
 fn a_fifo_in_place_of_a_cache_file_is_a_miss_not_a_hang() {
-    let dir = TempDir::new("cache-fifo");
-    assert_eq!(
-        source_of(&cached_host(dir.path(), Limits::default()), "add"),
-        CacheSource::Compiled
-    );
-    replace_cache_files(dir.path(), |path| {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-    });
-    assert_eq!(source_within_bound(dir.path()), CacheSource::Compiled);
-    // The compile replaced the FIFOs with good files again.
-    assert_eq!(source_within_bound(dir.path()), CacheSource::Disk);
+    for part in [Part::Code, Part::Sum] {
+        let (dir, _) = replaced_file_is_a_miss("fifo", part, |path| {
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        });
+        // The rewrite replaced the FIFO with a good file again.
+        assert_eq!(source_within_bound(dir.path(), MODULE), CacheSource::Disk);
+        Entry::of(dir.path());
+    }
 }
 
 #[test]
-fn a_directory_or_symlink_in_place_of_a_cache_file_is_a_miss() {
-    let dir = TempDir::new("cache-dir");
-    assert_eq!(
-        source_of(&cached_host(dir.path(), Limits::default()), "add"),
-        CacheSource::Compiled
-    );
-    // A symlink to a good copy is still not a file sbx wrote.
-    let saved = TempDir::new("cache-saved");
-    let code = only_cache_file(dir.path());
-    for path in [code.clone(), code.with_extension("sum")] {
-        let copy = saved.path().join(path.file_name().unwrap());
-        std::fs::copy(&path, &copy).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        std::os::unix::fs::symlink(&copy, &path).unwrap();
+fn a_directory_in_place_of_a_cache_file_is_a_miss_every_time() {
+    for part in [Part::Code, Part::Sum] {
+        let (dir, entry) =
+            replaced_file_is_a_miss("dir", part, |path| std::fs::create_dir(path).unwrap());
+        // Renaming a file over a directory fails, and sbx removes nothing
+        // it did not write: every load is a miss, and works.
+        assert_eq!(
+            source_within_bound(dir.path(), MODULE),
+            CacheSource::Compiled,
+            "{part:?}"
+        );
+        assert!(entry.path(part).is_dir());
     }
-    assert_eq!(source_within_bound(dir.path()), CacheSource::Compiled);
-    replace_cache_files(dir.path(), |path| std::fs::create_dir(path).unwrap());
-    // Renaming over a directory fails, so every load is a miss, and works.
-    assert_eq!(source_within_bound(dir.path()), CacheSource::Compiled);
-    assert_eq!(source_within_bound(dir.path()), CacheSource::Compiled);
 }

@@ -124,7 +124,8 @@ fn eight_threads_on_one_module_are_serialized() {
 }
 
 #[test]
-fn eight_threads_on_eight_modules_run_in_parallel() {
+fn eight_threads_on_eight_modules_keep_their_own_state() {
+    // (Whether they overlap in time: calls_on_different_modules_overlap_in_time.)
     let host = default_host();
     let barrier = Arc::new(Barrier::new(8));
     let workers: Vec<_> = (0..8u64)

@@ -142,6 +142,33 @@ fn output_is_discarded_without_a_sink_and_capped_per_call() {
         .call(b"_start", &[], &mut [], Timeout::HostDefault, None)
         .unwrap();
     assert_eq!(stdout.text(), "hello");
+
+    // Per call: each call of a loaded module gets a fresh budget.
+    let host = plugin_host(Arc::new(Mutex::new(Vec::new())));
+    let stdout = Arc::new(Capture::default());
+    let options = LoadOptions {
+        wasi: Some(WasiConfig {
+            stdout: Some(stdout.clone()),
+            output_limit: Some(8),
+            ..WasiConfig::default()
+        }),
+        ..LoadOptions::default()
+    };
+    let (plugin, _) = host
+        .load_with("plugin", &wasi_fixture("plugin"), &options)
+        .unwrap();
+    let mut out = [0u64; 1];
+    plugin
+        .call(b"input_buffer", &[], &mut out, Timeout::HostDefault, None)
+        .unwrap();
+    let input = out[0];
+    for (name, want) in [("world", "hello, w"), ("again", "hello, whello, a")] {
+        plugin.memory_write(input, name.as_bytes()).unwrap();
+        plugin
+            .call(b"greet", &[5], &mut out, Timeout::HostDefault, None)
+            .unwrap();
+        assert_eq!(stdout.text(), want);
+    }
 }
 
 #[test]
