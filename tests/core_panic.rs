@@ -101,8 +101,6 @@ fn a_panic_in_a_start_function_reaches_the_caller_of_load() {
 }
 
 #[test]
-#[ignore = "core bug: a panic unwinding out of Host::load_with skips `registry.pending -= 1`, \
-            so each such load keeps a max_modules slot forever"]
 fn a_panicked_load_gives_its_module_slot_back() {
     let host = panicking_host(Limits {
         max_modules: 1,
