@@ -318,6 +318,40 @@ typedef uint8_t sbx_value_type;
 #endif // __cplusplus
 
 /**
+ * When a module goes back to its state right after load by itself
+ * (`uint32_t` in C).
+ */
+enum sbx_reset_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Only when [`Module::reset`] is called.
+   */
+  SBX_RESET_POLICY_NEVER = 0,
+  /**
+   * After a call fails in the guest (a trap, timeout, interrupt, fuel
+   * exhaustion, host-function failure or non-zero exit): the next call or
+   * memory write starts fresh. Until then the failed state stays readable.
+   */
+  SBX_RESET_POLICY_AFTER_FAILURE = 1,
+  /**
+   * After every call: the next call or memory write starts fresh, so no
+   * data from one call is visible to the next. Results stay readable
+   * until then.
+   */
+  SBX_RESET_POLICY_AFTER_EACH_CALL = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sbx_reset_policy sbx_reset_policy;
+#else
+typedef uint32_t sbx_reset_policy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The module calling a host function. Valid only during the callback
  * it was passed to, and only on that thread.
  */
@@ -329,6 +363,14 @@ typedef struct sbx_caller sbx_caller;
  * `sbx_cancel_trigger` is safe from any thread at any time before the free.
  */
 typedef struct sbx_cancel sbx_cancel;
+
+/**
+ * A compiled module: code compiled once (or found in the cache), ready to
+ * be instantiated many times. Created by `sbx_compile`, owned by the
+ * caller, freed by `sbx_compiled_free`. Safe to use from several threads
+ * at once.
+ */
+typedef struct sbx_compiled sbx_compiled;
 
 /**
  * Host settings. Created by `sbx_config_new`, owned by the caller, freed
@@ -431,6 +473,100 @@ typedef struct sbx_function_info {
  */
 typedef void (*sbx_output_callback)(void *user_data, const uint8_t *data, size_t len);
 
+/**
+ * What a module has done since it was loaded (`sbx_module_stats`).
+ */
+typedef struct sbx_module_stats {
+  /**
+   * In: `sizeof(sbx_module_stats)` as the caller knows it. Out: the
+   * bytes the library filled.
+   */
+  size_t size;
+  /**
+   * Calls that ran guest code (calls refused before that do not count).
+   */
+  uint64_t calls;
+  /**
+   * Calls stopped by their deadline.
+   */
+  uint64_t timeouts;
+  /**
+   * Calls stopped by an interrupt or a cancel token.
+   */
+  uint64_t interrupts;
+  /**
+   * Calls that used up their fuel.
+   */
+  uint64_t fuel_exhausted;
+  /**
+   * Calls that trapped.
+   */
+  uint64_t traps;
+  /**
+   * Calls a host function failed.
+   */
+  uint64_t host_errors;
+  /**
+   * Calls that ended in a non-zero WASI exit.
+   */
+  uint64_t exits;
+  /**
+   * Resets, by `sbx_module_reset` or a reset policy.
+   */
+  uint64_t resets;
+  /**
+   * Time spent in calls, in nanoseconds.
+   */
+  uint64_t call_time_ns;
+  /**
+   * Fuel consumed by calls, failed ones included; 0 without metering.
+   */
+  uint64_t fuel_consumed;
+  /**
+   * Bytes of linear memory now, all the module's memories together.
+   */
+  uint64_t memory_bytes;
+  /**
+   * The most `memory_bytes` has been.
+   */
+  uint64_t memory_peak_bytes;
+} sbx_module_stats;
+
+/**
+ * What a host holds now (`sbx_host_stats`).
+ */
+typedef struct sbx_host_stats {
+  /**
+   * In: `sizeof(sbx_host_stats)` as the caller knows it. Out: the bytes
+   * the library filled.
+   */
+  size_t size;
+  /**
+   * Modules loaded or instantiated and not closed.
+   */
+  uint64_t live_modules;
+  /**
+   * Compiled modules not yet freed.
+   */
+  uint64_t compiled_modules;
+  /**
+   * Instances in the pooling allocator; 0 without pooling.
+   */
+  uint64_t pooled_instances;
+  /**
+   * Linear-memory bytes of all the host's modules together.
+   */
+  uint64_t memory_bytes;
+  /**
+   * The most `memory_bytes` has been.
+   */
+  uint64_t memory_peak_bytes;
+  /**
+   * The host's memory budget (`sbx_config_set_host_memory_limit`); 0 for none.
+   */
+  uint64_t memory_limit_bytes;
+} sbx_host_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -475,6 +611,18 @@ sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64_t ti
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
  */
 sbx_status sbx_config_set_memory_limit(struct sbx_config *config, uint64_t bytes);
+
+/**
+ * Linear memory of all the host's modules together, in bytes, at least
+ * 64 KiB; 0 (the default) for no host-wide budget. Counted as memories
+ * grow, pooled or not: `memory.grow` past it returns -1 inside the guest,
+ * and a load, instantiation or reset that would pass it fails with
+ * SBX_STATUS_RESOURCE_LIMIT naming the budget. The per-module limit still
+ * applies. Closing a module gives its bytes back.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or a
+ * budget below 64 KiB.
+ */
+sbx_status sbx_config_set_host_memory_limit(struct sbx_config *config, uint64_t bytes);
 
 /**
  * Table elements per module, 1 to 2^32-1 (default 10,000): the sum over
@@ -952,6 +1100,30 @@ sbx_status sbx_module_memory_write(const struct sbx_module *module,
                                    size_t len);
 
 /**
+ * Makes the module exactly what it was right after it was loaded: a new
+ * instance, so its memories, globals (exported or not) and tables start
+ * over, and its start function and a WASI reactor's `_initialize` run
+ * again, bounded by `timeout_ns` (0 for the host's load timeout,
+ * `SBX_TIMEOUT_NONE` for none) and `cancel` (NULL, or a token of this
+ * host). The handle, name and stats stay. If the start function or
+ * `_initialize` fails, the module is closed, and the error says so.
+ * Waits for a call in flight. Returns SBX_STATUS_OK;
+ * SBX_STATUS_INVALID_ARGUMENT (NULL, a token of another host, or from a
+ * host function of this module's own call); SBX_STATUS_HANDLE_CLOSED;
+ * SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT (the host's memory
+ * budget); SBX_STATUS_IO (a preopen cannot be opened again); and, from the
+ * start function, the statuses of a call (SBX_STATUS_TIMEOUT,
+ * SBX_STATUS_INTERRUPTED, SBX_STATUS_FUEL_EXHAUSTED, SBX_STATUS_TRAP,
+ * SBX_STATUS_EXIT, SBX_STATUS_HOST_ERROR); SBX_STATUS_INTERNAL. On failure,
+ * if `error_out` is not NULL, writes an error the caller frees with
+ * `sbx_error_free`.
+ */
+sbx_status sbx_module_reset(const struct sbx_module *module,
+                            uint64_t timeout_ns,
+                            const struct sbx_cancel *cancel,
+                            struct sbx_error **error_out);
+
+/**
  * A new WASI config that denies everything but clocks and random. Owned by
  * the caller; free with `sbx_wasi_config_free`. NULL only if allocation panics.
  */
@@ -1030,6 +1202,89 @@ sbx_status sbx_wasi_config_stderr(struct sbx_wasi_config *config,
 sbx_status sbx_wasi_config_output_limit(struct sbx_wasi_config *config, uint64_t bytes);
 
 /**
+ * Compiles `wasm` (or takes it from the cache) without instantiating it,
+ * and writes the compiled module to `*compiled_out` (owned by the caller;
+ * free with `sbx_compiled_free`).
+ *
+ * - `wasm`: `wasm_len` bytes of a binary module; read only during the call.
+ * - `timeout_ns`: bounds the compile; 0 for the host's load timeout,
+ *   `SBX_TIMEOUT_NONE` for none.
+ * - `cancel`: NULL, or a token of this host that stops the compile.
+ *
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT (NULL, a length above
+ * PTRDIFF_MAX, a token of another host); SBX_STATUS_HANDLE_CLOSED (the host
+ * is closed); SBX_STATUS_COMPILE_ERROR; SBX_STATUS_INSTANCE_LIMIT (too many
+ * abandoned compiles still run); SBX_STATUS_RESOURCE_LIMIT (the module's
+ * memories or tables cannot fit the limits); SBX_STATUS_TIMEOUT;
+ * SBX_STATUS_INTERRUPTED; SBX_STATUS_INTERNAL. On failure, if `error_out`
+ * is not NULL, writes an error the caller frees with `sbx_error_free`.
+ */
+sbx_status sbx_compile(const struct sbx_host *host,
+                       const uint8_t *wasm,
+                       size_t wasm_len,
+                       uint64_t timeout_ns,
+                       const struct sbx_cancel *cancel,
+                       struct sbx_compiled **compiled_out,
+                       struct sbx_error **error_out);
+
+/**
+ * Makes a new module from `compiled`, as `sbx_load_module_with` would from
+ * its bytes but with no hashing, compiling or linking (imports are
+ * resolved at the first instantiation with, and the first without, WASI,
+ * against the host functions defined by then). `options` may be NULL; it
+ * is read only during the call; its timeout and cancel token bound the
+ * start function. The module (owned by the caller, freed with
+ * `sbx_module_free`) does not depend on `compiled` staying alive.
+ * Returns the statuses of `sbx_load_module_with` but
+ * SBX_STATUS_COMPILE_ERROR, and SBX_STATUS_HANDLE_CLOSED also for a freed
+ * compiled module's host being closed.
+ */
+sbx_status sbx_compiled_instantiate(const struct sbx_compiled *compiled,
+                                    const char *name,
+                                    size_t name_len,
+                                    const struct sbx_load_options *options,
+                                    struct sbx_module **module_out,
+                                    struct sbx_error **error_out);
+
+/**
+ * Writes the number of exported functions to `*count_out`.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+ */
+sbx_status sbx_compiled_function_count(const struct sbx_compiled *compiled, size_t *count_out);
+
+/**
+ * Describes exported function number `index` (in export order) in
+ * `*info_out`, as `sbx_module_function_at` does; its pointers are borrowed
+ * from `compiled` and valid until `sbx_compiled_free`.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or an
+ * index past the count.
+ */
+sbx_status sbx_compiled_function_at(const struct sbx_compiled *compiled,
+                                    size_t index,
+                                    struct sbx_function_info *info_out);
+
+/**
+ * Frees a compiled module. Modules made from it keep working. NULL is a
+ * no-op. Must not race with other uses of `compiled`.
+ */
+void sbx_compiled_free(struct sbx_compiled *compiled);
+
+/**
+ * Fills `*stats_out` (see the size rule above) with the module's counters.
+ * Lock-free: readable while a call runs, and after close.
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or a
+ * `size` smaller than its first counter's end.
+ */
+sbx_status sbx_module_stats(const struct sbx_module *module, struct sbx_module_stats *stats_out);
+
+/**
+ * Fills `*stats_out` (see the size rule above) with the host's counters.
+ * Works after close. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT
+ * for NULL or a `size` smaller than its first counter's end.
+ */
+sbx_status sbx_host_stats(const struct sbx_host *host, struct sbx_host_stats *stats_out);
+
+/**
  * New load options: host load timeout, no cancel token, the host's WASI
  * config, user data 0. Owned by the caller; free with `sbx_load_options_free`.
  */
@@ -1067,6 +1322,15 @@ sbx_status sbx_load_options_wasi(struct sbx_load_options *options,
  * module calls them. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
 sbx_status sbx_load_options_user_data(struct sbx_load_options *options, uint64_t user_data);
+
+/**
+ * A copy of `options`, or the defaults for NULL.
+ * Sets when the module resets itself, an `sbx_reset_policy` value
+ * (default SBX_RESET_POLICY_NEVER).
+ * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or an
+ * unknown value.
+ */
+sbx_status sbx_load_options_set_reset_policy(struct sbx_load_options *options, uint32_t policy);
 
 #ifdef __cplusplus
 }  // extern "C"

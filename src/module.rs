@@ -32,20 +32,35 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqC
 use std::sync::{Arc, Mutex, MutexGuard};
 use wasmtime::{InstancePre, ValRaw};
 
-/// When a module goes back to its state right after load by itself.
+/// When a module goes back to its state right after load by itself
+/// (`uint32_t` in C).
+#[repr(u32)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ResetPolicy {
     /// Only when [`Module::reset`] is called.
     #[default]
-    Never,
+    Never = 0,
     /// After a call fails in the guest (a trap, timeout, interrupt, fuel
     /// exhaustion, host-function failure or non-zero exit): the next call or
     /// memory write starts fresh. Until then the failed state stays readable.
-    AfterFailure,
+    AfterFailure = 1,
     /// After every call: the next call or memory write starts fresh, so no
     /// data from one call is visible to the next. Results stay readable
     /// until then.
-    AfterEachCall,
+    AfterEachCall = 2,
+}
+
+impl ResetPolicy {
+    /// The policy whose value is `value`, if there is one.
+    pub fn from_u32(value: u32) -> Option<ResetPolicy> {
+        [
+            ResetPolicy::Never,
+            ResetPolicy::AfterFailure,
+            ResetPolicy::AfterEachCall,
+        ]
+        .into_iter()
+        .find(|p| *p as u32 == value)
+    }
 }
 
 /// Per-load settings.

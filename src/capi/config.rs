@@ -98,6 +98,22 @@ pub extern "C" fn sbx_config_set_memory_limit(config: *mut sbx_config, bytes: u6
     })
 }
 
+/// Linear memory of all the host's modules together, in bytes, at least
+/// 64 KiB; 0 (the default) for no host-wide budget. Counted as memories
+/// grow, pooled or not: `memory.grow` past it returns -1 inside the guest,
+/// and a load, instantiation or reset that would pass it fails with
+/// SBX_STATUS_RESOURCE_LIMIT naming the budget. The per-module limit still
+/// applies. Closing a module gives its bytes back.
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or a
+/// budget below 64 KiB.
+#[no_mangle]
+pub extern "C" fn sbx_config_set_host_memory_limit(config: *mut sbx_config, bytes: u64) -> Status {
+    update(config, |c| {
+        c.limits.host_memory_bytes = (bytes != 0).then_some(bytes);
+        Ok(())
+    })
+}
+
 /// Table elements per module, 1 to 2^32-1 (default 10,000): the sum over
 /// all the module's tables. `table.grow` past it returns -1 inside the
 /// guest; a module whose initial tables together are larger fails to load

@@ -50,13 +50,10 @@ pub(crate) struct CallerCtx<'r, 'o> {
 fn value_types(types: &[u8], what: &str) -> Result<Vec<ValueType>> {
     types
         .iter()
-        .map(|t| match t {
-            0 => Ok(ValueType::I32),
-            1 => Ok(ValueType::I64),
-            2 => Ok(ValueType::F32),
-            3 => Ok(ValueType::F64),
-            other => Err(Error::invalid(format!(
-                "{what}: value type {other} cannot cross as uint64"
+        .map(|&t| match ValueType::from_u8(t) {
+            Some(ty) if ty.is_number() => Ok(ty),
+            _ => Err(Error::invalid(format!(
+                "{what}: value type {t} cannot cross as uint64"
             ))),
         })
         .collect()

@@ -5,7 +5,7 @@ use super::castable::{from_handle, handle_mut, into_handle, optional_handle, Cas
 use super::wasi_config::{self, sbx_wasi_config};
 use super::{guarded_status, guarded_value, timeout};
 use crate::LoadOptions;
-use crate::{Result, Status};
+use crate::{Error, ResetPolicy, Result, Status};
 
 /// Per-load settings for `sbx_load_module_with`. Created by
 /// `sbx_load_options_new`, owned by the caller, freed by
@@ -91,6 +91,23 @@ pub extern "C" fn sbx_load_options_user_data(
 }
 
 /// A copy of `options`, or the defaults for NULL.
+/// Sets when the module resets itself, an `sbx_reset_policy` value
+/// (default SBX_RESET_POLICY_NEVER).
+/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or an
+/// unknown value.
+#[no_mangle]
+pub extern "C" fn sbx_load_options_set_reset_policy(
+    options: *mut sbx_load_options,
+    policy: u32,
+) -> Status {
+    guarded_status(|| {
+        let options = handle_mut(options)?;
+        options.reset = ResetPolicy::from_u32(policy)
+            .ok_or_else(|| Error::invalid(format!("unknown reset policy {policy}")))?;
+        Ok(())
+    })
+}
+
 pub(crate) fn read(options: *const sbx_load_options) -> Result<LoadOptions> {
     Ok(optional_handle(options)?.cloned().unwrap_or_default())
 }

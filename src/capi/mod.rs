@@ -34,15 +34,20 @@ mod host_func;
 mod module;
 mod wasi_config;
 
+mod compiled;
+mod stats;
+
 mod load_options;
 
 pub use cancel::*;
+pub use compiled::*;
 pub use config::*;
 pub use error::*;
 pub use host::*;
 pub use host_func::*;
 pub use load_options::*;
 pub use module::*;
+pub use stats::*;
 pub use user_data::*;
 pub use version::*;
 pub use wasi_config::*;

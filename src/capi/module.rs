@@ -32,7 +32,7 @@ pub(crate) struct ModuleHandle {
 }
 
 impl ModuleHandle {
-    fn new(module: Module) -> ModuleHandle {
+    pub(crate) fn new(module: Module) -> ModuleHandle {
         ModuleHandle {
             c_name: nul_terminated(module.name()),
             functions: module
@@ -54,7 +54,7 @@ impl std::ops::Deref for ModuleHandle {
 
 /// `text`'s exact bytes and a NUL. A name may itself contain NULs (wasm
 /// allows them), so the length handed out with it is what delimits it.
-fn nul_terminated(text: &str) -> Box<[u8]> {
+pub(crate) fn nul_terminated(text: &str) -> Box<[u8]> {
     let mut bytes = Vec::with_capacity(text.len() + 1);
     bytes.extend_from_slice(text.as_bytes());
     bytes.push(0);
@@ -352,16 +352,21 @@ pub extern "C" fn sbx_module_function_at(
             .functions
             .get(index)
             .ok_or_else(|| Error::invalid(format!("function index {index} is past the count")))?;
-        slot.write(sbx_function_info {
-            name: name.as_ptr().cast(),
-            name_len: name.len() - 1,
-            params: signature.params.as_ptr().cast(),
-            params_len: signature.params.len(),
-            results: signature.results.as_ptr().cast(),
-            results_len: signature.results.len(),
-        });
+        slot.write(describe_function(name, signature));
         Ok(())
     })
+}
+
+/// The C description of a function whose NUL-terminated name is `name`.
+pub(crate) fn describe_function(name: &[u8], signature: &crate::Signature) -> sbx_function_info {
+    sbx_function_info {
+        name: name.as_ptr().cast(),
+        name_len: name.len() - 1,
+        params: signature.params.as_ptr().cast(),
+        params_len: signature.params.len(),
+        results: signature.results.as_ptr().cast(),
+        results_len: signature.results.len(),
+    }
 }
 
 /// Writes the size in bytes of the module's exported memory (`memory`, or
@@ -412,5 +417,35 @@ pub extern "C" fn sbx_module_memory_write(
     guarded_status(|| {
         let module = handle(module)?;
         module.memory_write(offset, slice(data, len, "data")?)
+    })
+}
+
+/// Makes the module exactly what it was right after it was loaded: a new
+/// instance, so its memories, globals (exported or not) and tables start
+/// over, and its start function and a WASI reactor's `_initialize` run
+/// again, bounded by `timeout_ns` (0 for the host's load timeout,
+/// `SBX_TIMEOUT_NONE` for none) and `cancel` (NULL, or a token of this
+/// host). The handle, name and stats stay. If the start function or
+/// `_initialize` fails, the module is closed, and the error says so.
+/// Waits for a call in flight. Returns SBX_STATUS_OK;
+/// SBX_STATUS_INVALID_ARGUMENT (NULL, a token of another host, or from a
+/// host function of this module's own call); SBX_STATUS_HANDLE_CLOSED;
+/// SBX_STATUS_INSTANCE_LIMIT; SBX_STATUS_RESOURCE_LIMIT (the host's memory
+/// budget); SBX_STATUS_IO (a preopen cannot be opened again); and, from the
+/// start function, the statuses of a call (SBX_STATUS_TIMEOUT,
+/// SBX_STATUS_INTERRUPTED, SBX_STATUS_FUEL_EXHAUSTED, SBX_STATUS_TRAP,
+/// SBX_STATUS_EXIT, SBX_STATUS_HOST_ERROR); SBX_STATUS_INTERNAL. On failure,
+/// if `error_out` is not NULL, writes an error the caller frees with
+/// `sbx_error_free`.
+#[no_mangle]
+pub extern "C" fn sbx_module_reset(
+    module: *const sbx_module,
+    timeout_ns: u64,
+    cancel: *const sbx_cancel,
+    error_out: *mut *mut sbx_error,
+) -> Status {
+    guarded(error_out, || {
+        let module = handle(module)?;
+        module.reset(timeout(timeout_ns), optional_handle(cancel)?)
     })
 }
