@@ -295,7 +295,7 @@ fn the_host_budget_bounds_all_modules_together() {
             })
             .collect();
         assert_eq!(host.stats().memory_bytes, 10 * 64 * 1024);
-        let pages_32mib = (32 * MIB / 65536) as u64;
+        let pages_32mib = 32 * MIB / 65536;
         let mut grown = 0;
         for m in &modules {
             if call(m, "grow_to", &[pages_32mib]).unwrap()[0] as i32 != -1 {
