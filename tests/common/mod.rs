@@ -19,7 +19,7 @@ pub fn wat(source: &str) -> Vec<u8> {
     wat::parse_str(source).expect("inline WAT parses")
 }
 
-/// A module with a counter that `loop`, `trap` and `spin_fuel` bump before
+/// A module with a counter that `loop` and `trap` bump before
 /// misbehaving, so tests can see that guest state survives a failed call.
 pub const STATEFUL: &str = r#"
 (module
