@@ -10,37 +10,6 @@ use std::sync::Arc;
 
 const MIB: u64 = 1024 * 1024;
 
-/// State in every place a reset must restore: a global that is not
-/// exported, memory the guest writes, and a table it changes. The start
-/// function sets them to their post-load values (7, 42 at 100, $b at 0).
-const STATEFUL: &str = r#"
-    (module
-      (global $hidden (mut i32) (i32.const 0))
-      (memory (export "memory") 1)
-      (table $t 2 funcref)
-      (func $a (result i32) i32.const 1)
-      (func $b (result i32) i32.const 2)
-      (elem declare func $a $b)
-      (func $init
-        (global.set $hidden (i32.const 7))
-        (i32.store (i32.const 100) (i32.const 42))
-        (table.set $t (i32.const 0) (ref.func $b)))
-      (start $init)
-      (func (export "hidden") (result i32) global.get $hidden)
-      (func (export "stored") (result i32) (i32.load (i32.const 100)))
-      (func (export "slot0") (result i32) (call_indirect (result i32) (i32.const 0)))
-      (func (export "scribble")
-        (global.set $hidden (i32.const 99))
-        (i32.store (i32.const 100) (i32.const 13))
-        (table.set $t (i32.const 0) (ref.func $a)))
-      (func (export "trap") unreachable)
-      (func (export "remember") (param i32) (result i32)
-        ;; returns the previous input and keeps this one
-        (i32.load (i32.const 200))
-        (i32.store (i32.const 200) (local.get 0)))
-      (func (export "spin") (loop $l (br $l))))
-"#;
-
 fn post_load_values(module: &sbx::Module) -> (u64, u64, u64) {
     let one = |f: &str| call(module, f, &[]).unwrap()[0];
     (one("hidden"), one("stored"), one("slot0"))
@@ -55,7 +24,7 @@ fn reset_restores_globals_memory_and_tables() {
             ..Limits::default()
         });
         let module = host
-            .load("stateful", &wat(STATEFUL), Timeout::Never, None)
+            .load("stateful", &fixture("reset_state"), Timeout::Never, None)
             .unwrap();
         assert_eq!(post_load_values(&module), (7, 42, 2));
         call(&module, "scribble", &[]).unwrap();
@@ -154,7 +123,7 @@ fn reset_after_failure_keeps_the_failed_state_until_the_next_call() {
         reset: ResetPolicy::AfterFailure,
         ..Default::default()
     };
-    let (module, _) = host.load_with("m", &wat(STATEFUL), &options).unwrap();
+    let (module, _) = host.load_with("m", &fixture("reset_state"), &options).unwrap();
     call(&module, "scribble", &[]).unwrap();
     assert_eq!(
         post_load_values(&module),
@@ -195,7 +164,7 @@ fn reset_after_each_call_isolates_requests() {
         reset: ResetPolicy::AfterEachCall,
         ..Default::default()
     };
-    let (module, _) = host.load_with("m", &wat(STATEFUL), &options).unwrap();
+    let (module, _) = host.load_with("m", &fixture("reset_state"), &options).unwrap();
     for input in 1..=50u64 {
         let previous = call(&module, "remember", &[input]).unwrap()[0];
         assert_eq!(
