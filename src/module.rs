@@ -506,11 +506,15 @@ impl ModuleInner {
         // the new instance takes.
         drop(store);
         self.counters.resets.add(1);
-        match self.start(slot, next_seq, deadline, cancel) {
-            Ok(_) if self.closed.load(SeqCst) => Err(Error::new(
+        let started = self.start(slot, next_seq, deadline, cancel);
+        if self.closed.load(SeqCst) {
+            // Closed meanwhile: its close interrupted the start function.
+            return Err(Error::new(
                 Status::HandleClosed,
                 "reset: module was closed during the reset",
-            )),
+            ));
+        }
+        match started {
             Ok((live, _)) => {
                 **guard = Some(live);
                 Ok(())

@@ -123,7 +123,9 @@ fn reset_after_failure_keeps_the_failed_state_until_the_next_call() {
         reset: ResetPolicy::AfterFailure,
         ..Default::default()
     };
-    let (module, _) = host.load_with("m", &fixture("reset_state"), &options).unwrap();
+    let (module, _) = host
+        .load_with("m", &fixture("reset_state"), &options)
+        .unwrap();
     call(&module, "scribble", &[]).unwrap();
     assert_eq!(
         post_load_values(&module),
@@ -164,7 +166,9 @@ fn reset_after_each_call_isolates_requests() {
         reset: ResetPolicy::AfterEachCall,
         ..Default::default()
     };
-    let (module, _) = host.load_with("m", &fixture("reset_state"), &options).unwrap();
+    let (module, _) = host
+        .load_with("m", &fixture("reset_state"), &options)
+        .unwrap();
     for input in 1..=50u64 {
         let previous = call(&module, "remember", &[input]).unwrap()[0];
         assert_eq!(
@@ -412,4 +416,41 @@ fn a_call_stopped_by_its_timeout_is_counted() {
 fn call_with_cancel(module: &sbx::Module, cancel: &Arc<sbx::Cancel>) -> Status {
     let mut out = [0u64; 1];
     status_of(module.call(b"spin", &[], &mut out, Timeout::Never, Some(cancel)))
+}
+
+#[test]
+fn closing_a_module_stops_its_reset() {
+    let host = default_host();
+    let runs = Arc::new(AtomicU32::new(0));
+    let seen = runs.clone();
+    host.define_func(
+        "env",
+        "runs",
+        &[],
+        &[sbx::ValueType::I32],
+        Arc::new(move |_: &mut Caller<'_>, stack: &mut [u64]| {
+            stack[0] = seen.fetch_add(1, Ordering::SeqCst) as u64;
+            Ok(())
+        }),
+    )
+    .unwrap();
+    let wasm = wat(r#"(module (import "env" "runs" (func $runs (result i32)))
+        (func $start (if (call $runs) (then (loop $l (br $l)))))
+        (start $start)
+        (func (export "f") (result i32) i32.const 1))"#);
+    let module = host.load("m", &wasm, Timeout::Never, None).unwrap();
+    let resetting = module.clone();
+    let reset = std::thread::spawn(move || resetting.reset(Timeout::Never, None));
+    assert!(eventually(ms(5_000), || runs.load(Ordering::SeqCst) == 2));
+    let started = std::time::Instant::now();
+    module.close();
+    let err = reset.join().unwrap().fails();
+    assert!(
+        started.elapsed() < ms(2_000),
+        "close waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.status(), Status::HandleClosed);
+    assert_eq!(err.message(), "reset: module was closed during the reset");
+    assert_eq!(host.live_modules(), 0);
 }
