@@ -102,7 +102,7 @@ fn try_load(
     let (status, err) = with_error(|e| {
         sbx_load_module(
             host.0,
-            name.as_ptr(),
+            name.as_ptr().cast(),
             name.len(),
             wasm.as_ptr(),
             wasm.len(),
@@ -144,7 +144,7 @@ fn call_full(
     let (status, err) = with_error(|e| {
         sbx_call_with_timeout(
             module,
-            func.as_ptr(),
+            func.as_ptr().cast(),
             func.len(),
             params.as_ptr(),
             params.len(),
@@ -272,7 +272,7 @@ fn null_handles_are_invalid_arguments_or_no_ops() {
     let (status, _) = with_error(|e| {
         sbx_load_module(
             null(),
-            b"m".as_ptr(),
+            b"m".as_ptr().cast(),
             1,
             wasm.as_ptr(),
             wasm.len(),
@@ -305,7 +305,7 @@ fn host_new_checks_its_out_param_and_reports_errors_only_on_request() {
 }
 
 #[test]
-fn config_setters_validate_and_keep_the_old_value_on_failure() {
+fn config_setters_record_and_validate_explains() {
     let config = ConfigBox::new();
     let c = config.0;
     // NULL config.
@@ -342,34 +342,72 @@ fn config_setters_validate_and_keep_the_old_value_on_failure() {
         sbx_config_set_cache_dir(null_mut(), null(), 0),
         Status::InvalidArgument
     );
-    // Out of range values.
+    // Setters record any value; sbx_config_validate (and sbx_host_new, with
+    // the same message) refuse one out of range.
+    let refused = |set: &dyn Fn() -> Status, want: &str| {
+        assert_eq!(set(), Status::Ok);
+        let (status, err) = with_error(|e| sbx_config_validate(c, e));
+        assert_eq!(status, Status::InvalidArgument, "{want}");
+        assert_eq!(err.unwrap().message(), want);
+        let mut host: *mut sbx_host = sentinel();
+        let (status, err) = with_error(|e| sbx_host_new(c, &mut host, e));
+        assert_eq!((status, host), (Status::InvalidArgument, sentinel()));
+        assert_eq!(err.unwrap().message(), want);
+    };
+    let restore = || {
+        assert_eq!(sbx_config_set_memory_limit(c, 1 << 20), Status::Ok);
+        assert_eq!(sbx_config_set_table_elements_limit(c, 10), Status::Ok);
+        assert_eq!(sbx_config_set_max_wasm_stack(c, 1 << 20), Status::Ok);
+        assert_eq!(sbx_config_set_max_modules(c, 2), Status::Ok);
+        assert_eq!(sbx_config_set_max_abandoned_compiles(c, 2), Status::Ok);
+        assert_eq!(sbx_config_set_pooling(c, false), Status::Ok);
+        let (status, _) = with_error(|e| sbx_config_validate(c, e));
+        assert_eq!(status, Status::Ok);
+    };
     for bytes in [0, 65535, (4 << 30) + 1, u64::MAX] {
-        assert_eq!(
-            sbx_config_set_memory_limit(c, bytes),
-            Status::InvalidArgument,
-            "{bytes}"
-        );
+        let want = format!("memory limit {bytes} is outside 64 KiB..=4 GiB");
+        refused(&|| sbx_config_set_memory_limit(c, bytes), &want);
+        restore();
     }
     for elements in [0, 1 << 32, u64::MAX] {
-        assert_eq!(
-            sbx_config_set_table_elements_limit(c, elements),
-            Status::InvalidArgument
+        refused(
+            &|| sbx_config_set_table_elements_limit(c, elements),
+            "table elements limit must be 1..=2^32-1",
         );
+        restore();
     }
     for stack in [0, 16 * 1024 - 1, (4 << 20) + 1] {
-        assert_eq!(
-            sbx_config_set_max_wasm_stack(c, stack),
-            Status::InvalidArgument
-        );
+        let want = format!("max wasm stack {stack} is outside 16 KiB..=4 MiB");
+        refused(&|| sbx_config_set_max_wasm_stack(c, stack), &want);
+        restore();
     }
-    assert_eq!(sbx_config_set_max_modules(c, 0), Status::InvalidArgument);
+    refused(
+        &|| sbx_config_set_max_modules(c, 0),
+        "max modules must be at least 1",
+    );
+    restore();
+    refused(
+        &|| sbx_config_set_max_abandoned_compiles(c, 0),
+        "max abandoned compiles must be at least 1: at 0 every compile would be refused",
+    );
+    restore();
     // Pooling caps the slot count, whichever is set first.
     assert_eq!(sbx_config_set_max_modules(c, 5000), Status::Ok);
-    assert_eq!(sbx_config_set_pooling(c, true), Status::InvalidArgument);
-    assert_eq!(sbx_config_set_max_modules(c, 2), Status::Ok);
+    refused(
+        &|| sbx_config_set_pooling(c, true),
+        "a pooled host has at most 4096 slots, not 5000",
+    );
+    restore();
     assert_eq!(sbx_config_set_pooling(c, true), Status::Ok);
-    assert_eq!(sbx_config_set_max_modules(c, 5000), Status::InvalidArgument);
-    assert_eq!(sbx_config_set_pooling(c, false), Status::Ok);
+    refused(
+        &|| sbx_config_set_max_modules(c, 5000),
+        "a pooled host has at most 4096 slots, not 5000",
+    );
+    restore();
+    assert_eq!(
+        sbx_config_validate(null(), null_mut()),
+        Status::InvalidArgument
+    );
     // Cache dir: NULL with a length, and non-UTF-8.
     assert_eq!(
         sbx_config_set_cache_dir(c, null(), 5),
@@ -377,7 +415,7 @@ fn config_setters_validate_and_keep_the_old_value_on_failure() {
     );
     let bad = [b'/', 0xff, 0xfe];
     assert_eq!(
-        sbx_config_set_cache_dir(c, bad.as_ptr(), bad.len()),
+        sbx_config_set_cache_dir(c, bad.as_ptr().cast(), bad.len()),
         Status::InvalidArgument
     );
     assert_eq!(sbx_config_set_cache_dir(c, null(), 0), Status::Ok);
@@ -390,9 +428,9 @@ fn config_setters_validate_and_keep_the_old_value_on_failure() {
     );
     assert_eq!(sbx_config_set_load_timeout_ns(c, 0), Status::Ok);
 
-    // A good value sticks; a bad one after it does not replace it.
+    // The last value set is the one the host gets.
+    assert_eq!(sbx_config_set_memory_limit(c, 0), Status::Ok);
     assert_eq!(sbx_config_set_memory_limit(c, 1 << 20), Status::Ok);
-    assert_eq!(sbx_config_set_memory_limit(c, 0), Status::InvalidArgument);
     assert_eq!(sbx_config_set_max_modules(c, 2), Status::Ok);
     let host = new_host(c);
     drop(config); // the host copied it
@@ -413,7 +451,7 @@ fn load_rejects_bad_names_and_lengths() {
         let (status, err) = with_error(|e| {
             sbx_load_module(
                 host.0,
-                name,
+                name.cast(),
                 name_len,
                 wasm,
                 wasm_len,
@@ -481,7 +519,7 @@ fn load_rejects_bad_names_and_lengths() {
     let (status, _) = with_error(|e| {
         sbx_load_module(
             host.0,
-            b"m".as_ptr(),
+            b"m".as_ptr().cast(),
             1,
             wasm.as_ptr(),
             wasm.len(),
@@ -555,7 +593,7 @@ fn call_statuses_and_out_params() {
     let mut out = [0u64; 1];
     let status = sbx_call_with_timeout(
         add.0,
-        b"add".as_ptr(),
+        b"add".as_ptr().cast(),
         3,
         [1u64, 2].as_ptr(),
         2,
@@ -574,7 +612,7 @@ fn call_statuses_and_out_params() {
     let mut written = 9usize;
     let status = sbx_call_with_timeout(
         add.0,
-        b"add".as_ptr(),
+        b"add".as_ptr().cast(),
         3,
         null(),
         2,
@@ -592,7 +630,7 @@ fn call_statuses_and_out_params() {
     );
     let status = sbx_call_with_timeout(
         add.0,
-        b"add".as_ptr(),
+        b"add".as_ptr().cast(),
         3,
         [1u64, 2].as_ptr(),
         2,
@@ -610,7 +648,7 @@ fn call_statuses_and_out_params() {
     );
     let status = sbx_call_with_timeout(
         add.0,
-        b"add".as_ptr(),
+        b"add".as_ptr().cast(),
         3,
         [1u64, 2].as_ptr(),
         usize::MAX / 4,
@@ -624,7 +662,7 @@ fn call_statuses_and_out_params() {
     assert_eq!(status, Status::InvalidArgument, "params length overflows");
     let status = sbx_call_with_timeout(
         add.0,
-        b"add".as_ptr(),
+        b"add".as_ptr().cast(),
         3,
         [1u64, 2].as_ptr(),
         2,
@@ -732,7 +770,7 @@ fn traps_carry_code_and_backtrace() {
     let module = load(&host, "trap_unreachable");
     let status = sbx_call_with_timeout(
         module.0,
-        b"run".as_ptr(),
+        b"run".as_ptr().cast(),
         3,
         null(),
         0,
@@ -801,7 +839,7 @@ fn timeouts_interrupts_and_cancel_tokens() {
     let (status, _) = with_error(|e| {
         sbx_load_module(
             host.0,
-            b"m".as_ptr(),
+            b"m".as_ptr().cast(),
             1,
             wasm.as_ptr(),
             wasm.len(),
@@ -822,7 +860,7 @@ fn timeouts_interrupts_and_cancel_tokens() {
     let (status, _) = with_error(|e| {
         sbx_load_module(
             host.0,
-            b"s".as_ptr(),
+            b"s".as_ptr().cast(),
             1,
             spin.as_ptr(),
             spin.len(),
@@ -1019,15 +1057,28 @@ fn disk_cache_through_the_c_abi() {
     let path = dir.path().to_str().unwrap();
     let config = ConfigBox::new();
     assert_eq!(
-        sbx_config_set_cache_dir(config.0, path.as_ptr(), path.len()),
+        sbx_config_set_cache_dir(config.0, path.as_ptr().cast(), path.len()),
         Status::Ok
     );
-    for _ in 0..2 {
+    let source = |m: &ModuleBox| {
+        let mut source = sbx_cache_source::Memory;
+        assert_eq!(sbx_module_cache_source(m.0, &mut source), Status::Ok);
+        source
+    };
+    for first in [sbx_cache_source::Compiled, sbx_cache_source::Disk] {
         let host = new_host(config.0);
         let fib = load(&host, "fib");
+        assert_eq!(source(&fib), first);
         let (status, results, _) = call(&fib, "fib", &[12]);
         assert_eq!((status, results), (Status::Ok, vec![144]));
+        let again = load(&host, "fib");
+        assert_eq!(sbx_module_close(again.0), Status::Ok);
+        assert_eq!(source(&again), sbx_cache_source::Memory);
     }
+    assert_eq!(
+        sbx_module_cache_source(null(), &mut sbx_cache_source::Disk),
+        Status::InvalidArgument
+    );
     // One compiled module: its code and its checksum.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     // A cache dir that cannot be created is an IO error at host creation.
@@ -1036,7 +1087,7 @@ fn disk_cache_through_the_c_abi() {
     let bad = file.join("sub");
     let bad = bad.to_str().unwrap();
     assert_eq!(
-        sbx_config_set_cache_dir(config.0, bad.as_ptr(), bad.len()),
+        sbx_config_set_cache_dir(config.0, bad.as_ptr().cast(), bad.len()),
         Status::Ok
     );
     let mut host: *mut sbx_host = sentinel();
