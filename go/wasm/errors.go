@@ -275,6 +275,20 @@ func newError(op string, ce cError, ctx context.Context, closed bool) error {
 	return &Error{Op: op, Msg: ce.message, kind: kindOf(ce.status)}
 }
 
+// optionError is the library refusing a setting (INVALID_ARGUMENT from a
+// validating call): ErrInvalidOption with the library's message; any other
+// status maps as newError maps it.
+func optionError(op, what string, ce cError) error {
+	if ce.status != statusInvalidArgument {
+		return newError(op, ce, nil, false)
+	}
+	msg := ce.message
+	if what != "" {
+		msg = what + ": " + msg
+	}
+	return &Error{Op: op, Msg: msg, kind: ErrInvalidOption}
+}
+
 // ctxCauses is ctx.Err() plus its cause, when one was given and differs.
 func ctxCauses(ctx context.Context, err error) []error {
 	if cause := context.Cause(ctx); cause != nil && cause != err {
