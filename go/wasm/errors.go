@@ -263,7 +263,13 @@ func newError(op string, ce cError, ctx context.Context, closed bool) error {
 	case statusInterrupted, statusHandleClosed:
 		if ce.status == statusInterrupted && ctx != nil {
 			if err := ctx.Err(); err != nil {
-				return &Error{Op: op, Msg: ce.message, kind: ErrInterrupted, cause: ctxCauses(ctx, err)}
+				// ctx's deadline triggers the token too, and may beat the
+				// library's own deadline by a hair: still a timeout.
+				kind := ErrInterrupted
+				if err == context.DeadlineExceeded {
+					kind = ErrTimeout
+				}
+				return &Error{Op: op, Msg: ce.message, kind: kind, cause: ctxCauses(ctx, err)}
 			}
 		}
 		// The library reports a call stopped by its module's close as

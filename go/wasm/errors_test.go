@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSentinelErrors(t *testing.T) {
@@ -339,5 +340,23 @@ func TestEncoding(t *testing.T) {
 	}
 	if DecodeI32(0xffffffff_ffffffff) != -1 || DecodeU32(1<<32|5) != 5 {
 		t.Error("decoding ignores the upper bits")
+	}
+}
+
+// A call the token stopped because ctx ended is a timeout when ctx's
+// deadline passed (the token can beat the library's own deadline), and an
+// interruption when ctx was cancelled.
+func TestInterruptedByContext(t *testing.T) {
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	err := newError("op", cError{status: statusInterrupted, message: "interrupted"}, expired, false)
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrInterrupted) {
+		t.Errorf("deadline: %v; want ErrTimeout wrapping DeadlineExceeded", err)
+	}
+	cancelled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	err = newError("op", cError{status: statusInterrupted, message: "interrupted"}, cancelled, false)
+	if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		t.Errorf("cancel: %v; want ErrInterrupted wrapping Canceled", err)
 	}
 }
