@@ -16,9 +16,11 @@ use crate::ValueType;
 use std::ffi::c_char;
 
 /// A loaded module with its own memory, globals and instance.
-/// Created by `sbx_load_module`, owned by the caller, freed by
-/// `sbx_module_free`. Safe to use from several threads at once: calls are
-/// serialized per module, and calls on different modules run in parallel.
+/// Created by `sbx_load_module` or `sbx_load_module_with`, owned by the
+/// caller, closed by `sbx_module_close` (or `sbx_close` of its host) and
+/// freed by `sbx_module_free` (which closes it if still open). Safe to use
+/// from several threads at once: calls are serialized per module, and calls
+/// on different modules run in parallel.
 pub struct sbx_module {
     _private: [u8; 0],
 }
