@@ -78,7 +78,7 @@ fn main() {
         let mut module = std::ptr::null_mut();
         let status = sbx_load_module(
             host,
-            b"bench".as_ptr(),
+            b"bench".as_ptr().cast(),
             5,
             bytes.as_ptr(),
             bytes.len(),
@@ -98,7 +98,7 @@ fn main() {
     let mut sbx_call = |module: *mut sbx_module, func: &[u8], params: &[u64], timeout_ns: u64| {
         let status = sbx_call_with_timeout(
             module,
-            func.as_ptr(),
+            func.as_ptr().cast(),
             func.len(),
             params.as_ptr(),
             params.len(),

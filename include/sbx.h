@@ -10,27 +10,46 @@
  *      sbx_load_options  sbx_load_options_new     sbx_load_options_free
  *      sbx_host          sbx_host_new             sbx_close
  *      sbx_cancel        sbx_cancel_new           sbx_cancel_free
- *      sbx_module        sbx_load_module,         sbx_module_free
- *                        sbx_load_module_with
+ *      sbx_compiled      sbx_compile              sbx_compiled_free
+ *      sbx_module        sbx_load_module,         sbx_module_close (closes),
+ *                        sbx_load_module_with,    sbx_module_free (frees)
+ *                        sbx_compiled_instantiate
  *      sbx_error         a failed call's          sbx_error_free
  *                        error_out
  *    sbx_module_close closes a module without freeing its handle, which then
- *    returns SBX_STATUS_HANDLE_CLOSED until sbx_module_free; sbx_close closes
- *    every module of the host that way, then frees the host. sbx_caller is
- *    lent to a host function for the length of its callback: the embedder
- *    neither makes nor frees one.
+ *    returns SBX_STATUS_HANDLE_CLOSED (its name, functions and cache source
+ *    stay readable) until sbx_module_free, which closes it if still open.
+ *    sbx_close closes every module of the host that way, then frees the
+ *    host: there is no separate host free. sbx_caller is lent to a host
+ *    function for the length of its callback: the embedder neither makes
+ *    nor frees one.
  *  - Every fallible function returns an sbx_status. SBX_STATUS_OK is 0.
+ *  - Errors, one rule: a function that can fail for a reason its status
+ *    does not pin down takes `sbx_error **error_out` as its last parameter
+ *    (sbx_host_new, sbx_load_module, sbx_load_module_with,
+ *    sbx_call_with_timeout, sbx_host_define_func, sbx_config_validate,
+ *    sbx_wasi_config_validate, sbx_compile, sbx_compiled_instantiate,
+ *    sbx_module_reset). Every other function is status-only: it
+ *    fails only for what its comment lists, which its status says. The
+ *    setters of sbx_config, sbx_wasi_config and sbx_load_options are
+ *    status-only and record values without checking their ranges;
+ *    sbx_config_validate and sbx_wasi_config_validate check the whole set
+ *    and say what is wrong, and sbx_host_new and sbx_load_module_with run
+ *    the same checks on what they are given.
  *  - Out-params are written only on success. The error out-param
- *    (`sbx_error **error_out`, always optional) is written only on failure,
- *    with an error the caller owns and frees with sbx_error_free. There is
- *    no thread-local "last error": details travel with the call that failed.
+ *    (always optional) is written only on failure, with an error the
+ *    caller owns and frees with sbx_error_free. There is no thread-local
+ *    "last error": details travel with the call that failed.
  *  - A `const` pointer argument is never modified.
- *  - Strings in are (pointer, length) pairs of UTF-8, not NUL-terminated
- *    (so they may contain NUL bytes). Strings out are NUL-terminated and
- *    borrowed from the object they came from, for as long as the comment
- *    says. Error messages are one line; a backtrace has its own accessor.
+ *  - Strings in (names, paths, messages) are `const char *` plus a `size_t`
+ *    length in bytes, UTF-8, not NUL-terminated (so they may contain NUL
+ *    bytes, and a string literal passes without a cast). Bytes in (wasm,
+ *    memory data, stdin) are `const uint8_t *` plus a length. Strings out
+ *    are NUL-terminated and borrowed from the object they came from, for as
+ *    long as the comment says. Error messages are one line; a backtrace has
+ *    its own accessor.
  *  - NULL pointers (with a non-zero length), lengths above PTRDIFF_MAX (in
- *    bytes), bad UTF-8 and out-of-range values return
+ *    bytes), bad UTF-8 and unknown enum values return
  *    SBX_STATUS_INVALID_ARGUMENT before anything is read; a panic inside
  *    sbx returns SBX_STATUS_INTERNAL. Nothing a guest does can crash the
  *    process.
@@ -267,6 +286,35 @@ typedef uint8_t sbx_trap_code;
 #endif // __cplusplus
 
 /**
+ * Where a load found its compiled module (`sbx_module_cache_source`).
+ */
+enum sbx_cache_source
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Compiled by this load.
+   */
+  SBX_CACHE_SOURCE_COMPILED = 0,
+  /**
+   * Found in the host's in-memory cache.
+   */
+  SBX_CACHE_SOURCE_MEMORY = 1,
+  /**
+   * Read from the host's cache directory (`sbx_config_set_cache_dir`).
+   */
+  SBX_CACHE_SOURCE_DISK = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sbx_cache_source sbx_cache_source;
+#else
+typedef uint8_t sbx_cache_source;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A wasm value type, as it appears in signatures (`uint8_t` in C).
  */
 enum sbx_value_type
@@ -402,9 +450,11 @@ typedef struct sbx_load_options sbx_load_options;
 
 /**
  * A loaded module with its own memory, globals and instance.
- * Created by `sbx_load_module`, owned by the caller, freed by
- * `sbx_module_free`. Safe to use from several threads at once: calls are
- * serialized per module, and calls on different modules run in parallel.
+ * Created by `sbx_load_module` or `sbx_load_module_with`, owned by the
+ * caller, closed by `sbx_module_close` (or `sbx_close` of its host) and
+ * freed by `sbx_module_free` (which closes it if still open). Safe to use
+ * from several threads at once: calls are serialized per module, and calls
+ * on different modules run in parallel.
  */
 typedef struct sbx_module sbx_module;
 
@@ -588,7 +638,8 @@ void sbx_config_free(struct sbx_config *config);
 /**
  * The default deadline of each call, in nanoseconds; 0 (the default) means
  * none. A call can override it.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config.
  */
 sbx_status sbx_config_set_exec_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
 
@@ -597,7 +648,8 @@ sbx_status sbx_config_set_exec_timeout_ns(struct sbx_config *config, uint64_t ti
  * nanoseconds; 0 (the default) means none. A load can override it. A
  * compile cut short keeps running in the background; see
  * `sbx_config_set_max_abandoned_compiles`.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config.
  */
 sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64_t timeout_ns);
 
@@ -608,7 +660,8 @@ sbx_status sbx_config_set_load_timeout_ns(struct sbx_config *config, uint64_t ti
  * are larger fails to load with SBX_STATUS_RESOURCE_LIMIT. Memory comes in
  * 64 KiB pages, so a limit that is not a multiple of 64 KiB allows the whole
  * pages below it: 100 KiB allows one page, not two.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config; `sbx_config_validate` (and `sbx_host_new`) check the range.
  */
 sbx_status sbx_config_set_memory_limit(struct sbx_config *config, uint64_t bytes);
 
@@ -618,9 +671,10 @@ sbx_status sbx_config_set_memory_limit(struct sbx_config *config, uint64_t bytes
  * grow, pooled or not: `memory.grow` past it returns -1 inside the guest,
  * and a load, instantiation or reset that would pass it fails with
  * SBX_STATUS_RESOURCE_LIMIT naming the budget. The per-module limit still
- * applies. Closing a module gives its bytes back.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or a
- * budget below 64 KiB.
+ * applies. Closing a module gives its bytes back. A budget below 64 KiB
+ * is refused by `sbx_config_validate` and `sbx_host_new`.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config.
  */
 sbx_status sbx_config_set_host_memory_limit(struct sbx_config *config, uint64_t bytes);
 
@@ -629,7 +683,8 @@ sbx_status sbx_config_set_host_memory_limit(struct sbx_config *config, uint64_t 
  * all the module's tables. `table.grow` past it returns -1 inside the
  * guest; a module whose initial tables together are larger fails to load
  * with SBX_STATUS_RESOURCE_LIMIT.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config; `sbx_config_validate` (and `sbx_host_new`) check the range.
  */
 sbx_status sbx_config_set_table_elements_limit(struct sbx_config *config, uint64_t elements);
 
@@ -637,7 +692,8 @@ sbx_status sbx_config_set_table_elements_limit(struct sbx_config *config, uint64
  * Native stack that wasm may use, in bytes, 16 KiB to 4 MiB (default
  * 512 KiB); deeper recursion traps with SBX_TRAP_CODE_STACK_OVERFLOW. The
  * calling thread needs this much stack plus about 256 KiB.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config; `sbx_config_validate` (and `sbx_host_new`) check the range.
  */
 sbx_status sbx_config_set_max_wasm_stack(struct sbx_config *config, uint64_t bytes);
 
@@ -645,7 +701,8 @@ sbx_status sbx_config_set_max_wasm_stack(struct sbx_config *config, uint64_t byt
  * Modules loaded at once per host, at least 1 (default 1,000); with pooling,
  * the pool's slot count, at most 4,096. A load past it fails with
  * SBX_STATUS_INSTANCE_LIMIT; closing a module frees its slot.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config; `sbx_config_validate` (and `sbx_host_new`) check the range.
  */
 sbx_status sbx_config_set_max_modules(struct sbx_config *config, uint32_t modules);
 
@@ -657,7 +714,8 @@ sbx_status sbx_config_set_max_modules(struct sbx_config *config, uint32_t module
  * (it is never cached). While this many such compiles run, a load that
  * needs a compile (not one found in the cache) fails with
  * SBX_STATUS_INSTANCE_LIMIT, whose message names this setting; retry later.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or 0.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config; `sbx_config_validate` (and `sbx_host_new`) refuse 0.
  */
 sbx_status sbx_config_set_max_abandoned_compiles(struct sbx_config *config, uint32_t compiles);
 
@@ -665,7 +723,8 @@ sbx_status sbx_config_set_max_abandoned_compiles(struct sbx_config *config, uint
  * Fuel per call (and per start function); 0 (the default) turns metering
  * off. Each call starts with this budget; running out fails the call with
  * SBX_STATUS_FUEL_EXHAUSTED. Roughly one unit per wasm instruction.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config.
  */
 sbx_status sbx_config_set_fuel(struct sbx_config *config, uint64_t fuel_per_call);
 
@@ -675,8 +734,9 @@ sbx_status sbx_config_set_fuel(struct sbx_config *config, uint64_t fuel_per_call
  * memory) and makes instantiation several times faster. Each slot holds one
  * memory and one table: a module that defines more fails to load with
  * SBX_STATUS_RESOURCE_LIMIT.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or when
- * max_modules is above the pool's 4,096 slots.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config; `sbx_config_validate` (and `sbx_host_new`) refuse pooling
+ * with max_modules above the pool's 4,096 slots.
  */
 sbx_status sbx_config_set_pooling(struct sbx_config *config, bool enabled);
 
@@ -692,20 +752,32 @@ sbx_status sbx_config_set_pooling(struct sbx_config *config, bool enabled);
  * never following a symlink and never blocking: anything else in a cache
  * file's place (a FIFO, a directory, a device) is a miss and the module is
  * compiled afresh.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config, a
- * NULL path with a non-zero length, or a path that is not UTF-8.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config, a NULL path with a non-zero length, or a path that is not
+ * UTF-8.
  */
-sbx_status sbx_config_set_cache_dir(struct sbx_config *config,
-                                    const uint8_t *path,
-                                    size_t path_len);
+sbx_status sbx_config_set_cache_dir(struct sbx_config *config, const char *path, size_t path_len);
 
 /**
  * Enables WASI for every module of the host with a copy of `wasi` (NULL
  * disables it, the default). Without it, a module that imports WASI fails
  * to load with SBX_STATUS_LINK_ERROR, unless its load options give one.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+ * The copy is checked as `sbx_wasi_config_validate` checks it by
+ * `sbx_config_validate` and `sbx_host_new`.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+ * NULL config.
  */
 sbx_status sbx_config_set_wasi(struct sbx_config *config, const struct sbx_wasi_config *wasi);
+
+/**
+ * Checks the whole config as `sbx_host_new` will: every limit in its range
+ * (as each setter's comment gives it), pooling with at most 4,096 modules,
+ * and the WASI config as `sbx_wasi_config_validate` checks it. Returns
+ * SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or the first bad
+ * setting, with a message naming it and its range in `*error_out` (may be
+ * NULL; the caller frees it with `sbx_error_free`).
+ */
+sbx_status sbx_config_validate(const struct sbx_config *config, struct sbx_error **error_out);
 
 /**
  * Frees an error. NULL is a no-op.
@@ -761,7 +833,8 @@ const char *sbx_trap_code_name(uint8_t code);
  * Creates a host from `config` (NULL for the defaults; copied, so it may be
  * freed right after). On success writes a new host to `*host_out`, owned by
  * the caller and freed with `sbx_close`.
- * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for a NULL `host_out`;
+ * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for a NULL `host_out`
+ * or a config `sbx_config_validate` refuses (with the same message);
  * SBX_STATUS_IO when the cache directory cannot be created;
  * SBX_STATUS_INTERNAL if the engine cannot be created.
  * On failure, if `error_out` is not NULL, writes an error the caller frees
@@ -824,9 +897,9 @@ const char *sbx_version(void);
  * not NULL it receives an error the caller frees with `sbx_error_free`.
  */
 sbx_status sbx_host_define_func(const struct sbx_host *host,
-                                const uint8_t *module_name,
+                                const char *module_name,
                                 size_t module_name_len,
-                                const uint8_t *func_name,
+                                const char *func_name,
                                 size_t func_name_len,
                                 const uint8_t *params,
                                 size_t params_len,
@@ -866,7 +939,7 @@ sbx_status sbx_caller_memory_write(struct sbx_caller *caller_ptr,
 
 /**
  * Writes the user data the calling module was loaded with
- * (`sbx_load_options_user_data`; 0 by default).
+ * (`sbx_load_options_set_user_data`; 0 by default).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
 sbx_status sbx_caller_user_data(struct sbx_caller *caller_ptr, uint64_t *user_data_out);
@@ -886,7 +959,7 @@ sbx_status sbx_caller_time_left(struct sbx_caller *caller_ptr, uint64_t *ns_out)
  * breaks are folded so that the error's message stays one line).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr, const uint8_t *message, size_t len);
+sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr, const char *message, size_t len);
 
 /**
  * Compiles (or takes from the cache) and instantiates `wasm`, running its
@@ -928,7 +1001,7 @@ sbx_status sbx_caller_set_error(struct sbx_caller *caller_ptr, const uint8_t *me
  * with `sbx_error_free`.
  */
 sbx_status sbx_load_module(const struct sbx_host *host,
-                           const uint8_t *name,
+                           const char *name,
                            size_t name_len,
                            const uint8_t *wasm,
                            size_t wasm_len,
@@ -941,11 +1014,13 @@ sbx_status sbx_load_module(const struct sbx_host *host,
  * `sbx_load_module` with per-load settings (`options` may be NULL for the
  * defaults; it is read only during the call): a timeout, a cancel token, a
  * WASI world, and user data for host functions. The same statuses as
- * `sbx_load_module` (SBX_STATUS_IO also for a preopen of `options`' WASI
- * config that cannot be opened).
+ * `sbx_load_module`, and SBX_STATUS_INVALID_ARGUMENT for a WASI config of
+ * `options` that `sbx_wasi_config_validate` refuses (with its message);
+ * SBX_STATUS_IO also for a preopen of that WASI config that cannot be
+ * opened.
  */
 sbx_status sbx_load_module_with(const struct sbx_host *host,
-                                const uint8_t *name,
+                                const char *name,
                                 size_t name_len,
                                 const uint8_t *wasm,
                                 size_t wasm_len,
@@ -992,7 +1067,7 @@ sbx_status sbx_load_module_with(const struct sbx_host *host,
  * `sbx_error_free`.
  */
 sbx_status sbx_call_with_timeout(const struct sbx_module *module,
-                                 const uint8_t *func,
+                                 const char *func,
                                  size_t func_len,
                                  const uint64_t *params,
                                  size_t params_len,
@@ -1067,6 +1142,15 @@ sbx_status sbx_module_function_at(const struct sbx_module *module,
                                   struct sbx_function_info *info_out);
 
 /**
+ * Writes where the load that made `module` found its compiled code to
+ * `*source_out`: SBX_CACHE_SOURCE_COMPILED (compiled by that load),
+ * SBX_CACHE_SOURCE_MEMORY (the host's in-memory cache) or
+ * SBX_CACHE_SOURCE_DISK (the host's cache directory). Works on a closed
+ * module. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+ */
+sbx_status sbx_module_cache_source(const struct sbx_module *module, sbx_cache_source *source_out);
+
+/**
  * Writes the size in bytes of the module's exported memory (`memory`, or
  * else its first exported memory). It can change between calls.
  * Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for NULL;
@@ -1136,43 +1220,50 @@ struct sbx_wasi_config *sbx_wasi_config_new(void);
 void sbx_wasi_config_free(struct sbx_wasi_config *config);
 
 /**
- * Lets the guest see host directory `host_path` as `guest_path` (both UTF-8,
- * pointer and length), read-only unless `writable`. The guest cannot leave
- * it through `..`, absolute paths or symlinks. The directory is opened when
- * a module is loaded with this config; if it cannot be, that load fails with
+ * Lets the guest see host directory `host_path` as `guest_path`, read-only
+ * unless `writable`. The guest cannot leave it through `..`, absolute paths
+ * or symlinks. Neither path may be empty: `sbx_wasi_config_validate` says
+ * so, and a host or load given such a config fails. The directory is
+ * opened when a module is loaded with this config; if it cannot be (it
+ * does not exist, or is not a directory), that load fails with
  * SBX_STATUS_IO.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8
- * or an empty path.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for
+ * NULL or bad UTF-8.
  */
-sbx_status sbx_wasi_config_preopen_dir(struct sbx_wasi_config *config,
-                                       const uint8_t *host_path,
-                                       size_t host_path_len,
-                                       const uint8_t *guest_path,
-                                       size_t guest_path_len,
-                                       bool writable);
+sbx_status sbx_wasi_config_add_preopen_dir(struct sbx_wasi_config *config,
+                                           const char *host_path,
+                                           size_t host_path_len,
+                                           const char *guest_path,
+                                           size_t guest_path_len,
+                                           bool writable);
 
 /**
- * Adds the environment variable `key=value` (UTF-8, pointer and length).
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8,
- * an empty key or a key containing '='.
+ * Adds the environment variable `key=value`. The key must be non-empty and
+ * contain no '=': `sbx_wasi_config_validate` says so, and a host or load
+ * given such a config fails.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for
+ * NULL or bad UTF-8.
  */
-sbx_status sbx_wasi_config_env(struct sbx_wasi_config *config,
-                               const uint8_t *key,
-                               size_t key_len,
-                               const uint8_t *value,
-                               size_t value_len);
+sbx_status sbx_wasi_config_add_env(struct sbx_wasi_config *config,
+                                   const char *key,
+                                   size_t key_len,
+                                   const char *value,
+                                   size_t value_len);
 
 /**
- * Appends an argument (UTF-8, pointer and length); the first is `argv[0]`.
- * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or bad UTF-8.
+ * Appends an argument; the first is `argv[0]`.
+ * Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for
+ * NULL or bad UTF-8.
  */
-sbx_status sbx_wasi_config_arg(struct sbx_wasi_config *config, const uint8_t *arg, size_t arg_len);
+sbx_status sbx_wasi_config_add_arg(struct sbx_wasi_config *config, const char *arg, size_t arg_len);
 
 /**
  * Sets the guest's whole stdin to a copy of `len` bytes at `data`.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-sbx_status sbx_wasi_config_stdin(struct sbx_wasi_config *config, const uint8_t *data, size_t len);
+sbx_status sbx_wasi_config_set_stdin(struct sbx_wasi_config *config,
+                                     const uint8_t *data,
+                                     size_t len);
 
 /**
  * Sends the guest's stdout to `callback` with `user_data`; a NULL callback
@@ -1181,25 +1272,36 @@ sbx_status sbx_wasi_config_stdin(struct sbx_wasi_config *config, const uint8_t *
  * callback or on failure.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-sbx_status sbx_wasi_config_stdout(struct sbx_wasi_config *config,
-                                  sbx_output_callback callback,
-                                  void *user_data,
-                                  sbx_free_callback free_user_data);
+sbx_status sbx_wasi_config_set_stdout(struct sbx_wasi_config *config,
+                                      sbx_output_callback callback,
+                                      void *user_data,
+                                      sbx_free_callback free_user_data);
 
 /**
- * As `sbx_wasi_config_stdout`, for stderr.
+ * As `sbx_wasi_config_set_stdout`, for stderr.
  */
-sbx_status sbx_wasi_config_stderr(struct sbx_wasi_config *config,
-                                  sbx_output_callback callback,
-                                  void *user_data,
-                                  sbx_free_callback free_user_data);
+sbx_status sbx_wasi_config_set_stderr(struct sbx_wasi_config *config,
+                                      sbx_output_callback callback,
+                                      void *user_data,
+                                      sbx_free_callback free_user_data);
 
 /**
  * Passes on at most `bytes` of stdout, and of stderr, per call (and per
  * load); the rest is dropped. 0 means no cap (the default).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
  */
-sbx_status sbx_wasi_config_output_limit(struct sbx_wasi_config *config, uint64_t bytes);
+sbx_status sbx_wasi_config_set_output_limit(struct sbx_wasi_config *config, uint64_t bytes);
+
+/**
+ * Checks what the adders record without checking: no empty preopen path,
+ * no empty env key or one containing '='. Returns SBX_STATUS_OK, or
+ * SBX_STATUS_INVALID_ARGUMENT for NULL or the first bad entry, with a
+ * message naming it in `*error_out` (may be NULL; the caller frees it with
+ * `sbx_error_free`). `sbx_host_new` and `sbx_load_module_with` run the same
+ * check on the configs they are given.
+ */
+sbx_status sbx_wasi_config_validate(const struct sbx_wasi_config *config,
+                                    struct sbx_error **error_out);
 
 /**
  * Compiles `wasm` (or takes it from the cache) without instantiating it,
@@ -1299,29 +1401,29 @@ void sbx_load_options_free(struct sbx_load_options *options);
  * The load's deadline: 0 for the host's load timeout, `SBX_TIMEOUT_NONE` for none.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-sbx_status sbx_load_options_timeout_ns(struct sbx_load_options *options, uint64_t timeout_ns);
+sbx_status sbx_load_options_set_timeout_ns(struct sbx_load_options *options, uint64_t timeout_ns);
 
 /**
  * A token that stops the load when triggered (NULL for none). The options
  * hold their own reference, so the token may be freed before them.
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
  */
-sbx_status sbx_load_options_cancel(struct sbx_load_options *options,
-                                   const struct sbx_cancel *cancel);
+sbx_status sbx_load_options_set_cancel(struct sbx_load_options *options,
+                                       const struct sbx_cancel *cancel);
 
 /**
  * Gives the module this WASI world (copied) instead of the host's; NULL
  * goes back to the host's. Enables WASI for the module even when the host
  * has none. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
  */
-sbx_status sbx_load_options_wasi(struct sbx_load_options *options,
-                                 const struct sbx_wasi_config *wasi);
+sbx_status sbx_load_options_set_wasi(struct sbx_load_options *options,
+                                     const struct sbx_wasi_config *wasi);
 
 /**
  * A value host functions read back with `sbx_caller_user_data` when this
  * module calls them. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
  */
-sbx_status sbx_load_options_user_data(struct sbx_load_options *options, uint64_t user_data);
+sbx_status sbx_load_options_set_user_data(struct sbx_load_options *options, uint64_t user_data);
 
 /**
  * A copy of `options`, or the defaults for NULL.

@@ -41,10 +41,6 @@ struct deleter {
   void operator()(T *p) const noexcept { Free(p); }
 };
 
-inline const std::uint8_t *bytes(std::string_view s) noexcept {
-  return reinterpret_cast<const std::uint8_t *>(s.data());
-}
-
 // For constructors: a NULL from sbx_*_new means allocation failed.
 template <class T>
 T *non_null(T *p) {
@@ -111,40 +107,46 @@ class wasi_config {
 
   wasi_config &preopen_dir(std::string_view host_dir,
                            std::string_view guest_dir, bool writable) {
-    check(sbx_wasi_config_preopen_dir(p_.get(), detail::bytes(host_dir),
-                                      host_dir.size(), detail::bytes(guest_dir),
-                                      guest_dir.size(), writable));
+    check(sbx_wasi_config_add_preopen_dir(p_.get(), host_dir.data(),
+                                          host_dir.size(), guest_dir.data(),
+                                          guest_dir.size(), writable));
     return *this;
   }
   wasi_config &env(std::string_view key, std::string_view value) {
-    check(sbx_wasi_config_env(p_.get(), detail::bytes(key), key.size(),
-                              detail::bytes(value), value.size()));
+    check(sbx_wasi_config_add_env(p_.get(), key.data(), key.size(),
+                                  value.data(), value.size()));
     return *this;
   }
   wasi_config &arg(std::string_view arg) {
-    check(sbx_wasi_config_arg(p_.get(), detail::bytes(arg), arg.size()));
+    check(sbx_wasi_config_add_arg(p_.get(), arg.data(), arg.size()));
     return *this;
   }
   // (stdin, stdout and stderr are macros of <cstdio>, hence the names.)
   wasi_config &stdin_bytes(const std::uint8_t *data, std::size_t len) {
-    check(sbx_wasi_config_stdin(p_.get(), data, len));
+    check(sbx_wasi_config_set_stdin(p_.get(), data, len));
     return *this;
   }
   wasi_config &stdout_callback(sbx_output_callback callback, void *user_data,
                                sbx_free_callback free_user_data) {
-    check(sbx_wasi_config_stdout(p_.get(), callback, user_data,
-                                 free_user_data));
+    check(sbx_wasi_config_set_stdout(p_.get(), callback, user_data,
+                                     free_user_data));
     return *this;
   }
   wasi_config &stderr_callback(sbx_output_callback callback, void *user_data,
                                sbx_free_callback free_user_data) {
-    check(sbx_wasi_config_stderr(p_.get(), callback, user_data,
-                                 free_user_data));
+    check(sbx_wasi_config_set_stderr(p_.get(), callback, user_data,
+                                     free_user_data));
     return *this;
   }
   wasi_config &output_limit(std::uint64_t bytes) {
-    check(sbx_wasi_config_output_limit(p_.get(), bytes));
+    check(sbx_wasi_config_set_output_limit(p_.get(), bytes));
     return *this;
+  }
+  // Throws what a host or load given this config would refuse it for.
+  void validate() const {
+    sbx_error *err = nullptr;
+    sbx_status st = sbx_wasi_config_validate(p_.get(), &err);
+    check(st, err);
   }
 
   sbx_wasi_config *get() const noexcept { return p_.get(); }
@@ -198,12 +200,19 @@ class config {
     return *this;
   }
   config &cache_dir(std::string_view dir) {
-    check(sbx_config_set_cache_dir(p_.get(), detail::bytes(dir), dir.size()));
+    check(sbx_config_set_cache_dir(p_.get(), dir.data(), dir.size()));
     return *this;
   }
   config &wasi(const wasi_config &w) {
     check(sbx_config_set_wasi(p_.get(), w.get()));
     return *this;
+  }
+  // Throws what host's constructor would refuse the config for (the
+  // setters record values unchecked).
+  void validate() const {
+    sbx_error *err = nullptr;
+    sbx_status st = sbx_config_validate(p_.get(), &err);
+    check(st, err);
   }
 
   sbx_config *get() const noexcept { return p_.get(); }
@@ -236,19 +245,20 @@ class load_options {
   load_options() : p_(detail::non_null(sbx_load_options_new())) {}
 
   load_options &timeout_ns(std::uint64_t ns) {
-    check(sbx_load_options_timeout_ns(p_.get(), ns));
+    check(sbx_load_options_set_timeout_ns(p_.get(), ns));
     return *this;
   }
   load_options &cancel(const sbx::cancel *token) {
-    check(sbx_load_options_cancel(p_.get(), token ? token->get() : nullptr));
+    check(sbx_load_options_set_cancel(p_.get(),
+                                      token ? token->get() : nullptr));
     return *this;
   }
   load_options &wasi(const wasi_config &w) {
-    check(sbx_load_options_wasi(p_.get(), w.get()));
+    check(sbx_load_options_set_wasi(p_.get(), w.get()));
     return *this;
   }
   load_options &user_data(std::uint64_t user_data) {
-    check(sbx_load_options_user_data(p_.get(), user_data));
+    check(sbx_load_options_set_user_data(p_.get(), user_data));
     return *this;
   }
 
@@ -277,7 +287,7 @@ class module {
     sbx_error *err = nullptr;
     // Call, then check: check() must see `err` after the call wrote it.
     sbx_status st = sbx_call_with_timeout(
-        p_.get(), detail::bytes(func), func.size(), params, params_len,
+        p_.get(), func.data(), func.size(), params, params_len,
         results, results_cap, &n, timeout_ns, token ? token->get() : nullptr,
         &err);
     check(st, err);
@@ -294,6 +304,13 @@ class module {
     results.resize(call(func, params.data(), params.size(), results.data(),
                         results.size(), timeout_ns, token));
     return results;
+  }
+
+  // Where its load found the compiled code (SBX_CACHE_SOURCE_*).
+  sbx_cache_source cache_source() const {
+    sbx_cache_source source = SBX_CACHE_SOURCE_COMPILED;
+    check(sbx_module_cache_source(p_.get(), &source));
+    return source;
   }
 
   void interrupt() const { check(sbx_module_interrupt(p_.get())); }
@@ -356,7 +373,7 @@ class host {
               const sbx::cancel *token = nullptr) const {
     sbx_module *m = nullptr;
     sbx_error *err = nullptr;
-    sbx_status st = sbx_load_module(p_.get(), detail::bytes(name), name.size(),
+    sbx_status st = sbx_load_module(p_.get(), name.data(), name.size(),
                                     wasm, wasm_len, timeout_ns,
                                     token ? token->get() : nullptr, &m, &err);
     check(st, err);
@@ -371,7 +388,7 @@ class host {
               const load_options &options) const {
     sbx_module *m = nullptr;
     sbx_error *err = nullptr;
-    sbx_status st = sbx_load_module_with(p_.get(), detail::bytes(name),
+    sbx_status st = sbx_load_module_with(p_.get(), name.data(),
                                          name.size(), wasm.data(), wasm.size(),
                                          options.get(), &m, &err);
     check(st, err);
@@ -389,8 +406,8 @@ class host {
                   "value types are bytes");
     sbx_error *err = nullptr;
     sbx_status st = sbx_host_define_func(
-        p_.get(), detail::bytes(module_name), module_name.size(),
-        detail::bytes(func_name), func_name.size(),
+        p_.get(), module_name.data(), module_name.size(),
+        func_name.data(), func_name.size(),
         reinterpret_cast<const std::uint8_t *>(params.data()), params.size(),
         reinterpret_cast<const std::uint8_t *>(results.data()), results.size(),
         callback, user_data, free_user_data, &err);

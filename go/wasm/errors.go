@@ -263,8 +263,8 @@ func newError(op string, ce cError, ctx context.Context, closed bool) error {
 	case statusInterrupted, statusHandleClosed:
 		if ce.status == statusInterrupted && ctx != nil {
 			if err := ctx.Err(); err != nil {
-				// The ctx's deadline and the library's (the same instant)
-				// race; either way the call ran out of time.
+				// ctx's deadline triggers the token too, and may beat the
+				// library's own deadline by a hair: still a timeout.
 				kind := ErrInterrupted
 				if err == context.DeadlineExceeded {
 					kind = ErrTimeout
@@ -279,6 +279,20 @@ func newError(op string, ce cError, ctx context.Context, closed bool) error {
 		}
 	}
 	return &Error{Op: op, Msg: ce.message, kind: kindOf(ce.status)}
+}
+
+// optionError is the library refusing a setting (INVALID_ARGUMENT from a
+// validating call): ErrInvalidOption with the library's message; any other
+// status maps as newError maps it.
+func optionError(op, what string, ce cError) error {
+	if ce.status != statusInvalidArgument {
+		return newError(op, ce, nil, false)
+	}
+	msg := ce.message
+	if what != "" {
+		msg = what + ": " + msg
+	}
+	return &Error{Op: op, Msg: msg, kind: ErrInvalidOption}
 }
 
 // ctxCauses is ctx.Err() plus its cause, when one was given and differs.

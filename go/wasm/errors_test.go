@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSentinelErrors(t *testing.T) {
@@ -120,30 +121,33 @@ func TestInvalidOptions(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrInvalidOption", name, err)
 		}
 	}
-	// Each message names the option and the exact range (the library's).
+	// Each message is the library's own (sbx_config_validate), naming the
+	// setting and its range.
 	for _, c := range []struct {
 		opt  Option
 		want string
 	}{
-		{WithMemoryLimit(64<<10 - 1), "WithMemoryLimit(65535): must be from 64 KiB to 4 GiB"},
-		{WithMemoryLimit(4<<30 + 1), "WithMemoryLimit(4294967297): must be from 64 KiB to 4 GiB"},
-		{WithTableElementsLimit(1 << 32), "WithTableElementsLimit(4294967296): must be from 1 to 4294967295"},
-		{WithMaxWasmStack(16<<10 - 1), "WithMaxWasmStack(16383): must be from 16 KiB to 4 MiB"},
-		{WithMaxWasmStack(4<<20 + 1), "WithMaxWasmStack(4194305): must be from 16 KiB to 4 MiB"},
-		{WithMaxModules(0), "WithMaxModules(0): must be from 1 to 4294967295"},
-		{WithMaxAbandonedCompiles(0), "WithMaxAbandonedCompiles(0): must be from 1 to 4294967295"},
+		{WithMemoryLimit(64<<10 - 1), "memory limit 65535 is outside 64 KiB..=4 GiB"},
+		{WithMemoryLimit(4<<30 + 1), "memory limit 4294967297 is outside 64 KiB..=4 GiB"},
+		{WithTableElementsLimit(1 << 32), "table elements limit must be 1..=2^32-1"},
+		{WithMaxWasmStack(16<<10 - 1), "max wasm stack 16383 is outside 16 KiB..=4 MiB"},
+		{WithMaxWasmStack(4<<20 + 1), "max wasm stack 4194305 is outside 16 KiB..=4 MiB"},
+		{WithMaxModules(0), "max modules must be at least 1"},
+		{WithMaxAbandonedCompiles(0), "max abandoned compiles must be at least 1: at 0 every compile would be refused"},
+		{WithMaxModules(-1), "WithMaxModules(-1): does not fit the library's uint32"},
+		{WithCompilationCache(""), `WithCompilationCache(""): the directory must not be empty`},
 	} {
 		if _, err := NewHost(c.opt); err == nil || err.Error() != "wasm: NewHost: "+c.want {
 			t.Errorf("err = %v, want %q", err, c.want)
 		}
 	}
-	// The first invalid option is the one reported.
-	_, err := NewHost(WithMemoryLimit(1), WithMaxModules(0))
-	if err == nil || !strings.Contains(err.Error(), "WithMemoryLimit") {
-		t.Errorf("err = %v, want the first invalid option", err)
+	// Several invalid settings: the library reports the first it checks.
+	_, err := NewHost(WithMaxModules(0), WithMemoryLimit(1))
+	if err == nil || err.Error() != "wasm: NewHost: memory limit 1 is outside 64 KiB..=4 GiB" {
+		t.Errorf("err = %v, want the memory limit", err)
 	}
 	_, err = NewHost(WithMaxModules(5000), WithPooling(true))
-	if !errors.Is(err, ErrInvalidOption) {
+	if !errors.Is(err, ErrInvalidOption) || err.Error() != "wasm: NewHost: a pooled host has at most 4096 slots, not 5000" {
 		t.Errorf("pool of 5000: err = %v, want ErrInvalidOption", err)
 	}
 	// Valid extremes and every option together.
@@ -336,5 +340,23 @@ func TestEncoding(t *testing.T) {
 	}
 	if DecodeI32(0xffffffff_ffffffff) != -1 || DecodeU32(1<<32|5) != 5 {
 		t.Error("decoding ignores the upper bits")
+	}
+}
+
+// A call the token stopped because ctx ended is a timeout when ctx's
+// deadline passed (the token can beat the library's own deadline), and an
+// interruption when ctx was cancelled.
+func TestInterruptedByContext(t *testing.T) {
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	err := newError("op", cError{status: statusInterrupted, message: "interrupted"}, expired, false)
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrInterrupted) {
+		t.Errorf("deadline: %v; want ErrTimeout wrapping DeadlineExceeded", err)
+	}
+	cancelled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	err = newError("op", cError{status: statusInterrupted, message: "interrupted"}, cancelled, false)
+	if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		t.Errorf("cancel: %v; want ErrInterrupted wrapping Canceled", err)
 	}
 }

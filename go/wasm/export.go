@@ -51,6 +51,5 @@ func sbxGoFreeSink(id C.uintptr_t) { outputSinks.remove(uint64(id), nil) }
 
 // setCallerError sets the message of a failing host call.
 func setCallerError(caller *C.sbx_caller, msg string) {
-	C.sbx_caller_set_error(caller, (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(msg))),
-		C.size_t(len(msg)))
+	C.sbx_caller_set_error(caller, stringPtr(msg), C.size_t(len(msg)))
 }

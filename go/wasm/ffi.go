@@ -111,8 +111,8 @@ func bytesPtr(b []byte) *C.uint8_t {
 func cAddr(p unsafe.Pointer) C.uintptr_t { return C.uintptr_t(uintptr(p)) }
 
 // stringPtr is the data pointer of s (no NUL; lengths travel separately).
-func stringPtr(s string) *C.uint8_t {
-	return (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(s)))
+func stringPtr(s string) *C.char {
+	return (*C.char)(unsafe.Pointer(unsafe.StringData(s)))
 }
 
 // cgoCrossing is the cheapest call into the library, the floor under every

@@ -45,10 +45,6 @@ func NewHost(opts ...Option) (*Host, error) {
 			opt(h)
 		}
 	}
-	if h.cfg.pooling && h.cfg.maxModules > maxPoolingModules {
-		h.cfg.fail("WithPooling(true) with WithMaxModules(%d): the pool holds at most %d modules",
-			h.cfg.maxModules, maxPoolingModules)
-	}
 	if h.cfg.err != nil {
 		return nil, h.cfg.err
 	}
@@ -59,34 +55,33 @@ func NewHost(opts ...Option) (*Host, error) {
 	}
 	defer C.sbx_config_free(cfg)
 	c := &h.cfg
+	// The setters are status-only and fail only for what Go never passes
+	// (a NULL config, a non-UTF-8 cache dir); sbx_config_validate then says
+	// what is wrong with the values.
 	set := func(option string, st C.sbx_status) {
 		if st != C.SBX_STATUS_OK {
-			c.fail("%s: rejected by the library (%s)", option, statusName(status(st)))
+			c.fail("%s: refused by the library (%s)", option, statusName(status(st)))
 		}
 	}
 	if c.fuel != 0 {
-		set(fmt.Sprintf("WithFuelLimit(%d)", c.fuel), C.sbx_config_set_fuel(cfg, C.uint64_t(c.fuel)))
+		set("WithFuelLimit", C.sbx_config_set_fuel(cfg, C.uint64_t(c.fuel)))
 	}
-	if c.memory != 0 {
-		set(fmt.Sprintf("WithMemoryLimit(%d)", c.memory), C.sbx_config_set_memory_limit(cfg, C.uint64_t(c.memory)))
+	if c.memory.set {
+		set("WithMemoryLimit", C.sbx_config_set_memory_limit(cfg, C.uint64_t(c.memory.v)))
 	}
-	if c.tableElems != 0 {
-		set(fmt.Sprintf("WithTableElementsLimit(%d)", c.tableElems),
-			C.sbx_config_set_table_elements_limit(cfg, C.uint64_t(c.tableElems)))
+	if c.tableElems.set {
+		set("WithTableElementsLimit", C.sbx_config_set_table_elements_limit(cfg, C.uint64_t(c.tableElems.v)))
 	}
-	if c.wasmStack != 0 {
-		set(fmt.Sprintf("WithMaxWasmStack(%d)", c.wasmStack), C.sbx_config_set_max_wasm_stack(cfg, C.uint64_t(c.wasmStack)))
+	if c.wasmStack.set {
+		set("WithMaxWasmStack", C.sbx_config_set_max_wasm_stack(cfg, C.uint64_t(c.wasmStack.v)))
 	}
-	if c.maxModules != 0 {
-		set(fmt.Sprintf("WithMaxModules(%d)", c.maxModules), C.sbx_config_set_max_modules(cfg, C.uint32_t(c.maxModules)))
+	if c.maxModules.set {
+		set("WithMaxModules", C.sbx_config_set_max_modules(cfg, C.uint32_t(c.maxModules.v)))
 	}
-	if c.maxAbandon != 0 {
-		set(fmt.Sprintf("WithMaxAbandonedCompiles(%d)", c.maxAbandon),
-			C.sbx_config_set_max_abandoned_compiles(cfg, C.uint32_t(c.maxAbandon)))
+	if c.maxAbandon.set {
+		set("WithMaxAbandonedCompiles", C.sbx_config_set_max_abandoned_compiles(cfg, C.uint32_t(c.maxAbandon.v)))
 	}
-	if c.pooling { // after max modules: the pool is sized by it
-		set("WithPooling(true)", C.sbx_config_set_pooling(cfg, C.bool(true)))
-	}
+	set("WithPooling", C.sbx_config_set_pooling(cfg, C.bool(c.pooling)))
 	if c.cacheDir != "" {
 		set(fmt.Sprintf("WithCompilationCache(%q)", c.cacheDir),
 			C.sbx_config_set_cache_dir(cfg, stringPtr(c.cacheDir), C.size_t(len(c.cacheDir))))
@@ -103,8 +98,11 @@ func NewHost(opts ...Option) (*Host, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-
 	var cerr *C.sbx_error
+	if st := C.sbx_config_validate(cfg, &cerr); st != C.SBX_STATUS_OK {
+		return nil, optionError("NewHost", "", takeError(st, cerr))
+	}
+
 	if st := C.sbx_host_new(cfg, &h.ptr, &cerr); st != C.SBX_STATUS_OK {
 		return nil, newError("NewHost", takeError(st, cerr), nil, false)
 	}
@@ -141,9 +139,6 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 			opt(&lc)
 		}
 	}
-	if lc.err != nil {
-		return nil, &Error{Op: op, Msg: lc.err.Error(), kind: ErrInvalidOption}
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -164,7 +159,7 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 		if err != nil {
 			return nil, &Error{Op: op, Msg: "WithModuleWASI: " + err.Error(), kind: ErrInvalidOption}
 		}
-		C.sbx_load_options_wasi(options, wc) // copies it
+		C.sbx_load_options_set_wasi(options, wc) // copies it
 		C.sbx_wasi_config_free(wc)
 	}
 	timeoutNs := timeoutNone
@@ -175,7 +170,7 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 		}
 		timeoutNs = uint64(left)
 	}
-	C.sbx_load_options_timeout_ns(options, C.uint64_t(timeoutNs))
+	C.sbx_load_options_set_timeout_ns(options, C.uint64_t(timeoutNs))
 
 	if h.closeStarted() {
 		return nil, closedError(op, "host")
@@ -205,8 +200,8 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 	}
 	h.loads[tok] = m
 	h.mu.Unlock()
-	C.sbx_load_options_cancel(options, tok)
-	C.sbx_load_options_user_data(options, C.uint64_t(m.id))
+	C.sbx_load_options_set_cancel(options, tok)
+	C.sbx_load_options_set_user_data(options, C.uint64_t(m.id))
 
 	var stop func() bool
 	var fired chan struct{}

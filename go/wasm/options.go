@@ -3,59 +3,53 @@ package wasm
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 )
 
 // Option configures a Host. Options record their value and NewHost checks
-// them; the first invalid one makes NewHost fail with ErrInvalidOption.
+// them; an invalid one makes NewHost fail with ErrInvalidOption.
 type Option func(*Host)
 
-// hostConfig is what the options recorded, applied by NewHost.
+// setting is an option's value and whether it was given: a given value,
+// whatever it is, goes to the library, which checks it.
+type setting[T any] struct {
+	v   T
+	set bool
+}
+
+func (s *setting[T]) put(v T) { s.v, s.set = v, true }
+
+// hostConfig is what the options recorded, applied by NewHost. The ranges
+// are the library's: sbx_config_validate checks them and its message is
+// the error's (the values are not checked here).
 type hostConfig struct {
 	execTimeout time.Duration
 	fuel        uint64
-	memory      uint64 // 0: the library default (256 MiB)
-	tableElems  uint64 // 0: the library default (10,000)
-	wasmStack   uint64 // 0: the library default (512 KiB)
-	maxModules  uint32 // 0: the library default (1,000)
-	maxAbandon  uint32 // 0: the library default (2)
+	memory      setting[uint64]
+	tableElems  setting[uint64]
+	wasmStack   setting[uint64]
+	maxModules  setting[uint32]
+	maxAbandon  setting[uint32]
 	pooling     bool
 	cacheDir    string
 	wasi        *WASIConfig
-	err         error // the first invalid option
-}
-
-// Ranges the library accepts (Limits::validate in src/limits.rs, as the
-// sbx_config_set_* comments in sbx.h state them). Its setters return only a
-// status, not its message, so the options check them here, where the error
-// can name the option and the range; every check and message uses these.
-const (
-	minMemoryLimit    = 64 << 10
-	maxMemoryLimit    = 4 << 30
-	minWasmStack      = 16 << 10
-	maxWasmStack      = 4 << 20
-	maxTableElements  = math.MaxUint32
-	maxCount          = math.MaxUint32 // modules, abandoned compiles: uint32 in C
-	maxPoolingModules = 4096
-)
-
-// sizeText is a byte count in the largest binary unit that divides it
-// exactly, e.g. "64 KiB".
-func sizeText(n uint64) string {
-	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for i < len(units)-1 && n != 0 && n%1024 == 0 {
-		n /= 1024
-		i++
-	}
-	return strconv.FormatUint(n, 10) + " " + units[i]
+	err         error // the first option that Go itself cannot pass on
 }
 
 func (c *hostConfig) fail(format string, args ...any) {
 	if c.err == nil {
 		c.err = &Error{Op: "NewHost", Msg: fmt.Sprintf(format, args...), kind: ErrInvalidOption}
 	}
+}
+
+// count passes an int option to the library's uint32; one that does not
+// fit is refused here, as the library cannot see it.
+func (c *hostConfig) count(option string, n int, to *setting[uint32]) {
+	if n < 0 || uint64(n) > math.MaxUint32 {
+		c.fail("%s(%d): does not fit the library's uint32", option, n)
+		return
+	}
+	to.put(uint32(n))
 }
 
 // WithExecTimeout bounds every CallWithTimeout on the host's modules: the
@@ -87,51 +81,27 @@ func WithFuelLimit(n uint64) Option {
 // inside the guest; a module whose initial memories together are larger fails
 // to load with ErrResourceLimit.
 func WithMemoryLimit(bytes uint64) Option {
-	return func(h *Host) {
-		if bytes < minMemoryLimit || bytes > maxMemoryLimit {
-			h.cfg.fail("WithMemoryLimit(%d): must be from %s to %s", bytes, sizeText(minMemoryLimit), sizeText(maxMemoryLimit))
-			return
-		}
-		h.cfg.memory = bytes
-	}
+	return func(h *Host) { h.cfg.memory.put(bytes) }
 }
 
 // WithTableElementsLimit caps the elements of each table, from 1 to 2^32-1
 // (default 10,000).
 func WithTableElementsLimit(n uint64) Option {
-	return func(h *Host) {
-		if n < 1 || n > maxTableElements {
-			h.cfg.fail("WithTableElementsLimit(%d): must be from 1 to %d", n, uint64(maxTableElements))
-			return
-		}
-		h.cfg.tableElems = n
-	}
+	return func(h *Host) { h.cfg.tableElems.put(n) }
 }
 
 // WithMaxWasmStack caps the native stack wasm code may use, in bytes, from
 // 16 KiB to 4 MiB (default 512 KiB); deeper recursion traps with
 // TrapStackOverflow.
 func WithMaxWasmStack(bytes uint64) Option {
-	return func(h *Host) {
-		if bytes < minWasmStack || bytes > maxWasmStack {
-			h.cfg.fail("WithMaxWasmStack(%d): must be from %s to %s", bytes, sizeText(minWasmStack), sizeText(maxWasmStack))
-			return
-		}
-		h.cfg.wasmStack = bytes
-	}
+	return func(h *Host) { h.cfg.wasmStack.put(bytes) }
 }
 
 // WithMaxModules caps how many modules the host holds at once (default
 // 1,000); a LoadModule past it fails with ErrInstanceLimit until a module
 // is closed. With WithPooling it is also the pool's size, at most 4,096.
 func WithMaxModules(n int) Option {
-	return func(h *Host) {
-		if n < 1 || uint64(n) > maxCount {
-			h.cfg.fail("WithMaxModules(%d): must be from 1 to %d", n, uint64(maxCount))
-			return
-		}
-		h.cfg.maxModules = uint32(n)
-	}
+	return func(h *Host) { h.cfg.count("WithMaxModules", n, &h.cfg.maxModules) }
 }
 
 // WithMaxAbandonedCompiles caps the compiles that keep running after their
@@ -141,13 +111,7 @@ func WithMaxModules(n int) Option {
 // a LoadModule that needs a compile (not one found in the cache) fails with
 // ErrInstanceLimit; retry later.
 func WithMaxAbandonedCompiles(n int) Option {
-	return func(h *Host) {
-		if n < 1 || uint64(n) > maxCount {
-			h.cfg.fail("WithMaxAbandonedCompiles(%d): must be from 1 to %d", n, uint64(maxCount))
-			return
-		}
-		h.cfg.maxAbandon = uint32(n)
-	}
+	return func(h *Host) { h.cfg.count("WithMaxAbandonedCompiles", n, &h.cfg.maxAbandon) }
 }
 
 // WithPooling turns Wasmtime's pooling allocator on or off (default off).

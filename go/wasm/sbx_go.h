@@ -24,7 +24,7 @@ typedef struct sbx_go_frame {
 // sbx_call_with_timeout with the params, results and error in `frame`. The
 // handles arrive as integers: they point to C memory, and cgo would
 // otherwise check each pointer argument of an opaque type on every call.
-static inline sbx_status sbx_go_call(uintptr_t module, const uint8_t *func, size_t func_len,
+static inline sbx_status sbx_go_call(uintptr_t module, const char *func, size_t func_len,
                                           uintptr_t frame_addr, size_t params_len, uint64_t timeout_ns,
                                           uintptr_t cancel) {
 	sbx_go_frame *frame = (sbx_go_frame *)frame_addr;
@@ -46,8 +46,8 @@ void sbx_go_free_sink(void *user_data);
 static inline uintptr_t sbx_go_thread(void) { return (uintptr_t)pthread_self(); }
 
 // sbx_host_define_func with the Go trampoline and registry id `id`.
-static inline sbx_status sbx_go_define_func(const sbx_host *host, const uint8_t *module_name, size_t module_name_len,
-                                                 const uint8_t *func_name, size_t func_name_len, const uint8_t *params,
+static inline sbx_status sbx_go_define_func(const sbx_host *host, const char *module_name, size_t module_name_len,
+                                                 const char *func_name, size_t func_name_len, const uint8_t *params,
                                                  size_t params_len, const uint8_t *results, size_t results_len,
                                                  uintptr_t id, sbx_error **error_out) {
 	return sbx_host_define_func(host, module_name, module_name_len, func_name, func_name_len, params, params_len,
@@ -57,8 +57,8 @@ static inline sbx_status sbx_go_define_func(const sbx_host *host, const uint8_t 
 // Sends stdout (stderr when `err`) to the Go writer registered as `id`.
 static inline sbx_status sbx_go_wasi_output(sbx_wasi_config *config, bool err, uintptr_t id) {
 	if (err)
-		return sbx_wasi_config_stderr(config, sbx_go_output_trampoline, (void *)id, sbx_go_free_sink);
-	return sbx_wasi_config_stdout(config, sbx_go_output_trampoline, (void *)id, sbx_go_free_sink);
+		return sbx_wasi_config_set_stderr(config, sbx_go_output_trampoline, (void *)id, sbx_go_free_sink);
+	return sbx_wasi_config_set_stdout(config, sbx_go_output_trampoline, (void *)id, sbx_go_free_sink);
 }
 
 // Caller memory access, refused unless on the thread running the host

@@ -5,11 +5,11 @@ import "C"
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // WASIConfig is the world a WASI (preview 1) module sees. The zero value
@@ -57,10 +57,6 @@ type Dir struct {
 // affected. cfg.Stdin is read by NewHost.
 func WithWASI(cfg WASIConfig) Option {
 	return func(h *Host) {
-		if err := cfg.check(); err != nil {
-			h.cfg.fail("WithWASI: %v", err)
-			return
-		}
 		c := cfg
 		h.cfg.wasi = &c
 	}
@@ -71,7 +67,6 @@ type LoadOption func(*loadConfig)
 
 type loadConfig struct {
 	wasi *WASIConfig
-	err  error
 }
 
 // WithModuleWASI gives the module this WASI world instead of the host's
@@ -79,47 +74,24 @@ type loadConfig struct {
 // cfg.Stdin is read by LoadModule.
 func WithModuleWASI(cfg WASIConfig) LoadOption {
 	return func(l *loadConfig) {
-		if err := cfg.check(); err != nil {
-			if l.err == nil {
-				l.err = fmt.Errorf("WithModuleWASI: %v", err)
-			}
-			return
-		}
 		c := cfg
 		l.wasi = &c
 	}
 }
 
-// check validates what the library would reject, so that the error names it.
-func (cfg *WASIConfig) check() error {
-	for _, d := range cfg.Dirs {
-		if d.HostPath == "" {
-			return fmt.Errorf("Dir{GuestPath: %q}: HostPath is empty", d.GuestPath)
-		}
-		if !utf8.ValidString(d.HostPath) || !utf8.ValidString(d.GuestPath) {
-			return fmt.Errorf("Dir{HostPath: %q, GuestPath: %q}: paths must be UTF-8", d.HostPath, d.GuestPath)
-		}
-	}
+// build makes the C config; the caller frees it with sbx_wasi_config_free
+// (the functions that take it copy it). Stdin is read here. What the
+// library refuses, sbx_wasi_config_validate explains; Go checks only what
+// it cannot pass on (an Env entry without '=', a negative OutputLimit).
+func (cfg *WASIConfig) build() (*C.sbx_wasi_config, error) {
 	for _, kv := range cfg.Env {
-		key, _, ok := strings.Cut(kv, "=")
-		if !ok || key == "" || !utf8.ValidString(kv) {
-			return fmt.Errorf("entry %q of Env: want KEY=value (UTF-8, non-empty KEY)", kv)
-		}
-	}
-	for _, a := range cfg.Args {
-		if !utf8.ValidString(a) {
-			return fmt.Errorf("entry %q of Args: not UTF-8", a)
+		if !strings.Contains(kv, "=") {
+			return nil, fmt.Errorf("entry %q of Env: want KEY=value", kv)
 		}
 	}
 	if cfg.OutputLimit < 0 {
-		return fmt.Errorf("OutputLimit %d: must not be negative", cfg.OutputLimit)
+		return nil, fmt.Errorf("OutputLimit %d: must not be negative", cfg.OutputLimit)
 	}
-	return nil
-}
-
-// build makes the C config; the caller frees it with sbx_wasi_config_free
-// (the functions that take it copy it). Stdin is read here.
-func (cfg *WASIConfig) build() (*C.sbx_wasi_config, error) {
 	var stdin []byte
 	if cfg.Stdin != nil {
 		var err error
@@ -132,9 +104,10 @@ func (cfg *WASIConfig) build() (*C.sbx_wasi_config, error) {
 		return nil, fmt.Errorf("cannot allocate a WASI config")
 	}
 	var err error
+	// The setters are status-only: they refuse only bad UTF-8 here.
 	set := func(what string, st C.sbx_status) {
 		if st != C.SBX_STATUS_OK && err == nil {
-			err = fmt.Errorf("%s: rejected by the library (%s)", what, statusName(status(st)))
+			err = fmt.Errorf("%s: refused by the library (%s)", what, statusName(status(st)))
 		}
 	}
 	for _, d := range cfg.Dirs {
@@ -142,18 +115,18 @@ func (cfg *WASIConfig) build() (*C.sbx_wasi_config, error) {
 		if guest == "" {
 			guest = d.HostPath
 		}
-		set(fmt.Sprintf("Dir{%q, %q}", d.HostPath, guest), C.sbx_wasi_config_preopen_dir(wc,
+		set(fmt.Sprintf("Dir{%q, %q}", d.HostPath, guest), C.sbx_wasi_config_add_preopen_dir(wc,
 			stringPtr(d.HostPath), C.size_t(len(d.HostPath)), stringPtr(guest), C.size_t(len(guest)), C.bool(d.Writable)))
 	}
 	for _, kv := range cfg.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		set(fmt.Sprintf("Env %q", kv), C.sbx_wasi_config_env(wc, stringPtr(k), C.size_t(len(k)), stringPtr(v), C.size_t(len(v))))
+		set(fmt.Sprintf("Env %q", kv), C.sbx_wasi_config_add_env(wc, stringPtr(k), C.size_t(len(k)), stringPtr(v), C.size_t(len(v))))
 	}
 	for _, a := range cfg.Args {
-		set(fmt.Sprintf("Args %q", a), C.sbx_wasi_config_arg(wc, stringPtr(a), C.size_t(len(a))))
+		set(fmt.Sprintf("Args %q", a), C.sbx_wasi_config_add_arg(wc, stringPtr(a), C.size_t(len(a))))
 	}
 	if len(stdin) > 0 {
-		set("Stdin", C.sbx_wasi_config_stdin(wc, bytesPtr(stdin), C.size_t(len(stdin))))
+		set("Stdin", C.sbx_wasi_config_set_stdin(wc, bytesPtr(stdin), C.size_t(len(stdin))))
 	}
 	// A sink's registry entry is dropped by the library's free callback,
 	// once the last copy of the config is gone (or right away on failure).
@@ -164,7 +137,13 @@ func (cfg *WASIConfig) build() (*C.sbx_wasi_config, error) {
 		set("Stderr", C.sbx_go_wasi_output(wc, true, C.uintptr_t(newOutputSink(cfg.Stderr))))
 	}
 	if cfg.OutputLimit > 0 {
-		set("OutputLimit", C.sbx_wasi_config_output_limit(wc, C.uint64_t(cfg.OutputLimit)))
+		set("OutputLimit", C.sbx_wasi_config_set_output_limit(wc, C.uint64_t(cfg.OutputLimit)))
+	}
+	if err == nil {
+		var cerr *C.sbx_error
+		if st := C.sbx_wasi_config_validate(wc, &cerr); st != C.SBX_STATUS_OK {
+			err = errors.New(takeError(st, cerr).message)
+		}
 	}
 	if err != nil {
 		C.sbx_wasi_config_free(wc)

@@ -332,19 +332,27 @@ type errReader struct{}
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("stdin broke") }
 
 func TestWASIConfigValidation(t *testing.T) {
-	for _, cfg := range []WASIConfig{
-		{Env: []string{"NOEQUALS"}},
-		{Env: []string{"=value"}},
-		{Dirs: []Dir{{GuestPath: "/data"}}},
-		{OutputLimit: -1},
-		{Args: []string{"\xff"}},
+	// The messages are the library's (sbx_wasi_config_validate, or the
+	// status of a setter that refused bad UTF-8), except for what Go cannot
+	// pass on: an Env entry without '=' and a negative OutputLimit.
+	for _, c := range []struct {
+		cfg  WASIConfig
+		want string
+	}{
+		{WASIConfig{Env: []string{"NOEQUALS"}}, `entry "NOEQUALS" of Env: want KEY=value`},
+		{WASIConfig{Env: []string{"=value"}}, `wasi config: env key "" must be non-empty and contain no '='`},
+		{WASIConfig{Dirs: []Dir{{GuestPath: "/data"}}}, `wasi config: preopen "" as "/data": paths must not be empty`},
+		{WASIConfig{OutputLimit: -1}, "OutputLimit -1: must not be negative"},
+		{WASIConfig{Args: []string{"\xff"}}, `Args "\xff": refused by the library (SBX_STATUS_INVALID_ARGUMENT)`},
 	} {
-		if _, err := NewHost(WithWASI(cfg)); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "WithWASI") {
-			t.Errorf("WithWASI(%+v): %v; want ErrInvalidOption", cfg, err)
+		_, err := NewHost(WithWASI(c.cfg))
+		if !errors.Is(err, ErrInvalidOption) || err.Error() != "wasm: NewHost: WithWASI: "+c.want {
+			t.Errorf("WithWASI(%+v): %v; want ErrInvalidOption and %q", c.cfg, err, c.want)
 		}
 		h := newHost(t)
-		if _, err := h.LoadModule(context.Background(), "hello", wasiFixture(t, "hello"), WithModuleWASI(cfg)); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "WithModuleWASI") {
-			t.Errorf("WithModuleWASI(%+v): %v; want ErrInvalidOption", cfg, err)
+		_, err = h.LoadModule(context.Background(), "hello", wasiFixture(t, "hello"), WithModuleWASI(c.cfg))
+		if !errors.Is(err, ErrInvalidOption) || !strings.HasSuffix(err.Error(), ": WithModuleWASI: "+c.want) {
+			t.Errorf("WithModuleWASI(%+v): %v; want ErrInvalidOption and %q", c.cfg, err, c.want)
 		}
 	}
 	h := newHost(t)

@@ -4,9 +4,9 @@ use super::cancel::sbx_cancel;
 use super::castable::{from_handle, handle, into_handle, optional_handle, Castable};
 use super::host::sbx_host;
 use super::load_options::{self, sbx_load_options};
-use super::module::{describe_function, sbx_function_info, sbx_module, ModuleHandle};
+use super::module::{sbx_function_info, sbx_module, FunctionEntry, ModuleHandle};
 use super::{bytes, guarded, guarded_status, out, sbx_error, text, timeout};
-use crate::{CompiledModule, Error, Signature, Status};
+use crate::{CacheSource, CompiledModule, Status};
 use std::ffi::c_char;
 
 /// A compiled module: code compiled once (or found in the cache), ready to
@@ -20,7 +20,9 @@ pub struct sbx_compiled {
 /// A compiled module with the C copies of its export names.
 pub(crate) struct CompiledHandle {
     compiled: CompiledModule,
-    functions: Box<[(Box<[u8]>, Signature)]>,
+    functions: Box<[FunctionEntry]>,
+    /// Where the compile found its code; its instances report it too.
+    source: CacheSource,
 }
 
 impl Castable for sbx_compiled {
@@ -58,15 +60,12 @@ pub extern "C" fn sbx_compile(
         let host = handle(host)?;
         let wasm = bytes(wasm, wasm_len, "wasm")?;
         let slot = out(compiled_out, "compiled_out")?;
-        let (compiled, _) = host.compile(wasm, timeout(timeout_ns), optional_handle(cancel)?)?;
-        let functions = compiled
-            .exported_functions()
-            .into_iter()
-            .map(|(name, sig)| (super::module::nul_terminated(&name), sig))
-            .collect();
+        let (compiled, source) =
+            host.compile(wasm, timeout(timeout_ns), optional_handle(cancel)?)?;
         slot.write(into_handle(CompiledHandle {
+            functions: FunctionEntry::all(compiled.exported_functions()),
             compiled,
-            functions,
+            source,
         }));
         Ok(())
     })
@@ -97,7 +96,7 @@ pub extern "C" fn sbx_compiled_instantiate(
         let options = load_options::read(options)?;
         let slot = out(module_out, "module_out")?;
         let module = compiled.compiled.instantiate(name, &options)?;
-        slot.write(into_handle(ModuleHandle::new(module)));
+        slot.write(into_handle(ModuleHandle::new(module, compiled.source)));
         Ok(())
     })
 }
@@ -130,11 +129,7 @@ pub extern "C" fn sbx_compiled_function_at(
     guarded_status(|| {
         let compiled = handle(compiled)?;
         let slot = out(info_out, "info_out")?;
-        let (name, signature) = compiled
-            .functions
-            .get(index)
-            .ok_or_else(|| Error::invalid(format!("function index {index} is past the count")))?;
-        slot.write(describe_function(name, signature));
+        slot.write(FunctionEntry::describe(&compiled.functions, index)?);
         Ok(())
     })
 }

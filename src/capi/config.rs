@@ -1,12 +1,13 @@
 //! `sbx_config`: the settings of a host, built with setters so that new
 //! settings never change the layout of anything a caller compiled against.
 
-use super::castable::{from_handle, handle_mut, into_handle, optional_handle, Castable};
+use super::castable::{from_handle, handle, handle_mut, into_handle, optional_handle, Castable};
 use super::wasi_config::{self, sbx_wasi_config};
-use super::{guarded_status, guarded_value, optional_duration, text};
+use super::{guarded, guarded_status, guarded_value, optional_duration, sbx_error, text};
 use crate::HostConfig;
 use crate::Result;
 use crate::Status;
+use std::ffi::c_char;
 use std::path::PathBuf;
 
 /// Host settings. Created by `sbx_config_new`, owned by the caller, freed
@@ -40,22 +41,16 @@ pub extern "C" fn sbx_config_free(config: *mut sbx_config) {
     })
 }
 
-/// Applies one change to a config, validating the whole set so that a bad
-/// value is reported by the setter that introduced it.
+/// Applies one change to a config. Ranges are not checked here but by
+/// `validate`, which can say what is wrong (a setter is status-only).
 fn update(config: *mut sbx_config, change: impl FnOnce(&mut HostConfig) -> Result<()>) -> Status {
-    guarded_status(|| {
-        let config = handle_mut(config)?;
-        let mut next = config.clone();
-        change(&mut next)?;
-        next.limits.validate()?;
-        *config = next;
-        Ok(())
-    })
+    guarded_status(|| change(handle_mut(config)?))
 }
 
 /// The default deadline of each call, in nanoseconds; 0 (the default) means
 /// none. A call can override it.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_exec_timeout_ns(
     config: *mut sbx_config,
@@ -71,7 +66,8 @@ pub extern "C" fn sbx_config_set_exec_timeout_ns(
 /// nanoseconds; 0 (the default) means none. A load can override it. A
 /// compile cut short keeps running in the background; see
 /// `sbx_config_set_max_abandoned_compiles`.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_load_timeout_ns(
     config: *mut sbx_config,
@@ -89,7 +85,8 @@ pub extern "C" fn sbx_config_set_load_timeout_ns(
 /// are larger fails to load with SBX_STATUS_RESOURCE_LIMIT. Memory comes in
 /// 64 KiB pages, so a limit that is not a multiple of 64 KiB allows the whole
 /// pages below it: 100 KiB allows one page, not two.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config; `sbx_config_validate` (and `sbx_host_new`) check the range.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_memory_limit(config: *mut sbx_config, bytes: u64) -> Status {
     update(config, |c| {
@@ -103,9 +100,10 @@ pub extern "C" fn sbx_config_set_memory_limit(config: *mut sbx_config, bytes: u6
 /// grow, pooled or not: `memory.grow` past it returns -1 inside the guest,
 /// and a load, instantiation or reset that would pass it fails with
 /// SBX_STATUS_RESOURCE_LIMIT naming the budget. The per-module limit still
-/// applies. Closing a module gives its bytes back.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or a
-/// budget below 64 KiB.
+/// applies. Closing a module gives its bytes back. A budget below 64 KiB
+/// is refused by `sbx_config_validate` and `sbx_host_new`.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_host_memory_limit(config: *mut sbx_config, bytes: u64) -> Status {
     update(config, |c| {
@@ -118,7 +116,8 @@ pub extern "C" fn sbx_config_set_host_memory_limit(config: *mut sbx_config, byte
 /// all the module's tables. `table.grow` past it returns -1 inside the
 /// guest; a module whose initial tables together are larger fails to load
 /// with SBX_STATUS_RESOURCE_LIMIT.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config; `sbx_config_validate` (and `sbx_host_new`) check the range.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_table_elements_limit(
     config: *mut sbx_config,
@@ -133,7 +132,8 @@ pub extern "C" fn sbx_config_set_table_elements_limit(
 /// Native stack that wasm may use, in bytes, 16 KiB to 4 MiB (default
 /// 512 KiB); deeper recursion traps with SBX_TRAP_CODE_STACK_OVERFLOW. The
 /// calling thread needs this much stack plus about 256 KiB.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config; `sbx_config_validate` (and `sbx_host_new`) check the range.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_max_wasm_stack(config: *mut sbx_config, bytes: u64) -> Status {
     update(config, |c| {
@@ -145,7 +145,8 @@ pub extern "C" fn sbx_config_set_max_wasm_stack(config: *mut sbx_config, bytes: 
 /// Modules loaded at once per host, at least 1 (default 1,000); with pooling,
 /// the pool's slot count, at most 4,096. A load past it fails with
 /// SBX_STATUS_INSTANCE_LIMIT; closing a module frees its slot.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or out of range.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config; `sbx_config_validate` (and `sbx_host_new`) check the range.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_max_modules(config: *mut sbx_config, modules: u32) -> Status {
     update(config, |c| {
@@ -161,7 +162,8 @@ pub extern "C" fn sbx_config_set_max_modules(config: *mut sbx_config, modules: u
 /// (it is never cached). While this many such compiles run, a load that
 /// needs a compile (not one found in the cache) fails with
 /// SBX_STATUS_INSTANCE_LIMIT, whose message names this setting; retry later.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or 0.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config; `sbx_config_validate` (and `sbx_host_new`) refuse 0.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_max_abandoned_compiles(
     config: *mut sbx_config,
@@ -176,7 +178,8 @@ pub extern "C" fn sbx_config_set_max_abandoned_compiles(
 /// Fuel per call (and per start function); 0 (the default) turns metering
 /// off. Each call starts with this budget; running out fails the call with
 /// SBX_STATUS_FUEL_EXHAUSTED. Roughly one unit per wasm instruction.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_fuel(config: *mut sbx_config, fuel_per_call: u64) -> Status {
     update(config, |c| {
@@ -190,8 +193,9 @@ pub extern "C" fn sbx_config_set_fuel(config: *mut sbx_config, fuel_per_call: u6
 /// memory) and makes instantiation several times faster. Each slot holds one
 /// memory and one table: a module that defines more fails to load with
 /// SBX_STATUS_RESOURCE_LIMIT.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or when
-/// max_modules is above the pool's 4,096 slots.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config; `sbx_config_validate` (and `sbx_host_new`) refuse pooling
+/// with max_modules above the pool's 4,096 slots.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_pooling(config: *mut sbx_config, enabled: bool) -> Status {
     update(config, |c| {
@@ -211,12 +215,13 @@ pub extern "C" fn sbx_config_set_pooling(config: *mut sbx_config, enabled: bool)
 /// never following a symlink and never blocking: anything else in a cache
 /// file's place (a FIFO, a directory, a device) is a miss and the module is
 /// compiled afresh.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config, a
-/// NULL path with a non-zero length, or a path that is not UTF-8.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config, a NULL path with a non-zero length, or a path that is not
+/// UTF-8.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_cache_dir(
     config: *mut sbx_config,
-    path: *const u8,
+    path: *const c_char,
     path_len: usize,
 ) -> Status {
     update(config, |c| {
@@ -229,7 +234,10 @@ pub extern "C" fn sbx_config_set_cache_dir(
 /// Enables WASI for every module of the host with a copy of `wasi` (NULL
 /// disables it, the default). Without it, a module that imports WASI fails
 /// to load with SBX_STATUS_LINK_ERROR, unless its load options give one.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
+/// The copy is checked as `sbx_wasi_config_validate` checks it by
+/// `sbx_config_validate` and `sbx_host_new`.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a
+/// NULL config.
 #[no_mangle]
 pub extern "C" fn sbx_config_set_wasi(
     config: *mut sbx_config,
@@ -239,6 +247,26 @@ pub extern "C" fn sbx_config_set_wasi(
         c.wasi = wasi_config::read(wasi)?;
         Ok(())
     })
+}
+
+/// Checks the whole config as `sbx_host_new` will: every limit in its range
+/// (as each setter's comment gives it), pooling with at most 4,096 modules,
+/// and the WASI config as `sbx_wasi_config_validate` checks it. Returns
+/// SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or the first bad
+/// setting, with a message naming it and its range in `*error_out` (may be
+/// NULL; the caller frees it with `sbx_error_free`).
+#[no_mangle]
+pub extern "C" fn sbx_config_validate(
+    config: *const sbx_config,
+    error_out: *mut *mut sbx_error,
+) -> Status {
+    guarded(error_out, || validate(handle(config)?))
+}
+
+/// The check of `sbx_config_validate`.
+pub(crate) fn validate(config: &HostConfig) -> Result<()> {
+    config.limits.validate()?;
+    config.wasi.as_ref().map_or(Ok(()), wasi_config::validate)
 }
 
 /// A copy of `config`, or the defaults for NULL.

@@ -4,7 +4,7 @@
 use super::castable::{from_handle, handle, into_handle, Castable};
 use super::{guarded_status, guarded_value, out};
 use crate::{Error, Status, TrapCode};
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
 use std::sync::LazyLock;
 
 /// The details of one failure: status, message, trap code, backtrace.
@@ -111,42 +111,46 @@ pub extern "C" fn sbx_error_exit_code(error: *const sbx_error, code_out: *mut i3
     })
 }
 
+/// NUL-terminated copies of the names `name` gives the values 0..=255 that
+/// it knows: the C side of `Status::name` and `TrapCode::name`, built once.
+/// Status values stay below 100 (see the blocks in src/error.rs), and
+/// tests/status_tables.rs holds the header's values below 256.
+fn name_table(name: impl Fn(u8) -> Option<&'static str>) -> Box<[Option<CString>]> {
+    (0..=u8::MAX)
+        .map(|v| name(v).map(|n| CString::new(n).expect("names have no NUL")))
+        .collect()
+}
+
+static STATUS_NAMES: LazyLock<Box<[Option<CString>]>> =
+    LazyLock::new(|| name_table(|v| Status::from_u32(v.into()).map(Status::name)));
+
+static TRAP_CODE_NAMES: LazyLock<Box<[Option<CString>]>> =
+    LazyLock::new(|| name_table(|v| TrapCode::from_u8(v).map(TrapCode::name)));
+
+/// The name for `value` in `table`, or `unknown`.
+fn lookup(table: &'static [Option<CString>], value: u32, unknown: &'static CStr) -> *const c_char {
+    usize::try_from(value)
+        .ok()
+        .and_then(|i| table.get(i))
+        .and_then(Option::as_deref)
+        .unwrap_or(unknown)
+        .as_ptr()
+}
+
 /// The name of a status, e.g. "SBX_STATUS_TIMEOUT", or "SBX_STATUS_UNKNOWN"
 /// for a value this library does not define. Static; never NULL.
 #[no_mangle]
 pub extern "C" fn sbx_status_name(status: u32) -> *const c_char {
-    static UNKNOWN: &[u8] = b"SBX_STATUS_UNKNOWN\0";
-    guarded_value(UNKNOWN.as_ptr().cast(), || {
-        Status::from_u32(status).map_or(UNKNOWN.as_ptr().cast(), |s| {
-            c_name(&STATUS_NAMES, s as usize)
-        })
-    })
+    const UNKNOWN: &CStr = c"SBX_STATUS_UNKNOWN";
+    guarded_value(UNKNOWN.as_ptr(), || lookup(&STATUS_NAMES, status, UNKNOWN))
 }
 
 /// A short description of a trap code, e.g. "integer divide by zero", or
 /// "unknown" for a value this library does not define. Static; never NULL.
 #[no_mangle]
 pub extern "C" fn sbx_trap_code_name(code: u8) -> *const c_char {
-    static UNKNOWN: &[u8] = b"unknown\0";
-    guarded_value(UNKNOWN.as_ptr().cast(), || {
-        TrapCode::from_u8(code).map_or(UNKNOWN.as_ptr().cast(), |t| c_name(&TRAP_NAMES, t as usize))
+    const UNKNOWN: &CStr = c"unknown";
+    guarded_value(UNKNOWN.as_ptr(), || {
+        lookup(&TRAP_CODE_NAMES, code.into(), UNKNOWN)
     })
-}
-
-/// NUL-terminated copies of the core's names, indexed by value.
-type Names = LazyLock<Vec<Option<CString>>>;
-
-static STATUS_NAMES: Names = LazyLock::new(|| names(Status::ALL.map(|s| (s as usize, s.name()))));
-static TRAP_NAMES: Names = LazyLock::new(|| names(TrapCode::ALL.map(|t| (t as usize, t.name()))));
-
-fn names<const N: usize>(all: [(usize, &'static str); N]) -> Vec<Option<CString>> {
-    let mut table = vec![None; all.iter().map(|(v, _)| v + 1).max().unwrap_or(0)];
-    for (value, name) in all {
-        table[value] = Some(CString::new(name).expect("names have no NUL"));
-    }
-    table
-}
-
-fn c_name(table: &Names, value: usize) -> *const c_char {
-    table[value].as_ref().expect("a defined value").as_ptr()
 }

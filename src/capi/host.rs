@@ -21,7 +21,8 @@ impl Castable for sbx_host {
 /// Creates a host from `config` (NULL for the defaults; copied, so it may be
 /// freed right after). On success writes a new host to `*host_out`, owned by
 /// the caller and freed with `sbx_close`.
-/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for a NULL `host_out`;
+/// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for a NULL `host_out`
+/// or a config `sbx_config_validate` refuses (with the same message);
 /// SBX_STATUS_IO when the cache directory cannot be created;
 /// SBX_STATUS_INTERNAL if the engine cannot be created.
 /// On failure, if `error_out` is not NULL, writes an error the caller frees
@@ -34,7 +35,9 @@ pub extern "C" fn sbx_host_new(
 ) -> Status {
     guarded(error_out, || {
         let slot = out(host_out, "host_out")?;
-        let host = Host::new(config::read(config)?)?;
+        let config = config::read(config)?;
+        config::validate(&config)?;
+        let host = Host::new(config)?;
         slot.write(into_handle(host));
         Ok(())
     })

@@ -10,7 +10,7 @@ use super::{
 use crate::ValueType;
 use crate::{Caller, HostFuncError};
 use crate::{Error, Result, Status};
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 /// The module calling a host function. Valid only during the callback
@@ -71,9 +71,9 @@ fn value_types(types: &[u8], what: &str) -> Result<Vec<ValueType>> {
 #[no_mangle]
 pub extern "C" fn sbx_host_define_func(
     host: *const sbx_host,
-    module_name: *const u8,
+    module_name: *const c_char,
     module_name_len: usize,
-    func_name: *const u8,
+    func_name: *const c_char,
     func_name_len: usize,
     params: *const u8,
     params_len: usize,
@@ -164,7 +164,7 @@ pub extern "C" fn sbx_caller_memory_write(
 }
 
 /// Writes the user data the calling module was loaded with
-/// (`sbx_load_options_user_data`; 0 by default).
+/// (`sbx_load_options_set_user_data`; 0 by default).
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
 #[no_mangle]
 pub extern "C" fn sbx_caller_user_data(
@@ -203,12 +203,13 @@ pub extern "C" fn sbx_caller_time_left(caller_ptr: *mut sbx_caller, ns_out: *mut
 #[no_mangle]
 pub extern "C" fn sbx_caller_set_error(
     caller_ptr: *mut sbx_caller,
-    message: *const u8,
+    message: *const c_char,
     len: usize,
 ) -> Status {
     guarded_status(|| {
         let ctx = lent_mut(caller_ptr)?;
-        ctx.error = Some(String::from_utf8_lossy(bytes(message, len, "message")?).into_owned());
+        ctx.error =
+            Some(String::from_utf8_lossy(bytes(message.cast(), len, "message")?).into_owned());
         Ok(())
     })
 }

@@ -38,7 +38,7 @@ pub extern "C" fn sbx_load_options_free(options: *mut sbx_load_options) {
 /// The load's deadline: 0 for the host's load timeout, `SBX_TIMEOUT_NONE` for none.
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
 #[no_mangle]
-pub extern "C" fn sbx_load_options_timeout_ns(
+pub extern "C" fn sbx_load_options_set_timeout_ns(
     options: *mut sbx_load_options,
     timeout_ns: u64,
 ) -> Status {
@@ -52,7 +52,7 @@ pub extern "C" fn sbx_load_options_timeout_ns(
 /// hold their own reference, so the token may be freed before them.
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
 #[no_mangle]
-pub extern "C" fn sbx_load_options_cancel(
+pub extern "C" fn sbx_load_options_set_cancel(
     options: *mut sbx_load_options,
     cancel: *const sbx_cancel,
 ) -> Status {
@@ -67,7 +67,7 @@ pub extern "C" fn sbx_load_options_cancel(
 /// goes back to the host's. Enables WASI for the module even when the host
 /// has none. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL options.
 #[no_mangle]
-pub extern "C" fn sbx_load_options_wasi(
+pub extern "C" fn sbx_load_options_set_wasi(
     options: *mut sbx_load_options,
     wasi: *const sbx_wasi_config,
 ) -> Status {
@@ -80,7 +80,7 @@ pub extern "C" fn sbx_load_options_wasi(
 /// A value host functions read back with `sbx_caller_user_data` when this
 /// module calls them. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
 #[no_mangle]
-pub extern "C" fn sbx_load_options_user_data(
+pub extern "C" fn sbx_load_options_set_user_data(
     options: *mut sbx_load_options,
     user_data: u64,
 ) -> Status {

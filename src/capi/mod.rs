@@ -54,6 +54,7 @@ pub use wasi_config::*;
 
 use crate::Timeout;
 use crate::{Error, Result, Status};
+use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -147,9 +148,10 @@ pub(crate) fn slice_mut<'a, T>(ptr: *mut T, len: usize, what: &str) -> Result<&'
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
-/// UTF-8 text from a pointer and a length.
-pub(crate) fn text<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a str> {
-    std::str::from_utf8(bytes(ptr, len, what)?)
+/// UTF-8 text from a pointer and a length (names and paths, which C passes
+/// as `const char *` so that string literals need no cast).
+pub(crate) fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> Result<&'a str> {
+    std::str::from_utf8(bytes(ptr.cast(), len, what)?)
         .map_err(|_| Error::invalid(format!("{what} is not UTF-8")))
 }
 

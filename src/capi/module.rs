@@ -4,16 +4,19 @@ use super::cancel::sbx_cancel;
 use super::castable::{from_handle, handle, into_handle, optional_handle, Castable};
 use super::host::sbx_host;
 use super::load_options::{self, sbx_load_options};
+use super::wasi_config;
 use super::{
     bytes, guarded, guarded_status, guarded_value, out, sbx_error, slice, slice_mut, text, timeout,
 };
-use crate::Module;
-use crate::{Error, Status};
+use crate::{CacheSource, Error, LoadOptions, Module, Signature, Status, ValueType};
+use std::ffi::c_char;
 
 /// A loaded module with its own memory, globals and instance.
-/// Created by `sbx_load_module`, owned by the caller, freed by
-/// `sbx_module_free`. Safe to use from several threads at once: calls are
-/// serialized per module, and calls on different modules run in parallel.
+/// Created by `sbx_load_module` or `sbx_load_module_with`, owned by the
+/// caller, closed by `sbx_module_close` (or `sbx_close` of its host) and
+/// freed by `sbx_module_free` (which closes it if still open). Safe to use
+/// from several threads at once: calls are serialized per module, and calls
+/// on different modules run in parallel.
 pub struct sbx_module {
     _private: [u8; 0],
 }
@@ -23,23 +26,71 @@ impl Castable for sbx_module {
     const WHAT: &'static str = "module";
 }
 
-/// A module with the C copies of its name and exports, built once at load
-/// so that the pointers C is given stay valid until `sbx_module_free`.
+/// What an `sbx_module` points to: the module, and the C copies of what C
+/// may borrow from it, made once at load so that they outlive a close.
 pub(crate) struct ModuleHandle {
     module: Module,
-    c_name: Box<[u8]>,
-    functions: Box<[(Box<[u8]>, crate::Signature)]>,
+    /// The name's bytes and a NUL.
+    name: Box<[u8]>,
+    functions: Box<[FunctionEntry]>,
+    source: CacheSource,
+}
+
+/// One exported function as `sbx_function_info` lends it.
+pub(crate) struct FunctionEntry {
+    /// The export name's bytes and a NUL.
+    name: Box<[u8]>,
+    params: Box<[ValueType]>,
+    results: Box<[ValueType]>,
+}
+
+/// `text`'s bytes followed by a NUL (the text itself may hold NULs: C gets
+/// the length too).
+fn nul_terminated(text: &str) -> Box<[u8]> {
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.push(0);
+    bytes.into_boxed_slice()
+}
+
+impl FunctionEntry {
+    /// The C copies of a module's (or compiled module's) exported functions.
+    pub(crate) fn all(functions: Vec<(String, Signature)>) -> Box<[FunctionEntry]> {
+        functions
+            .into_iter()
+            .map(|(name, signature)| FunctionEntry {
+                name: nul_terminated(&name),
+                params: signature.params.into(),
+                results: signature.results.into(),
+            })
+            .collect()
+    }
+
+    /// Describes entry `index` of `functions`, for `*_function_at`.
+    pub(crate) fn describe(
+        functions: &[FunctionEntry],
+        index: usize,
+    ) -> crate::Result<sbx_function_info> {
+        let f = functions
+            .get(index)
+            .ok_or_else(|| Error::invalid(format!("function index {index} is past the count")))?;
+        Ok(sbx_function_info {
+            name: f.name.as_ptr().cast(),
+            name_len: f.name.len() - 1,
+            params: f.params.as_ptr().cast(),
+            params_len: f.params.len(),
+            results: f.results.as_ptr().cast(),
+            results_len: f.results.len(),
+        })
+    }
 }
 
 impl ModuleHandle {
-    pub(crate) fn new(module: Module) -> ModuleHandle {
+    pub(crate) fn new(module: Module, source: CacheSource) -> ModuleHandle {
         ModuleHandle {
-            c_name: nul_terminated(module.name()),
-            functions: module
-                .exported_functions()
-                .into_iter()
-                .map(|(name, sig)| (nul_terminated(&name), sig))
-                .collect(),
+            name: nul_terminated(module.name()),
+            functions: FunctionEntry::all(module.exported_functions()),
+            source,
             module,
         }
     }
@@ -52,13 +103,26 @@ impl std::ops::Deref for ModuleHandle {
     }
 }
 
-/// `text`'s exact bytes and a NUL. A name may itself contain NULs (wasm
-/// allows them), so the length handed out with it is what delimits it.
-pub(crate) fn nul_terminated(text: &str) -> Box<[u8]> {
-    let mut bytes = Vec::with_capacity(text.len() + 1);
-    bytes.extend_from_slice(text.as_bytes());
-    bytes.push(0);
-    bytes.into()
+/// Where a load found its compiled module (`sbx_module_cache_source`).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum sbx_cache_source {
+    /// Compiled by this load.
+    Compiled = 0,
+    /// Found in the host's in-memory cache.
+    Memory = 1,
+    /// Read from the host's cache directory (`sbx_config_set_cache_dir`).
+    Disk = 2,
+}
+
+impl From<CacheSource> for sbx_cache_source {
+    fn from(source: CacheSource) -> sbx_cache_source {
+        match source {
+            CacheSource::Compiled => sbx_cache_source::Compiled,
+            CacheSource::Memory => sbx_cache_source::Memory,
+            CacheSource::Disk => sbx_cache_source::Disk,
+        }
+    }
 }
 
 /// One exported function, as `sbx_module_function_at` describes it. Every
@@ -66,7 +130,7 @@ pub(crate) fn nul_terminated(text: &str) -> Box<[u8]> {
 #[repr(C)]
 pub struct sbx_function_info {
     /// The export name, UTF-8, `name_len` bytes, also NUL-terminated.
-    pub name: *const std::ffi::c_char,
+    pub name: *const c_char,
     /// Length of `name` in bytes, without the NUL.
     pub name_len: usize,
     /// Parameter types (`SBX_VALUE_TYPE_*`), `params_len` of them.
@@ -119,7 +183,7 @@ pub struct sbx_function_info {
 #[no_mangle]
 pub extern "C" fn sbx_load_module(
     host: *const sbx_host,
-    name: *const u8,
+    name: *const c_char,
     name_len: usize,
     wasm: *const u8,
     wasm_len: usize,
@@ -133,8 +197,13 @@ pub extern "C" fn sbx_load_module(
         let name = text(name, name_len, "module name")?;
         let wasm = bytes(wasm, wasm_len, "wasm")?;
         let slot = out(module_out, "module_out")?;
-        let module = host.load(name, wasm, timeout(timeout_ns), optional_handle(cancel)?)?;
-        slot.write(into_handle(ModuleHandle::new(module)));
+        let options = LoadOptions {
+            timeout: timeout(timeout_ns),
+            cancel: optional_handle(cancel)?.cloned(),
+            ..LoadOptions::default()
+        };
+        let (module, source) = host.load_with(name, wasm, &options)?;
+        slot.write(into_handle(ModuleHandle::new(module, source)));
         Ok(())
     })
 }
@@ -142,12 +211,14 @@ pub extern "C" fn sbx_load_module(
 /// `sbx_load_module` with per-load settings (`options` may be NULL for the
 /// defaults; it is read only during the call): a timeout, a cancel token, a
 /// WASI world, and user data for host functions. The same statuses as
-/// `sbx_load_module` (SBX_STATUS_IO also for a preopen of `options`' WASI
-/// config that cannot be opened).
+/// `sbx_load_module`, and SBX_STATUS_INVALID_ARGUMENT for a WASI config of
+/// `options` that `sbx_wasi_config_validate` refuses (with its message);
+/// SBX_STATUS_IO also for a preopen of that WASI config that cannot be
+/// opened.
 #[no_mangle]
 pub extern "C" fn sbx_load_module_with(
     host: *const sbx_host,
-    name: *const u8,
+    name: *const c_char,
     name_len: usize,
     wasm: *const u8,
     wasm_len: usize,
@@ -160,9 +231,12 @@ pub extern "C" fn sbx_load_module_with(
         let name = text(name, name_len, "module name")?;
         let wasm = bytes(wasm, wasm_len, "wasm")?;
         let options = load_options::read(options)?;
+        if let Some(wasi) = &options.wasi {
+            wasi_config::validate(wasi)?;
+        }
         let slot = out(module_out, "module_out")?;
-        let (module, _) = host.load_with(name, wasm, &options)?;
-        slot.write(into_handle(ModuleHandle::new(module)));
+        let (module, source) = host.load_with(name, wasm, &options)?;
+        slot.write(into_handle(ModuleHandle::new(module, source)));
         Ok(())
     })
 }
@@ -206,7 +280,7 @@ pub extern "C" fn sbx_load_module_with(
 #[no_mangle]
 pub extern "C" fn sbx_call_with_timeout(
     module: *const sbx_module,
-    func: *const u8,
+    func: *const c_char,
     func_len: usize,
     params: *const u64,
     params_len: usize,
@@ -219,7 +293,7 @@ pub extern "C" fn sbx_call_with_timeout(
 ) -> Status {
     guarded(error_out, || {
         let module = handle(module)?;
-        let func = bytes(func, func_len, "function name")?;
+        let func = bytes(func.cast(), func_len, "function name")?;
         let params = slice(params, params_len, "params")?;
         let results = slice_mut(results, results_cap, "results")?;
         let written = module.call(
@@ -305,13 +379,13 @@ pub extern "C" fn sbx_module_last_call_fuel(
 #[no_mangle]
 pub extern "C" fn sbx_module_name(
     module: *const sbx_module,
-    name_out: *mut *const std::ffi::c_char,
+    name_out: *mut *const c_char,
     name_len_out: *mut usize,
 ) -> Status {
     guarded_status(|| {
         let module = handle(module)?;
         let slot = out(name_out, "name_out")?;
-        slot.write(module.c_name.as_ptr().cast());
+        slot.write(module.name.as_ptr().cast());
         if !name_len_out.is_null() {
             // SAFETY: non-NULL out-param the caller promises is writable.
             unsafe { name_len_out.write(module.name().len()) };
@@ -348,25 +422,26 @@ pub extern "C" fn sbx_module_function_at(
     guarded_status(|| {
         let module = handle(module)?;
         let slot = out(info_out, "info_out")?;
-        let (name, signature) = module
-            .functions
-            .get(index)
-            .ok_or_else(|| Error::invalid(format!("function index {index} is past the count")))?;
-        slot.write(describe_function(name, signature));
+        slot.write(FunctionEntry::describe(&module.functions, index)?);
         Ok(())
     })
 }
 
-/// The C description of a function whose NUL-terminated name is `name`.
-pub(crate) fn describe_function(name: &[u8], signature: &crate::Signature) -> sbx_function_info {
-    sbx_function_info {
-        name: name.as_ptr().cast(),
-        name_len: name.len() - 1,
-        params: signature.params.as_ptr().cast(),
-        params_len: signature.params.len(),
-        results: signature.results.as_ptr().cast(),
-        results_len: signature.results.len(),
-    }
+/// Writes where the load that made `module` found its compiled code to
+/// `*source_out`: SBX_CACHE_SOURCE_COMPILED (compiled by that load),
+/// SBX_CACHE_SOURCE_MEMORY (the host's in-memory cache) or
+/// SBX_CACHE_SOURCE_DISK (the host's cache directory). Works on a closed
+/// module. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
+#[no_mangle]
+pub extern "C" fn sbx_module_cache_source(
+    module: *const sbx_module,
+    source_out: *mut sbx_cache_source,
+) -> Status {
+    guarded_status(|| {
+        let module = handle(module)?;
+        out(source_out, "source_out")?.write(module.source.into());
+        Ok(())
+    })
 }
 
 /// Writes the size in bytes of the module's exported memory (`memory`, or

@@ -1,6 +1,6 @@
 //! User data for C callbacks: an opaque pointer the embedder hands over with
 //! an optional function that frees it. Shared by host functions
-//! (`sbx_host_define_func`) and output callbacks (`sbx_wasi_config_stdout`).
+//! (`sbx_host_define_func`) and output callbacks (`sbx_wasi_config_set_stdout`).
 
 use std::ffi::c_void;
 

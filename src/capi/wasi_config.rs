@@ -1,11 +1,11 @@
 //! `sbx_wasi_config`: what a module's WASI world holds.
 
-use super::castable::{from_handle, handle_mut, into_handle, optional_handle, Castable};
+use super::castable::{from_handle, handle, handle_mut, into_handle, optional_handle, Castable};
 use super::user_data::{sbx_free_callback, UserData};
-use super::{bytes, guarded_status, guarded_value, text};
+use super::{bytes, guarded, guarded_status, guarded_value, sbx_error, text};
 use crate::{Error, Result, Status};
 use crate::{OutputSink, Preopen, WasiConfig};
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -56,19 +56,21 @@ pub extern "C" fn sbx_wasi_config_free(config: *mut sbx_wasi_config) {
     })
 }
 
-/// Lets the guest see host directory `host_path` as `guest_path` (both UTF-8,
-/// pointer and length), read-only unless `writable`. The guest cannot leave
-/// it through `..`, absolute paths or symlinks. The directory is opened when
-/// a module is loaded with this config; if it cannot be, that load fails with
+/// Lets the guest see host directory `host_path` as `guest_path`, read-only
+/// unless `writable`. The guest cannot leave it through `..`, absolute paths
+/// or symlinks. Neither path may be empty: `sbx_wasi_config_validate` says
+/// so, and a host or load given such a config fails. The directory is
+/// opened when a module is loaded with this config; if it cannot be (it
+/// does not exist, or is not a directory), that load fails with
 /// SBX_STATUS_IO.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8
-/// or an empty path.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for
+/// NULL or bad UTF-8.
 #[no_mangle]
-pub extern "C" fn sbx_wasi_config_preopen_dir(
+pub extern "C" fn sbx_wasi_config_add_preopen_dir(
     config: *mut sbx_wasi_config,
-    host_path: *const u8,
+    host_path: *const c_char,
     host_path_len: usize,
-    guest_path: *const u8,
+    guest_path: *const c_char,
     guest_path_len: usize,
     writable: bool,
 ) -> Status {
@@ -76,9 +78,6 @@ pub extern "C" fn sbx_wasi_config_preopen_dir(
         let config = handle_mut(config)?;
         let host = text(host_path, host_path_len, "host path")?;
         let guest = text(guest_path, guest_path_len, "guest path")?;
-        if host.is_empty() || guest.is_empty() {
-            return Err(Error::invalid("preopen paths must not be empty"));
-        }
         config.preopens.push(Preopen {
             host: PathBuf::from(host),
             guest: guest.to_owned(),
@@ -88,37 +87,35 @@ pub extern "C" fn sbx_wasi_config_preopen_dir(
     })
 }
 
-/// Adds the environment variable `key=value` (UTF-8, pointer and length).
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL, bad UTF-8,
-/// an empty key or a key containing '='.
+/// Adds the environment variable `key=value`. The key must be non-empty and
+/// contain no '=': `sbx_wasi_config_validate` says so, and a host or load
+/// given such a config fails.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for
+/// NULL or bad UTF-8.
 #[no_mangle]
-pub extern "C" fn sbx_wasi_config_env(
+pub extern "C" fn sbx_wasi_config_add_env(
     config: *mut sbx_wasi_config,
-    key: *const u8,
+    key: *const c_char,
     key_len: usize,
-    value: *const u8,
+    value: *const c_char,
     value_len: usize,
 ) -> Status {
     guarded_status(|| {
         let config = handle_mut(config)?;
         let key = text(key, key_len, "env key")?;
         let value = text(value, value_len, "env value")?;
-        if key.is_empty() || key.contains('=') {
-            return Err(Error::invalid(
-                "env key must be non-empty and contain no '='",
-            ));
-        }
         config.env.push((key.to_owned(), value.to_owned()));
         Ok(())
     })
 }
 
-/// Appends an argument (UTF-8, pointer and length); the first is `argv[0]`.
-/// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or bad UTF-8.
+/// Appends an argument; the first is `argv[0]`.
+/// Status-only: returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for
+/// NULL or bad UTF-8.
 #[no_mangle]
-pub extern "C" fn sbx_wasi_config_arg(
+pub extern "C" fn sbx_wasi_config_add_arg(
     config: *mut sbx_wasi_config,
-    arg: *const u8,
+    arg: *const c_char,
     arg_len: usize,
 ) -> Status {
     guarded_status(|| {
@@ -131,7 +128,7 @@ pub extern "C" fn sbx_wasi_config_arg(
 /// Sets the guest's whole stdin to a copy of `len` bytes at `data`.
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL.
 #[no_mangle]
-pub extern "C" fn sbx_wasi_config_stdin(
+pub extern "C" fn sbx_wasi_config_set_stdin(
     config: *mut sbx_wasi_config,
     data: *const u8,
     len: usize,
@@ -171,7 +168,7 @@ fn set_sink(
 /// callback or on failure.
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
 #[no_mangle]
-pub extern "C" fn sbx_wasi_config_stdout(
+pub extern "C" fn sbx_wasi_config_set_stdout(
     config: *mut sbx_wasi_config,
     callback: sbx_output_callback,
     user_data: *mut c_void,
@@ -186,9 +183,9 @@ pub extern "C" fn sbx_wasi_config_stdout(
     )
 }
 
-/// As `sbx_wasi_config_stdout`, for stderr.
+/// As `sbx_wasi_config_set_stdout`, for stderr.
 #[no_mangle]
-pub extern "C" fn sbx_wasi_config_stderr(
+pub extern "C" fn sbx_wasi_config_set_stderr(
     config: *mut sbx_wasi_config,
     callback: sbx_output_callback,
     user_data: *mut c_void,
@@ -207,11 +204,50 @@ pub extern "C" fn sbx_wasi_config_stderr(
 /// load); the rest is dropped. 0 means no cap (the default).
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for a NULL config.
 #[no_mangle]
-pub extern "C" fn sbx_wasi_config_output_limit(config: *mut sbx_wasi_config, bytes: u64) -> Status {
+pub extern "C" fn sbx_wasi_config_set_output_limit(
+    config: *mut sbx_wasi_config,
+    bytes: u64,
+) -> Status {
     guarded_status(|| {
         handle_mut(config)?.output_limit = (bytes != 0).then_some(bytes);
         Ok(())
     })
+}
+
+/// Checks what the adders record without checking: no empty preopen path,
+/// no empty env key or one containing '='. Returns SBX_STATUS_OK, or
+/// SBX_STATUS_INVALID_ARGUMENT for NULL or the first bad entry, with a
+/// message naming it in `*error_out` (may be NULL; the caller frees it with
+/// `sbx_error_free`). `sbx_host_new` and `sbx_load_module_with` run the same
+/// check on the configs they are given.
+#[no_mangle]
+pub extern "C" fn sbx_wasi_config_validate(
+    config: *const sbx_wasi_config,
+    error_out: *mut *mut sbx_error,
+) -> Status {
+    guarded(error_out, || validate(handle(config)?))
+}
+
+/// The check of `sbx_wasi_config_validate`. The core takes any strings, so
+/// the rules C documents are enforced here.
+pub(crate) fn validate(config: &WasiConfig) -> Result<()> {
+    for p in &config.preopens {
+        if p.host.as_os_str().is_empty() || p.guest.is_empty() {
+            return Err(Error::invalid(format!(
+                "wasi config: preopen {:?} as {:?}: paths must not be empty",
+                p.host.display().to_string(),
+                p.guest
+            )));
+        }
+    }
+    for (key, _) in &config.env {
+        if key.is_empty() || key.contains('=') {
+            return Err(Error::invalid(format!(
+                "wasi config: env key {key:?} must be non-empty and contain no '='"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A copy of `config`, or `None` for NULL.

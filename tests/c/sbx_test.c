@@ -97,7 +97,7 @@ sbx_status sbx_test_load(const sbx_host *host, const char *fixture,
   size_t len = 0;
   uint8_t *wasm = sbx_test_read_fixture(fixture, &len);
   sbx_error *err = NULL;
-  sbx_status st = sbx_load_module(host, (const uint8_t *)fixture,
+  sbx_status st = sbx_load_module(host, fixture,
                                   strlen(fixture), wasm, len, 0, NULL,
                                   module_out, &err);
   free(wasm);
@@ -125,7 +125,7 @@ sbx_status sbx_test_call(const sbx_module *module, const char *func,
                          sbx_error **err_out) {
   sbx_error *err = NULL;
   sbx_status st = sbx_call_with_timeout(
-      module, (const uint8_t *)func, strlen(func), params, nparams, results,
+      module, func, strlen(func), params, nparams, results,
       cap, n_out, timeout_ns, cancel, &err);
   return sbx_test_hand_error(st, err, err_out);
 }
@@ -230,10 +230,10 @@ sbx_wasi_config *new_wasi(void) {
 /* Sends stdout to `out` and stderr to `err` (either may be NULL). */
 void wasi_capture(sbx_wasi_config *w, capture *out, capture *err) {
   if (out)
-    CHECK_STATUS(sbx_wasi_config_stdout(w, capture_cb, out, capture_free_cb),
+    CHECK_STATUS(sbx_wasi_config_set_stdout(w, capture_cb, out, capture_free_cb),
                  SBX_STATUS_OK);
   if (err)
-    CHECK_STATUS(sbx_wasi_config_stderr(w, capture_cb, err, capture_free_cb),
+    CHECK_STATUS(sbx_wasi_config_set_stderr(w, capture_cb, err, capture_free_cb),
                  SBX_STATUS_OK);
 }
 
@@ -249,10 +249,10 @@ sbx_status load_with(const sbx_host *host, const char *fixture,
   uint8_t *wasm = sbx_test_read_fixture(fixture, &len);
   sbx_load_options *opts = sbx_load_options_new();
   REQUIRE(opts != NULL);
-  if (wasi) CHECK_STATUS(sbx_load_options_wasi(opts, wasi), SBX_STATUS_OK);
-  CHECK_STATUS(sbx_load_options_user_data(opts, user_data), SBX_STATUS_OK);
+  if (wasi) CHECK_STATUS(sbx_load_options_set_wasi(opts, wasi), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_set_user_data(opts, user_data), SBX_STATUS_OK);
   sbx_error *err = NULL;
-  sbx_status st = sbx_load_module_with(host, u8(fixture), strlen(fixture),
+  sbx_status st = sbx_load_module_with(host, fixture, strlen(fixture),
                                        wasm, len, opts, module_out, &err);
   sbx_load_options_free(opts);
   free(wasm);
@@ -338,7 +338,7 @@ int32_t shout_cb(void *user_data, sbx_caller *caller, uint64_t *stack,
                SBX_STATUS_OK);
   if (s->fail_mode == 1) {
     static const char msg[] = "shout refused: too loud";
-    CHECK_STATUS(sbx_caller_set_error(caller, u8(msg), sizeof msg - 1),
+    CHECK_STATUS(sbx_caller_set_error(caller, msg, sizeof msg - 1),
                  SBX_STATUS_OK);
     return 7;
   }
@@ -378,7 +378,7 @@ const uint8_t I32[1] = {SBX_VALUE_TYPE_I32};
 
 sbx_status define_shout(const sbx_host *host, shout_state *s,
                         sbx_error **err_out) {
-  return sbx_host_define_func(host, u8("host"), 4, u8("shout"), 5, I32_I32, 2,
+  return sbx_host_define_func(host, "host", 4, "shout", 5, I32_I32, 2,
                               I32, 1, shout_cb, s, shout_free, err_out);
 }
 

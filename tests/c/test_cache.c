@@ -31,7 +31,7 @@ static size_t find_cwasm(const char *dir, char paths[][4096], size_t cap) {
 
 static sbx_host *cache_host(const char *dir) {
   sbx_config *config = new_config();
-  CHECK_STATUS(sbx_config_set_cache_dir(config, (const uint8_t *)dir,
+  CHECK_STATUS(sbx_config_set_cache_dir(config, dir,
                                         strlen(dir)),
                SBX_STATUS_OK);
   sbx_host *host = sbx_test_host(config);
@@ -39,11 +39,38 @@ static sbx_host *cache_host(const char *dir) {
   return host;
 }
 
-static void load_add_and_check(const char *dir) {
+static const char *source_name(sbx_cache_source s) {
+  switch (s) {
+    case SBX_CACHE_SOURCE_COMPILED: return "compiled";
+    case SBX_CACHE_SOURCE_MEMORY: return "memory";
+    case SBX_CACHE_SOURCE_DISK: return "disk";
+  }
+  return "?";
+}
+
+#define CHECK_SOURCE(m, want)                                                 \
+  do {                                                                        \
+    sbx_cache_source got_ = 0xff;                                             \
+    CHECK_STATUS(sbx_module_cache_source((m), &got_), SBX_STATUS_OK);         \
+    if (got_ != (want))                                                       \
+      FAIL_AT(__FILE__, __LINE__, "cache source %s (%d), want %s",            \
+              source_name(got_), (int)got_, source_name(want));               \
+  } while (0)
+
+/* In a new host on `dir`: the first load of add.wasm finds its code as
+ * `want` says, and a second load finds it in the host's memory. */
+static void load_add_and_check(const char *dir, sbx_cache_source want) {
   sbx_host *host = cache_host(dir);
   sbx_module *m = sbx_test_must_load(host, "add.wasm");
+  CHECK_SOURCE(m, want);
   uint64_t params[2] = {2, 3};
   CHECK(call1(m, "add", params, 2) == 5);
+  sbx_module *again = sbx_test_must_load(host, "add.wasm");
+  CHECK_SOURCE(again, SBX_CACHE_SOURCE_MEMORY);
+  sbx_module_free(again);
+  /* Closed, the module still says where it came from. */
+  CHECK_STATUS(sbx_module_close(m), SBX_STATUS_OK);
+  CHECK_SOURCE(m, want);
   sbx_module_free(m);
   sbx_close(host);
 }
@@ -59,7 +86,8 @@ static void test_disk_cache(void) {
   snprintf(dir, sizeof dir, "%s/cache", base);
 
   char files[8][4096];
-  load_add_and_check(dir); /* host1: compiles and writes */
+  /* host1: compiles and writes */
+  load_add_and_check(dir, SBX_CACHE_SOURCE_COMPILED);
   size_t n = find_cwasm(dir, files, 8);
   CHECK(n == 1);
   if (n == 0) {
@@ -71,7 +99,8 @@ static void test_disk_cache(void) {
   CHECK(st1.st_size > 0);
   printf("cache file %s, %lld bytes\n", files[0], (long long)st1.st_size);
 
-  load_add_and_check(dir); /* host2: a hit */
+  /* host2: a hit from disk */
+  load_add_and_check(dir, SBX_CACHE_SOURCE_DISK);
   CHECK(find_cwasm(dir, files, 8) == 1);
 
   /* Corrupt the file in the middle: host3 misses and recompiles. */
@@ -84,13 +113,13 @@ static void test_disk_cache(void) {
     REQUIRE(pwrite(fd, junk, sizeof junk, at) == (ssize_t)sizeof junk);
     close(fd);
   }
-  load_add_and_check(dir);
+  load_add_and_check(dir, SBX_CACHE_SOURCE_COMPILED);
 
   /* Truncate it: still a miss, not a crash. */
   REQUIRE(truncate(files[0], st1.st_size / 3) == 0);
-  load_add_and_check(dir);
+  load_add_and_check(dir, SBX_CACHE_SOURCE_COMPILED);
   REQUIRE(truncate(files[0], 0) == 0);
-  load_add_and_check(dir);
+  load_add_and_check(dir, SBX_CACHE_SOURCE_COMPILED);
 
   /* Replace it with garbage of the same size. */
   {
@@ -99,7 +128,9 @@ static void test_disk_cache(void) {
     for (off_t i = 0; i < st1.st_size; i++) fputc((int)(i * 7 + 3), f);
     fclose(f);
   }
-  load_add_and_check(dir);
+  load_add_and_check(dir, SBX_CACHE_SOURCE_COMPILED);
+  /* ... which wrote a good file again: a hit from disk. */
+  load_add_and_check(dir, SBX_CACHE_SOURCE_DISK);
 
   /* A cache dir that cannot be created: SBX_STATUS_IO. */
   char blocker[4096 + 16], bad[4096 + 32];
@@ -109,7 +140,7 @@ static void test_disk_cache(void) {
   fclose(f);
   snprintf(bad, sizeof bad, "%s/sub", blocker);
   sbx_config *config = new_config();
-  CHECK_STATUS(sbx_config_set_cache_dir(config, (const uint8_t *)bad,
+  CHECK_STATUS(sbx_config_set_cache_dir(config, bad,
                                         strlen(bad)),
                SBX_STATUS_OK);
   sbx_host *host = NULL;
@@ -125,19 +156,20 @@ static void test_disk_cache(void) {
 
 struct cache_load {
   const char *dir;
+  sbx_cache_source want;
   atomic_int done;
 };
 
 static void *run_cache_load(void *arg) {
   struct cache_load *c = arg;
-  load_add_and_check(c->dir);
+  load_add_and_check(c->dir, c->want);
   atomic_store(&c->done, 1);
   return NULL;
 }
 
-/* Loads add.wasm over `dir` on a fresh host; fails rather than hangs. */
-static void load_add_within_bound(const char *dir) {
-  struct cache_load c = {.dir = dir};
+/* load_add_and_check on another thread; fails rather than hangs. */
+static void load_add_within_bound(const char *dir, sbx_cache_source want) {
+  struct cache_load c = {.dir = dir, .want = want};
   pthread_t t;
   REQUIRE(pthread_create(&t, NULL, run_cache_load, &c) == 0);
   double until = sbx_test_now_ms() + 60000;
@@ -167,21 +199,21 @@ static void test_disk_cache_not_a_file(void) {
   snprintf(dir, sizeof dir, "%s/sbx-cache-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
   REQUIRE(mkdtemp(dir) != NULL);
   char files[2][4096];
-  load_add_and_check(dir);
+  load_add_and_check(dir, SBX_CACHE_SOURCE_COMPILED);
   REQUIRE(find_cwasm(dir, files, 2) == 1);
 
   /* FIFOs: opening one for reading would wait for a writer forever. */
   replace_cache_pair(files[0], make_fifo);
-  load_add_within_bound(dir);
+  load_add_within_bound(dir, SBX_CACHE_SOURCE_COMPILED);
   struct stat st;
   REQUIRE(stat(files[0], &st) == 0);
   CHECK(S_ISREG(st.st_mode)); /* the compile wrote a good file back */
-  load_add_within_bound(dir);
+  load_add_within_bound(dir, SBX_CACHE_SOURCE_DISK);
 
   /* Directories: a miss every time (renaming over them fails). */
   replace_cache_pair(files[0], make_dir);
-  load_add_within_bound(dir);
-  load_add_within_bound(dir);
+  load_add_within_bound(dir, SBX_CACHE_SOURCE_COMPILED);
+  load_add_within_bound(dir, SBX_CACHE_SOURCE_COMPILED);
   REQUIRE(stat(files[0], &st) == 0);
   CHECK(S_ISDIR(st.st_mode));
   rm_rf(dir);

@@ -9,7 +9,7 @@ static sbx_status load_bytes(const sbx_host *host, const char *name,
                              size_t name_len, const uint8_t *wasm,
                              size_t wasm_len, sbx_module **out,
                              sbx_error **err_out) {
-  return sbx_load_module(host, (const uint8_t *)name, name_len, wasm,
+  return sbx_load_module(host, name, name_len, wasm,
                          wasm_len, 0, NULL, out, err_out);
 }
 
@@ -35,7 +35,7 @@ static void test_load_and_call(void) {
 
   /* results_len_out may be NULL; the error out-param may be NULL. */
   uint64_t r = 0;
-  CHECK_STATUS(sbx_call_with_timeout(m, (const uint8_t *)"add", 3, params, 2,
+  CHECK_STATUS(sbx_call_with_timeout(m, "add", 3, params, 2,
                                      &r, 1, NULL, 0, NULL, NULL),
                SBX_STATUS_OK);
   CHECK(r == 5);
@@ -106,7 +106,7 @@ static void test_load_timeout(void) {
   sbx_module *m = NULL;
   sbx_error *err = NULL;
   double t0 = sbx_test_now_ms();
-  sbx_status st = sbx_load_module(host, (const uint8_t *)"start_loop", 10,
+  sbx_status st = sbx_load_module(host, "start_loop", 10,
                                   wasm, len, MS_TO_NS(100), NULL, &m, &err);
   double took = sbx_test_now_ms() - t0;
   CHECK_STATUS_ERR(st, SBX_STATUS_TIMEOUT, err);
@@ -175,8 +175,6 @@ static uint8_t *nested_loops(size_t depth, size_t *len_out) {
  * not wait for it. */
 static void test_compile_timeout(void) {
   sbx_config *config = new_config();
-  CHECK_STATUS(sbx_config_set_max_abandoned_compiles(config, 0),
-               SBX_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(sbx_config_set_max_abandoned_compiles(config, 1),
                SBX_STATUS_OK);
   sbx_host *host = sbx_test_host(config);
@@ -186,12 +184,12 @@ static void test_compile_timeout(void) {
   uint8_t *bomb = nested_loops(10000, &len);
   sbx_load_options *opts = sbx_load_options_new();
   REQUIRE(opts != NULL);
-  CHECK_STATUS(sbx_load_options_timeout_ns(opts, MS_TO_NS(300)),
+  CHECK_STATUS(sbx_load_options_set_timeout_ns(opts, MS_TO_NS(300)),
                SBX_STATUS_OK);
   sbx_module *m = NULL;
   sbx_error *err = NULL;
   double t0 = sbx_test_now_ms();
-  sbx_status st = sbx_load_module_with(host, (const uint8_t *)"bomb", 4, bomb,
+  sbx_status st = sbx_load_module_with(host, "bomb", 4, bomb,
                                        len, opts, &m, &err);
   double took = sbx_test_now_ms() - t0;
   CHECK_STATUS_ERR(st, SBX_STATUS_TIMEOUT, err);
@@ -206,7 +204,7 @@ static void test_compile_timeout(void) {
   size_t add_len = 0;
   uint8_t *add = sbx_test_read_fixture("add.wasm", &add_len);
   err = NULL;
-  st = sbx_load_module(host, (const uint8_t *)"add", 3, add, add_len,
+  st = sbx_load_module(host, "add", 3, add, add_len,
                        SBX_TIMEOUT_NONE, NULL, &m, &err);
   CHECK_STATUS_ERR(st, SBX_STATUS_INSTANCE_LIMIT, err);
   CHECK(err != NULL &&
@@ -329,7 +327,7 @@ static void test_export_not_found(void) {
   expect_call(all, "table", NULL, 0, 1, 0, SBX_STATUS_EXPORT_NOT_FOUND);
   /* A name that is not UTF-8 cannot name an export. */
   sbx_error *err = NULL;
-  sbx_status st = sbx_call_with_timeout(add, (const uint8_t *)"\xff", 1,
+  sbx_status st = sbx_call_with_timeout(add, "\xff", 1,
                                         params, 2, NULL, 0, NULL, 0, NULL,
                                         &err);
   CHECK(st == SBX_STATUS_EXPORT_NOT_FOUND ||
@@ -673,12 +671,12 @@ static void test_load_options(void) {
   /* A per-load timeout stops a start function that loops. */
   sbx_load_options *opts = sbx_load_options_new();
   REQUIRE(opts != NULL);
-  CHECK_STATUS(sbx_load_options_timeout_ns(opts, MS_TO_NS(50)), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_set_timeout_ns(opts, MS_TO_NS(50)), SBX_STATUS_OK);
   sbx_module *m = NULL;
   sbx_error *err = NULL;
   double t0 = sbx_test_now_ms();
   sbx_status st =
-      sbx_load_module_with(host, u8("loop"), 4, wasm, len, opts, &m, &err);
+      sbx_load_module_with(host, "loop", 4, wasm, len, opts, &m, &err);
   double took = sbx_test_now_ms() - t0;
   CHECK_STATUS_ERR(st, SBX_STATUS_TIMEOUT, err);
   CHECK(m == NULL);
@@ -690,42 +688,42 @@ static void test_load_options(void) {
   sbx_cancel *cancel = NULL;
   CHECK_STATUS(sbx_cancel_new(host, &cancel), SBX_STATUS_OK);
   REQUIRE(cancel != NULL);
-  CHECK_STATUS(sbx_load_options_timeout_ns(opts, SBX_TIMEOUT_NONE),
+  CHECK_STATUS(sbx_load_options_set_timeout_ns(opts, SBX_TIMEOUT_NONE),
                SBX_STATUS_OK);
-  CHECK_STATUS(sbx_load_options_cancel(opts, cancel), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_set_cancel(opts, cancel), SBX_STATUS_OK);
   CHECK_STATUS(sbx_cancel_trigger(cancel), SBX_STATUS_OK);
   sbx_cancel_free(cancel);
   err = NULL;
-  st = sbx_load_module_with(host, u8("loop"), 4, wasm, len, opts, &m, &err);
+  st = sbx_load_module_with(host, "loop", 4, wasm, len, opts, &m, &err);
   CHECK_STATUS_ERR(st, SBX_STATUS_INTERRUPTED, err);
   CHECK(m == NULL);
   sbx_error_free(err);
-  CHECK_STATUS(sbx_load_options_cancel(opts, NULL), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_set_cancel(opts, NULL), SBX_STATUS_OK);
   sbx_load_options_free(opts);
   free(wasm);
 
   /* NULL options and bad arguments. */
   sbx_load_options_free(NULL);
   sbx_wasi_config_free(NULL);
-  CHECK_STATUS(sbx_load_options_timeout_ns(NULL, 1),
+  CHECK_STATUS(sbx_load_options_set_timeout_ns(NULL, 1),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_load_options_cancel(NULL, NULL),
+  CHECK_STATUS(sbx_load_options_set_cancel(NULL, NULL),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_load_options_wasi(NULL, NULL), SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_preopen_dir(NULL, u8("/tmp"), 4, u8("/d"), 2,
+  CHECK_STATUS(sbx_load_options_set_wasi(NULL, NULL), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_add_preopen_dir(NULL, "/tmp", 4, "/d", 2,
                                            false),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_env(NULL, u8("K"), 1, u8("V"), 1),
+  CHECK_STATUS(sbx_wasi_config_add_env(NULL, "K", 1, "V", 1),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_arg(NULL, u8("a"), 1),
+  CHECK_STATUS(sbx_wasi_config_add_arg(NULL, "a", 1),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_stdin(NULL, u8("a"), 1),
+  CHECK_STATUS(sbx_wasi_config_set_stdin(NULL, u8("a"), 1),
                SBX_STATUS_INVALID_ARGUMENT);
   capture c;
   capture_init(&c);
-  CHECK_STATUS(sbx_wasi_config_stdout(NULL, capture_cb, &c, capture_free_cb),
+  CHECK_STATUS(sbx_wasi_config_set_stdout(NULL, capture_cb, &c, capture_free_cb),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_stderr(NULL, capture_cb, &c, capture_free_cb),
+  CHECK_STATUS(sbx_wasi_config_set_stderr(NULL, capture_cb, &c, capture_free_cb),
                SBX_STATUS_INVALID_ARGUMENT);
   /* (Whether free_user_data runs when the config is NULL is not documented:
    * it does not today, unlike sbx_host_define_func's failures.) */
@@ -734,17 +732,17 @@ static void test_load_options(void) {
   REQUIRE(opts != NULL);
   m = NULL;
   err = NULL;
-  CHECK_STATUS_ERR(sbx_load_module_with(NULL, u8("a"), 1, wasm, len, opts, &m,
+  CHECK_STATUS_ERR(sbx_load_module_with(NULL, "a", 1, wasm, len, opts, &m,
                                         &err),
                    SBX_STATUS_INVALID_ARGUMENT, err);
   sbx_error_free(err);
   err = NULL;
-  CHECK_STATUS_ERR(sbx_load_module_with(host, u8(" "), 1, wasm, len, opts, &m,
+  CHECK_STATUS_ERR(sbx_load_module_with(host, " ", 1, wasm, len, opts, &m,
                                         &err),
                    SBX_STATUS_INVALID_ARGUMENT, err);
   sbx_error_free(err);
   err = NULL;
-  CHECK_STATUS_ERR(sbx_load_module_with(host, u8("a"), 1, wasm, len, opts,
+  CHECK_STATUS_ERR(sbx_load_module_with(host, "a", 1, wasm, len, opts,
                                         NULL, &err),
                    SBX_STATUS_INVALID_ARGUMENT, err);
   sbx_error_free(err);

@@ -17,28 +17,71 @@ static void test_version(void) {
   printf("sbx version %s\n", v);
 }
 
+/* `c` is refused, with `want` as the message, by sbx_config_validate and
+ * by sbx_host_new alike. */
+#define CHECK_REFUSED(c, want)                                                \
+  check_refused(__FILE__, __LINE__, (c), (want))
+static void check_refused(const char *file, int line, const sbx_config *c,
+                          const char *want) {
+  sbx_error *e = NULL;
+  sbx_status st = sbx_config_validate(c, &e);
+  if (st != SBX_STATUS_INVALID_ARGUMENT || !e ||
+      strcmp(sbx_error_message(e), want) != 0)
+    FAIL_AT(file, line, "validate: %s \"%s\", want \"%s\"",
+            sbx_status_name(st), e ? sbx_error_message(e) : "(no error)", want);
+  sbx_error_free(e);
+  e = NULL;
+  sbx_host *h = (sbx_host *)(uintptr_t)0x5b5;
+  st = sbx_host_new(c, &h, &e);
+  if (st != SBX_STATUS_INVALID_ARGUMENT || !e ||
+      strcmp(sbx_error_message(e), want) != 0 ||
+      h != (sbx_host *)(uintptr_t)0x5b5)
+    FAIL_AT(file, line, "host_new: %s \"%s\", want \"%s\"",
+            sbx_status_name(st), e ? sbx_error_message(e) : "(no error)", want);
+  sbx_error_free(e);
+}
+
+/* `c` passes sbx_config_validate. */
+#define CHECK_VALID(c)                                                        \
+  do {                                                                        \
+    sbx_error *e_ = NULL;                                                     \
+    CHECK_STATUS_ERR(sbx_config_validate((c), &e_), SBX_STATUS_OK, e_);       \
+    sbx_error_free(e_);                                                       \
+  } while (0)
+
+/* Setters record any value (status-only: they fail for NULL alone); the
+ * ranges are checked, with a message, by sbx_config_validate and
+ * sbx_host_new. */
 static void test_config_ranges(void) {
   sbx_config *c = new_config();
-  CHECK_STATUS(sbx_config_set_memory_limit(c, 0), SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_config_set_memory_limit(c, 65535),
-               SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_config_set_memory_limit(c, 65536), SBX_STATUS_OK);
-  CHECK_STATUS(sbx_config_set_memory_limit(c, 4ull << 30), SBX_STATUS_OK);
+  CHECK_VALID(c);
+  CHECK_STATUS(sbx_config_set_memory_limit(c, 0), SBX_STATUS_OK);
+  CHECK_REFUSED(c, "memory limit 0 is outside 64 KiB..=4 GiB");
+  CHECK_STATUS(sbx_config_set_memory_limit(c, 65535), SBX_STATUS_OK);
+  CHECK_REFUSED(c, "memory limit 65535 is outside 64 KiB..=4 GiB");
   CHECK_STATUS(sbx_config_set_memory_limit(c, (4ull << 30) + 1),
-               SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_config_set_table_elements_limit(c, 0),
-               SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_config_set_table_elements_limit(c, 1), SBX_STATUS_OK);
+               SBX_STATUS_OK);
+  CHECK_REFUSED(c, "memory limit 4294967297 is outside 64 KiB..=4 GiB");
+  CHECK_STATUS(sbx_config_set_memory_limit(c, 65536), SBX_STATUS_OK);
+  CHECK_VALID(c);
+  CHECK_STATUS(sbx_config_set_memory_limit(c, 4ull << 30), SBX_STATUS_OK);
+  CHECK_VALID(c);
+  CHECK_STATUS(sbx_config_set_table_elements_limit(c, 0), SBX_STATUS_OK);
+  CHECK_REFUSED(c, "table elements limit must be 1..=2^32-1");
   CHECK_STATUS(sbx_config_set_table_elements_limit(c, 1ull << 32),
-               SBX_STATUS_INVALID_ARGUMENT);
+               SBX_STATUS_OK);
+  CHECK_REFUSED(c, "table elements limit must be 1..=2^32-1");
+  CHECK_STATUS(sbx_config_set_table_elements_limit(c, 1), SBX_STATUS_OK);
+  CHECK_VALID(c);
   CHECK_STATUS(sbx_config_set_max_wasm_stack(c, (16 << 10) - 1),
-               SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 16 << 10), SBX_STATUS_OK);
-  CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 2 << 20), SBX_STATUS_OK);
-  CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 4 << 20), SBX_STATUS_OK);
+               SBX_STATUS_OK);
+  CHECK_REFUSED(c, "max wasm stack 16383 is outside 16 KiB..=4 MiB");
   CHECK_STATUS(sbx_config_set_max_wasm_stack(c, (4 << 20) + 1),
-               SBX_STATUS_INVALID_ARGUMENT);
-  /* Hosts take every stack size the setter accepts. */
+               SBX_STATUS_OK);
+  CHECK_REFUSED(c, "max wasm stack 4194305 is outside 16 KiB..=4 MiB");
+  CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 16 << 10), SBX_STATUS_OK);
+  CHECK_VALID(c);
+  /* Hosts take every stack size validate accepts. */
   for (uint64_t stack = 2 << 20; stack <= 4 << 20; stack += 2 << 20) {
     sbx_config *s = new_config();
     CHECK_STATUS(sbx_config_set_max_wasm_stack(s, stack), SBX_STATUS_OK);
@@ -50,7 +93,27 @@ static void test_config_ranges(void) {
     sbx_close(h);
   }
   CHECK_STATUS(sbx_config_set_max_wasm_stack(c, 512 << 10), SBX_STATUS_OK);
-  CHECK_STATUS(sbx_config_set_max_modules(c, 0), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_config_set_max_modules(c, 0), SBX_STATUS_OK);
+  CHECK_REFUSED(c, "max modules must be at least 1");
+  CHECK_STATUS(sbx_config_set_max_modules(c, 5000), SBX_STATUS_OK);
+  CHECK_VALID(c);
+  CHECK_STATUS(sbx_config_set_pooling(c, true), SBX_STATUS_OK);
+  CHECK_REFUSED(c, "a pooled host has at most 4096 slots, not 5000");
+  CHECK_STATUS(sbx_config_set_pooling(c, false), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_config_set_max_abandoned_compiles(c, 0), SBX_STATUS_OK);
+  CHECK_REFUSED(c, "max abandoned compiles must be at least 1: at 0 every "
+                   "compile would be refused");
+  CHECK_STATUS(sbx_config_set_max_abandoned_compiles(c, 2), SBX_STATUS_OK);
+  /* A WASI config's entries are checked with the config that holds it. */
+  sbx_wasi_config *w = new_wasi();
+  CHECK_STATUS(sbx_wasi_config_add_env(w, "A=B", 3, "x", 1), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_config_set_wasi(c, w), SBX_STATUS_OK);
+  CHECK_REFUSED(c, "wasi config: env key \"A=B\" must be non-empty and "
+                   "contain no '='");
+  CHECK_STATUS(sbx_config_set_wasi(c, NULL), SBX_STATUS_OK);
+  sbx_wasi_config_free(w);
+  CHECK_STATUS(sbx_config_validate(NULL, NULL), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_VALID(c);
   CHECK_STATUS(sbx_config_set_max_modules(c, 1), SBX_STATUS_OK);
   CHECK_STATUS(sbx_config_set_exec_timeout_ns(c, 0), SBX_STATUS_OK);
   CHECK_STATUS(sbx_config_set_load_timeout_ns(c, SBX_TIMEOUT_NONE),
@@ -58,9 +121,10 @@ static void test_config_ranges(void) {
   CHECK_STATUS(sbx_config_set_fuel(c, 0), SBX_STATUS_OK);
   CHECK_STATUS(sbx_config_set_pooling(c, false), SBX_STATUS_OK);
   CHECK_STATUS(sbx_config_set_cache_dir(c, NULL, 0), SBX_STATUS_OK);
-  CHECK_STATUS(sbx_config_set_cache_dir(c, (const uint8_t *)"\xff", 1),
+  CHECK_STATUS(sbx_config_set_cache_dir(c, "\xff", 1),
                SBX_STATUS_INVALID_ARGUMENT);
   /* A host from the accumulated (valid) config works. */
+  CHECK_VALID(c);
   sbx_host *host = sbx_test_host(c);
   sbx_config_free(c);
   sbx_module *m = sbx_test_must_load(host, "add.wasm");
@@ -200,11 +264,11 @@ static void test_null_arguments(void) {
   /* load */
   size_t len = 0;
   uint8_t *wasm = sbx_test_read_fixture("add.wasm", &len);
-  const uint8_t *name = (const uint8_t *)"n";
+  const char *name = "n";
   sbx_module *m = NULL;
   struct {
     const sbx_host *host;
-    const uint8_t *name;
+    const char *name;
     size_t name_len;
     const uint8_t *wasm;
     size_t wasm_len;
@@ -237,10 +301,10 @@ static void test_null_arguments(void) {
   m = sbx_test_must_load(host, "add.wasm");
   uint64_t params[2] = {1, 2}, results[1];
   size_t n = 77;
-  const uint8_t *fn = (const uint8_t *)"add";
+  const char *fn = "add";
   struct {
     const sbx_module *m;
-    const uint8_t *fn;
+    const char *fn;
     size_t fn_len;
     const uint64_t *params;
     size_t nparams;
@@ -297,7 +361,7 @@ static void test_null_arguments_ext(void) {
   int32_t code = 0;
   uint64_t u = 0;
   uint8_t buf[4] = {0};
-  const uint8_t *s = (const uint8_t *)"x";
+  const char *s = "x";
 
   CHECK_STATUS(sbx_config_set_wasi(NULL, NULL), INVALID);
   CHECK_STATUS(sbx_error_exit_code(NULL, &code), INVALID);
@@ -310,26 +374,26 @@ static void test_null_arguments_ext(void) {
   CHECK_STATUS(sbx_caller_set_error(NULL, s, 1), INVALID);
 
   sbx_wasi_config_free(NULL);
-  CHECK_STATUS(sbx_wasi_config_preopen_dir(NULL, s, 1, s, 1, false), INVALID);
-  CHECK_STATUS(sbx_wasi_config_env(NULL, s, 1, s, 1), INVALID);
-  CHECK_STATUS(sbx_wasi_config_arg(NULL, s, 1), INVALID);
-  CHECK_STATUS(sbx_wasi_config_stdin(NULL, s, 1), INVALID);
-  CHECK_STATUS(sbx_wasi_config_stdout(NULL, NULL, NULL, NULL), INVALID);
-  CHECK_STATUS(sbx_wasi_config_stderr(NULL, NULL, NULL, NULL), INVALID);
-  CHECK_STATUS(sbx_wasi_config_output_limit(NULL, 1), INVALID);
+  CHECK_STATUS(sbx_wasi_config_add_preopen_dir(NULL, s, 1, s, 1, false), INVALID);
+  CHECK_STATUS(sbx_wasi_config_add_env(NULL, s, 1, s, 1), INVALID);
+  CHECK_STATUS(sbx_wasi_config_add_arg(NULL, s, 1), INVALID);
+  CHECK_STATUS(sbx_wasi_config_set_stdin(NULL, buf, 1), INVALID);
+  CHECK_STATUS(sbx_wasi_config_set_stdout(NULL, NULL, NULL, NULL), INVALID);
+  CHECK_STATUS(sbx_wasi_config_set_stderr(NULL, NULL, NULL, NULL), INVALID);
+  CHECK_STATUS(sbx_wasi_config_set_output_limit(NULL, 1), INVALID);
   sbx_wasi_config *wasi = sbx_wasi_config_new();
   REQUIRE(wasi != NULL);
-  CHECK_STATUS(sbx_wasi_config_arg(wasi, NULL, 1), INVALID);
-  CHECK_STATUS(sbx_wasi_config_arg(wasi, (const uint8_t *)"\xff", 1), INVALID);
-  CHECK_STATUS(sbx_wasi_config_stdin(wasi, NULL, 1), INVALID);
-  CHECK_STATUS(sbx_wasi_config_env(wasi, NULL, 1, s, 1), INVALID);
+  CHECK_STATUS(sbx_wasi_config_add_arg(wasi, NULL, 1), INVALID);
+  CHECK_STATUS(sbx_wasi_config_add_arg(wasi, "\xff", 1), INVALID);
+  CHECK_STATUS(sbx_wasi_config_set_stdin(wasi, NULL, 1), INVALID);
+  CHECK_STATUS(sbx_wasi_config_add_env(wasi, NULL, 1, s, 1), INVALID);
   sbx_wasi_config_free(wasi);
 
   sbx_load_options_free(NULL);
-  CHECK_STATUS(sbx_load_options_timeout_ns(NULL, 1), INVALID);
-  CHECK_STATUS(sbx_load_options_cancel(NULL, NULL), INVALID);
-  CHECK_STATUS(sbx_load_options_wasi(NULL, NULL), INVALID);
-  CHECK_STATUS(sbx_load_options_user_data(NULL, 1), INVALID);
+  CHECK_STATUS(sbx_load_options_set_timeout_ns(NULL, 1), INVALID);
+  CHECK_STATUS(sbx_load_options_set_cancel(NULL, NULL), INVALID);
+  CHECK_STATUS(sbx_load_options_set_wasi(NULL, NULL), INVALID);
+  CHECK_STATUS(sbx_load_options_set_user_data(NULL, 1), INVALID);
 
   sbx_host *host = sbx_test_host(NULL);
   sbx_error *err = NULL;
@@ -411,7 +475,7 @@ static void test_huge_lengths(void) {
   sbx_module *mem = sbx_test_must_load(host, "all_types.wasm");
   size_t wasm_len = 0;
   uint8_t *wasm = sbx_test_read_fixture("add.wasm", &wasm_len);
-  const uint8_t *name = (const uint8_t *)"add";
+  const char *name = "add";
   sbx_load_options *options = sbx_load_options_new();
   REQUIRE(options != NULL);
   sbx_config *config = new_config();
@@ -440,7 +504,7 @@ static void test_huge_lengths(void) {
     /* calls: the function name, the params, the results */
     uint64_t params[2] = {2, 3}, results[2] = {0xdead, 0xbeef};
     size_t written = 12345;
-    const uint8_t *f = (const uint8_t *)"id_i32";
+    const char *f = "id_i32";
     CHECK_HUGE(sbx_call_with_timeout(mem, f, n, params, 1, results, 2,
                                      &written, 0, NULL, &err),
                err);
@@ -465,7 +529,7 @@ static void test_huge_lengths(void) {
     CHECK(info.name_len == 777);
 
     /* host functions: each of the four lengths; user data freed each time */
-    const uint8_t *id = (const uint8_t *)"env";
+    const char *id = "env";
     size_t lens[4][4] = {
         {n, 1, 1, 1}, {3, n, 1, 1}, {3, 1, n, 1}, {3, 1, 1, n}};
     for (size_t i = 0; i < 4; i++) {
@@ -480,17 +544,17 @@ static void test_huge_lengths(void) {
     /* settings */
     CHECK_STATUS(sbx_config_set_cache_dir(config, name, n),
                  SBX_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(sbx_wasi_config_preopen_dir(wasi, name, n, name, 3, false),
+    CHECK_STATUS(sbx_wasi_config_add_preopen_dir(wasi, name, n, name, 3, false),
                  SBX_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(sbx_wasi_config_preopen_dir(wasi, name, 3, name, n, false),
+    CHECK_STATUS(sbx_wasi_config_add_preopen_dir(wasi, name, 3, name, n, false),
                  SBX_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(sbx_wasi_config_env(wasi, name, n, name, 3),
+    CHECK_STATUS(sbx_wasi_config_add_env(wasi, name, n, name, 3),
                  SBX_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(sbx_wasi_config_env(wasi, name, 3, name, n),
+    CHECK_STATUS(sbx_wasi_config_add_env(wasi, name, 3, name, n),
                  SBX_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(sbx_wasi_config_arg(wasi, name, n),
+    CHECK_STATUS(sbx_wasi_config_add_arg(wasi, name, n),
                  SBX_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(sbx_wasi_config_stdin(wasi, name, n),
+    CHECK_STATUS(sbx_wasi_config_set_stdin(wasi, wasm, n),
                  SBX_STATUS_INVALID_ARGUMENT);
   }
   /* The refused cache dir did not stick: the config still makes a host. */

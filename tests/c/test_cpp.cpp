@@ -129,11 +129,23 @@ void test_errors() {
   e = EXPECT_ERROR(trap.call("run", {}, 0), SBX_STATUS_TRAP);
   EXPECT(e.trap_code() == SBX_TRAP_CODE_UNREACHABLE);
 
-  // A setter has no error out-param: the status alone, what() its name.
-  sbx::config config;
-  e = EXPECT_ERROR(config.memory_limit(0), SBX_STATUS_INVALID_ARGUMENT);
+  // A setter is status-only: what() is the status name alone.
+  e = EXPECT_ERROR(sbx::check(sbx_config_set_memory_limit(nullptr, 1)),
+                   SBX_STATUS_INVALID_ARGUMENT);
   EXPECT(e.message().empty());
   EXPECT(std::string(e.what()) == "SBX_STATUS_INVALID_ARGUMENT");
+  // Setters record; validate() and the host say what is wrong.
+  sbx::config config;
+  config.memory_limit(0);
+  e = EXPECT_ERROR(config.validate(), SBX_STATUS_INVALID_ARGUMENT);
+  EXPECT(e.message() == "memory limit 0 is outside 64 KiB..=4 GiB");
+  e = EXPECT_ERROR(sbx::host{config}, SBX_STATUS_INVALID_ARGUMENT);
+  EXPECT(e.message() == "memory limit 0 is outside 64 KiB..=4 GiB");
+  sbx::wasi_config wasi;
+  wasi.env("", "x");
+  e = EXPECT_ERROR(wasi.validate(), SBX_STATUS_INVALID_ARGUMENT);
+  EXPECT(e.message() ==
+         "wasi config: env key \"\" must be non-empty and contain no '='");
 
   // The trap code through the raw API, with the enum typed for C++.
   sbx_error *raw = nullptr;
@@ -313,12 +325,14 @@ void test_move_semantics() {
   EXPECT(e1 == nullptr && e2.get() == raw);
 }
 
-// A failed setter leaves its object usable, a failed define_func frees its
+// A refused value can be set right again, a failed define_func frees its
 // user data at once, and a module outliving its host is still freed.
 void test_failures_free() {
   sbx::config bad;
-  bad.memory_limit(1 << 20);
-  EXPECT_ERROR(bad.max_modules(0), SBX_STATUS_INVALID_ARGUMENT);
+  bad.memory_limit(1 << 20).max_modules(0);
+  EXPECT_ERROR(bad.validate(), SBX_STATUS_INVALID_ARGUMENT);
+  bad.max_modules(2);
+  bad.validate();
   sbx::host host(bad);
   int frees = 0;
   EXPECT_ERROR(host.define_func("env", "f", {static_cast<sbx_value_type>(9)},

@@ -44,7 +44,7 @@ static void test_host_func_plugin(void) {
   CHECK(s.calls == 1);
   CHECK(s.last_len == 5 && strcmp(s.last, "world") == 0);
   CHECK(s.stack_len_seen >= 2);
-  CHECK(s.user_data_seen == 0); /* no sbx_load_options_user_data */
+  CHECK(s.user_data_seen == 0); /* no sbx_load_options_set_user_data */
   CHECK(s.memory_size_seen == mem_size);
   CHECK_STATUS(s.oob_read, SBX_STATUS_OUT_OF_BOUNDS);
   CHECK_STATUS(s.oob_write, SBX_STATUS_OUT_OF_BOUNDS);
@@ -172,7 +172,7 @@ static void test_host_func_bad_types(void) {
     shout_state_init(&s);
     sbx_error *err = NULL;
     sbx_status st = sbx_host_define_func(
-        host, u8("host"), 4, u8("bad"), 3, bad[i].params, bad[i].nparams,
+        host, "host", 4, "bad", 3, bad[i].params, bad[i].nparams,
         bad[i].results, bad[i].nresults, shout_cb, &s, shout_free, &err);
     CHECK_STATUS_ERR(st, SBX_STATUS_INVALID_ARGUMENT, err);
     CHECK(err != NULL && sbx_error_status(err) == SBX_STATUS_INVALID_ARGUMENT);
@@ -186,20 +186,20 @@ static void test_host_func_bad_types(void) {
   {
     shout_state s;
     shout_state_init(&s);
-    CHECK_STATUS(sbx_host_define_func(host, u8("host"), 4, u8("f"), 1, I32, 1,
+    CHECK_STATUS(sbx_host_define_func(host, "host", 4, "f", 1, I32, 1,
                                       I32, 1, NULL, &s, shout_free, NULL),
                  SBX_STATUS_INVALID_ARGUMENT);
     CHECK(s.frees == 1);
-    CHECK_STATUS(sbx_host_define_func(host, u8("host"), 4, u8("\xff"), 1, I32,
+    CHECK_STATUS(sbx_host_define_func(host, "host", 4, "\xff", 1, I32,
                                       1, I32, 1, shout_cb, &s, shout_free,
                                       NULL),
                  SBX_STATUS_INVALID_ARGUMENT);
     CHECK(s.frees == 2);
-    CHECK_STATUS(sbx_host_define_func(NULL, u8("host"), 4, u8("f"), 1, I32, 1,
+    CHECK_STATUS(sbx_host_define_func(NULL, "host", 4, "f", 1, I32, 1,
                                       I32, 1, shout_cb, &s, shout_free, NULL),
                  SBX_STATUS_INVALID_ARGUMENT);
     CHECK(s.frees == 3);
-    CHECK_STATUS(sbx_host_define_func(host, u8("host"), 4, u8("f"), 1, NULL, 2,
+    CHECK_STATUS(sbx_host_define_func(host, "host", 4, "f", 1, NULL, 2,
                                       I32, 1, shout_cb, &s, shout_free, NULL),
                  SBX_STATUS_INVALID_ARGUMENT);
     CHECK(s.frees == 4);
@@ -212,8 +212,8 @@ static void test_host_func_bad_types(void) {
                                     SBX_VALUE_TYPE_I32, SBX_VALUE_TYPE_I32};
     shout_state s;
     shout_state_init(&s);
-    CHECK_STATUS(sbx_host_define_func(host, u8("wasi_snapshot_preview1"), 22,
-                                      u8("fd_write"), 8, I32x4, 4, I32, 1,
+    CHECK_STATUS(sbx_host_define_func(host, "wasi_snapshot_preview1", 22,
+                                      "fd_write", 8, I32x4, 4, I32, 1,
                                       shout_cb, &s, shout_free, NULL),
                  SBX_STATUS_INVALID_ARGUMENT);
     CHECK(s.frees == 1);
@@ -235,7 +235,7 @@ static void test_host_func_bad_types(void) {
   /* Same name with another signature: still a duplicate. */
   shout_state third;
   shout_state_init(&third);
-  CHECK_STATUS(sbx_host_define_func(host, u8("host"), 4, u8("shout"), 5, I32,
+  CHECK_STATUS(sbx_host_define_func(host, "host", 4, "shout", 5, I32,
                                     1, NULL, 0, shout_cb, &third, shout_free,
                                     NULL),
                SBX_STATUS_INVALID_ARGUMENT);
@@ -260,7 +260,7 @@ static void test_host_func_bad_types(void) {
   shout_state wrong;
   shout_state_init(&wrong);
   const uint8_t i64_i64[2] = {SBX_VALUE_TYPE_I64, SBX_VALUE_TYPE_I64};
-  CHECK_STATUS(sbx_host_define_func(host2, u8("host"), 4, u8("shout"), 5,
+  CHECK_STATUS(sbx_host_define_func(host2, "host", 4, "shout", 5,
                                     i64_i64, 2, I32, 1, shout_cb, &wrong,
                                     shout_free, NULL),
                SBX_STATUS_OK);
@@ -327,9 +327,9 @@ static void test_host_func_user_data(void) {
                SBX_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(sbx_caller_memory_write(NULL, 0, (const uint8_t *)&v, 1),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_caller_set_error(NULL, u8("x"), 1),
+  CHECK_STATUS(sbx_caller_set_error(NULL, "x", 1),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_load_options_user_data(NULL, 1),
+  CHECK_STATUS(sbx_load_options_set_user_data(NULL, 1),
                SBX_STATUS_INVALID_ARGUMENT);
 
   sbx_module_free(a);
@@ -357,7 +357,7 @@ static int32_t huge_cb(void *user_data, sbx_caller *caller, uint64_t *stack,
     CHECK(s->buf[0] == 0xa5 && s->buf[3] == 0xa5);
     CHECK_STATUS(sbx_caller_memory_write(caller, 0, s->buf, huge[i]),
                  SBX_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(sbx_caller_set_error(caller, s->buf, huge[i]),
+    CHECK_STATUS(sbx_caller_set_error(caller, (const char *)s->buf, huge[i]),
                  SBX_STATUS_INVALID_ARGUMENT);
   }
   if (stack_len >= 1) stack[0] = 0;
@@ -368,7 +368,7 @@ static void test_caller_huge_lengths(void) {
   huge_state s = {.calls = 0, .buf = {0xa5, 0xa5, 0xa5, 0xa5}};
   sbx_host *host = sbx_test_host(NULL);
   sbx_error *err = NULL;
-  CHECK_STATUS_ERR(sbx_host_define_func(host, u8("host"), 4, u8("shout"), 5,
+  CHECK_STATUS_ERR(sbx_host_define_func(host, "host", 4, "shout", 5,
                                         I32_I32, 2, I32, 1, huge_cb, &s, NULL,
                                         &err),
                    SBX_STATUS_OK, err);

@@ -137,7 +137,7 @@ static void test_cancel(void) {
   uint8_t *wasm = sbx_test_read_fixture("start_loop.wasm", &len);
   sbx_module *m = NULL;
   err = NULL;
-  st = sbx_load_module(host, (const uint8_t *)"start_loop", 10, wasm, len,
+  st = sbx_load_module(host, "start_loop", 10, wasm, len,
                        MS_TO_NS(30000), cancel, &m, &err);
   CHECK_STATUS_ERR(st, SBX_STATUS_INTERRUPTED, err);
   CHECK(m == NULL);
@@ -340,8 +340,15 @@ static void test_pooling(void) {
   /* Pooling with more slots than the pool allows is rejected. */
   config = new_config();
   CHECK_STATUS(sbx_config_set_max_modules(config, 4097), SBX_STATUS_OK);
-  CHECK_STATUS(sbx_config_set_pooling(config, true),
-               SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_config_set_pooling(config, true), SBX_STATUS_OK);
+  sbx_host *refused = NULL;
+  err = NULL;
+  CHECK_STATUS_ERR(sbx_host_new(config, &refused, &err),
+                   SBX_STATUS_INVALID_ARGUMENT, err);
+  CHECK(refused == NULL);
+  CHECK(err && strcmp(sbx_error_message(err),
+                      "a pooled host has at most 4096 slots, not 4097") == 0);
+  sbx_error_free(err);
   sbx_config_free(config);
   sbx_close(host);
 }

@@ -17,15 +17,41 @@
 #include <unistd.h>
 
 static void wasi_arg(sbx_wasi_config *w, const char *arg) {
-  CHECK_STATUS(sbx_wasi_config_arg(w, u8(arg), strlen(arg)), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_add_arg(w, arg, strlen(arg)), SBX_STATUS_OK);
 }
 
 static void wasi_preopen(sbx_wasi_config *w, const char *host_dir,
                          const char *guest_dir, bool writable) {
-  CHECK_STATUS(sbx_wasi_config_preopen_dir(w, u8(host_dir), strlen(host_dir),
-                                           u8(guest_dir), strlen(guest_dir),
+  CHECK_STATUS(sbx_wasi_config_add_preopen_dir(w, host_dir, strlen(host_dir),
+                                           guest_dir, strlen(guest_dir),
                                            writable),
                SBX_STATUS_OK);
+}
+
+/* A WASI config with the env key `key` (`key_len` bytes) is refused, with
+ * `want` as the message, by sbx_wasi_config_validate and by a load given
+ * it. */
+static void check_wasi_refused(const char *key, size_t key_len,
+                               const char *want) {
+  sbx_wasi_config *w = new_wasi();
+  CHECK_STATUS(sbx_wasi_config_add_env(w, key, key_len, "x", 1),
+               SBX_STATUS_OK);
+  sbx_error *e = NULL;
+  CHECK_STATUS_ERR(sbx_wasi_config_validate(w, &e),
+                   SBX_STATUS_INVALID_ARGUMENT, e);
+  CHECK(e && strcmp(sbx_error_message(e), want) == 0);
+  if (e) printf("refused: %s\n", sbx_error_message(e));
+  sbx_error_free(e);
+  e = NULL;
+  sbx_host *host = sbx_test_host(NULL);
+  sbx_module *m = NULL;
+  CHECK_STATUS_ERR(load_with(host, "wasi/hello.wasm", w, 0, &m, &e),
+                   SBX_STATUS_INVALID_ARGUMENT, e);
+  CHECK(m == NULL);
+  CHECK(e && strcmp(sbx_error_message(e), want) == 0);
+  sbx_error_free(e);
+  sbx_close(host);
+  sbx_wasi_config_free(w);
 }
 
 /* Runs a command's `_start`; exit code 0 is SBX_STATUS_OK with no results. */
@@ -241,26 +267,27 @@ static void test_wasi_args_env(void) {
   wasi_arg(w, "two words");
   wasi_arg(w, "");
   wasi_arg(w, "caf\xc3\xa9");
-  CHECK_STATUS(sbx_wasi_config_env(w, u8("GREETING"), 8, u8("hi there"), 8),
+  CHECK_STATUS(sbx_wasi_config_add_env(w, "GREETING", 8, "hi there", 8),
                SBX_STATUS_OK);
-  CHECK_STATUS(sbx_wasi_config_env(w, u8("EMPTY"), 5, NULL, 0),
+  CHECK_STATUS(sbx_wasi_config_add_env(w, "EMPTY", 5, NULL, 0),
                SBX_STATUS_OK);
   /* A value may contain '='. */
-  CHECK_STATUS(sbx_wasi_config_env(w, u8("EQ"), 2, u8("a=b"), 3),
+  CHECK_STATUS(sbx_wasi_config_add_env(w, "EQ", 2, "a=b", 3),
                SBX_STATUS_OK);
 
-  /* Bad keys and bad UTF-8 are refused and change nothing. */
-  CHECK_STATUS(sbx_wasi_config_env(w, u8(""), 0, u8("x"), 1),
+  /* Bad keys are recorded, and refused with a message by validate and by
+   * the load given them; bad UTF-8 is refused at once and changes nothing. */
+  check_wasi_refused("", 0, "wasi config: env key \"\" must be non-empty "
+                            "and contain no '='");
+  check_wasi_refused("A=B", 3, "wasi config: env key \"A=B\" must be "
+                               "non-empty and contain no '='");
+  CHECK_STATUS(sbx_wasi_config_add_env(w, "\xff", 1, "x", 1),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_env(w, u8("A=B"), 3, u8("x"), 1),
+  CHECK_STATUS(sbx_wasi_config_add_env(w, "BAD", 3, "\xc3", 1),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_env(w, u8("\xff"), 1, u8("x"), 1),
+  CHECK_STATUS(sbx_wasi_config_add_arg(w, "\xff\xfe", 2),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_env(w, u8("BAD"), 3, u8("\xc3"), 1),
-               SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_arg(w, u8("\xff\xfe"), 2),
-               SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_arg(w, NULL, 3), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_add_arg(w, NULL, 3), SBX_STATUS_INVALID_ARGUMENT);
 
   int32_t code = -1;
   CHECK_STATUS(run_command("env_args", w, &code), SBX_STATUS_OK);
@@ -367,16 +394,29 @@ static void test_wasi_cat_preopen(void) {
   }
   sbx_wasi_config_free(w6);
 
-  /* Empty paths and bad UTF-8 are refused. */
-  CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, u8(""), 0, u8("/d"), 2, false),
+  /* Empty paths are refused by validate (and by a load given them); bad
+   * UTF-8 is refused at once. */
+  for (int which = 0; which < 2; which++) {
+    sbx_wasi_config *empty = new_wasi();
+    CHECK_STATUS(sbx_wasi_config_add_preopen_dir(
+                     empty, which ? data : "", which ? strlen(data) : 0,
+                     which ? "" : "/d", which ? 0 : 2, false),
+                 SBX_STATUS_OK);
+    sbx_error *e = NULL;
+    CHECK_STATUS_ERR(sbx_wasi_config_validate(empty, &e),
+                     SBX_STATUS_INVALID_ARGUMENT, e);
+    CHECK_CONTAINS(e ? sbx_error_message(e) : NULL,
+                   "paths must not be empty");
+    sbx_error_free(e);
+    sbx_wasi_config_free(empty);
+  }
+  CHECK_STATUS(sbx_wasi_config_validate(w5, NULL), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_validate(NULL, NULL),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, u8(data), strlen(data), u8(""),
-                                           0, false),
-               SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, u8("\xff"), 1, u8("/d"), 2,
+  CHECK_STATUS(sbx_wasi_config_add_preopen_dir(w5, "\xff", 1, "/d", 2,
                                            false),
                SBX_STATUS_INVALID_ARGUMENT);
-  CHECK_STATUS(sbx_wasi_config_preopen_dir(w5, NULL, 4, u8("/d"), 2, false),
+  CHECK_STATUS(sbx_wasi_config_add_preopen_dir(w5, NULL, 4, "/d", 2, false),
                SBX_STATUS_INVALID_ARGUMENT);
 
   sbx_wasi_config_free(w);
@@ -519,7 +559,7 @@ static void test_wasi_stdin(void) {
   capture_init(&out);
   sbx_wasi_config *w = new_wasi();
   wasi_capture(w, &out, NULL);
-  CHECK_STATUS(sbx_wasi_config_stdin(w, u8(input), input_len), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_set_stdin(w, u8(input), input_len), SBX_STATUS_OK);
   CHECK_STATUS(run_command("echo_stdin", w, NULL), SBX_STATUS_OK);
   char want[128];
   memcpy(want, input, input_len);
@@ -533,7 +573,7 @@ static void test_wasi_stdin(void) {
   uint8_t *big = malloc(big_len);
   REQUIRE(big != NULL);
   for (size_t i = 0; i < big_len; i++) big[i] = (uint8_t)('a' + i % 26);
-  CHECK_STATUS(sbx_wasi_config_stdin(w, big, big_len), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_set_stdin(w, big, big_len), SBX_STATUS_OK);
   big[0] = 'X'; /* the config holds a copy */
   capture_clear(&out);
   CHECK_STATUS(run_command("echo_stdin", w, NULL), SBX_STATUS_OK);
@@ -544,11 +584,11 @@ static void test_wasi_stdin(void) {
   free(big);
 
   /* Empty stdin again. */
-  CHECK_STATUS(sbx_wasi_config_stdin(w, NULL, 0), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_set_stdin(w, NULL, 0), SBX_STATUS_OK);
   capture_clear(&out);
   CHECK_STATUS(run_command("echo_stdin", w, NULL), SBX_STATUS_OK);
   CHECK_OUTPUT(&out, "\n0 bytes\n");
-  CHECK_STATUS(sbx_wasi_config_stdin(w, NULL, 5), SBX_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sbx_wasi_config_set_stdin(w, NULL, 5), SBX_STATUS_INVALID_ARGUMENT);
 
   sbx_wasi_config_free(w);
   CHECK(out.frees == 1);
@@ -563,13 +603,13 @@ static void test_wasi_output_limit(void) {
   capture_init(&err);
   sbx_wasi_config *w = new_wasi();
   wasi_capture(w, &out, &err);
-  CHECK_STATUS(sbx_wasi_config_output_limit(w, 5), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_set_output_limit(w, 5), SBX_STATUS_OK);
   CHECK_STATUS(run_command("hello", w, NULL), SBX_STATUS_OK);
   CHECK_OUTPUT(&out, "hello");
   CHECK_OUTPUT(&err, "warni"); /* the cap applies to each stream */
 
   /* 0 means no cap again. */
-  CHECK_STATUS(sbx_wasi_config_output_limit(w, 0), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_set_output_limit(w, 0), SBX_STATUS_OK);
   capture_clear(&out);
   capture_clear(&err);
   CHECK_STATUS(run_command("hello", w, NULL), SBX_STATUS_OK);
@@ -579,8 +619,8 @@ static void test_wasi_output_limit(void) {
   /* A large output capped at 1000 bytes. */
   static char big[100000];
   memset(big, 'x', sizeof big);
-  CHECK_STATUS(sbx_wasi_config_stdin(w, u8(big), sizeof big), SBX_STATUS_OK);
-  CHECK_STATUS(sbx_wasi_config_output_limit(w, 1000), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_set_stdin(w, u8(big), sizeof big), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_set_output_limit(w, 1000), SBX_STATUS_OK);
   capture_clear(&out);
   CHECK_STATUS(run_command("echo_stdin", w, NULL), SBX_STATUS_OK);
   CHECK(out.len == 1000);
@@ -595,7 +635,7 @@ static void test_wasi_output_limit(void) {
   capture pout;
   capture_init(&pout);
   wasi_capture(w2, &pout, NULL);
-  CHECK_STATUS(sbx_wasi_config_output_limit(w2, 8), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_wasi_config_set_output_limit(w2, 8), SBX_STATUS_OK);
   sbx_module *m = must_load_with(host, "wasi/plugin.wasm", w2, 0);
   uint64_t result = 0;
   CHECK_STATUS(greet(m, "world", &result, NULL), SBX_STATUS_OK);
@@ -608,7 +648,7 @@ static void test_wasi_output_limit(void) {
   sbx_wasi_config_free(w2);
   CHECK(pout.frees == 1);
 
-  CHECK_STATUS(sbx_wasi_config_output_limit(NULL, 5),
+  CHECK_STATUS(sbx_wasi_config_set_output_limit(NULL, 5),
                SBX_STATUS_INVALID_ARGUMENT);
   sbx_wasi_config_free(w);
   CHECK(out.frees == 1 && err.frees == 1);
@@ -650,7 +690,7 @@ static void test_wasi_not_enabled(void) {
   uint8_t *wasm = sbx_test_read_fixture("wasi/hello.wasm", &len);
   sbx_module *m = NULL;
   sbx_error *err = NULL;
-  sbx_status st = sbx_load_module_with(host, u8("hello"), 5, wasm, len, NULL,
+  sbx_status st = sbx_load_module_with(host, "hello", 5, wasm, len, NULL,
                                        &m, &err);
   CHECK_STATUS_ERR(st, SBX_STATUS_LINK_ERROR, err);
   sbx_error_free(err);
@@ -659,7 +699,7 @@ static void test_wasi_not_enabled(void) {
   wasm = sbx_test_read_fixture("add.wasm", &len);
   m = NULL;
   err = NULL;
-  st = sbx_load_module_with(host, u8("add"), 3, wasm, len, NULL, &m, &err);
+  st = sbx_load_module_with(host, "add", 3, wasm, len, NULL, &m, &err);
   CHECK_STATUS_ERR(st, SBX_STATUS_OK, err);
   sbx_error_free(err);
   free(wasm);
@@ -719,15 +759,15 @@ static void test_wasi_host_level(void) {
   sbx_load_options *opts = sbx_load_options_new();
   REQUIRE(opts != NULL);
   w2 = new_wasi();
-  CHECK_STATUS(sbx_load_options_wasi(opts, w2), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_set_wasi(opts, w2), SBX_STATUS_OK);
   sbx_wasi_config_free(w2);
-  CHECK_STATUS(sbx_load_options_wasi(opts, NULL), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_set_wasi(opts, NULL), SBX_STATUS_OK);
   size_t len = 0;
   uint8_t *wasm = sbx_test_read_fixture("wasi/hello.wasm", &len);
   m = NULL;
   sbx_error *err = NULL;
   CHECK_STATUS_ERR(
-      sbx_load_module_with(host, u8("h"), 1, wasm, len, opts, &m, &err),
+      sbx_load_module_with(host, "h", 1, wasm, len, opts, &m, &err),
       SBX_STATUS_OK, err);
   sbx_error_free(err);
   free(wasm);
@@ -920,14 +960,14 @@ static void test_output_callback_user_data_freed(void) {
 
   /* A NULL callback frees its user data right away. */
   sbx_wasi_config *w = new_wasi();
-  CHECK_STATUS(sbx_wasi_config_stdout(w, NULL, &dropped, capture_free_cb),
+  CHECK_STATUS(sbx_wasi_config_set_stdout(w, NULL, &dropped, capture_free_cb),
                SBX_STATUS_OK);
   CHECK(dropped.frees == 1);
-  CHECK_STATUS(sbx_wasi_config_stderr(w, NULL, &dropped, capture_free_cb),
+  CHECK_STATUS(sbx_wasi_config_set_stderr(w, NULL, &dropped, capture_free_cb),
                SBX_STATUS_OK);
   CHECK(dropped.frees == 2);
   /* A NULL free_user_data is fine. */
-  CHECK_STATUS(sbx_wasi_config_stderr(w, capture_cb, &dropped, NULL),
+  CHECK_STATUS(sbx_wasi_config_set_stderr(w, capture_cb, &dropped, NULL),
                SBX_STATUS_OK);
   wasi_capture(w, &out, &err); /* replaces both */
 
@@ -938,7 +978,7 @@ static void test_output_callback_user_data_freed(void) {
   sbx_host *host = sbx_test_host(config);
   sbx_load_options *opts = sbx_load_options_new();
   REQUIRE(opts != NULL);
-  CHECK_STATUS(sbx_load_options_wasi(opts, w), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_set_wasi(opts, w), SBX_STATUS_OK);
   sbx_wasi_config_free(w);
   CHECK(out.frees == 0 && err.frees == 0);
   size_t len = 0;
@@ -946,7 +986,7 @@ static void test_output_callback_user_data_freed(void) {
   sbx_module *m = NULL;
   sbx_error *e = NULL;
   CHECK_STATUS_ERR(
-      sbx_load_module_with(host, u8("hello"), 5, wasm, len, opts, &m, &e),
+      sbx_load_module_with(host, "hello", 5, wasm, len, opts, &m, &e),
       SBX_STATUS_OK, e);
   sbx_error_free(e);
   free(wasm);
@@ -1020,10 +1060,10 @@ static void test_wasi_exit_codes(void) {
   sbx_wasi_config *w = new_wasi();
   sbx_load_options *opts = sbx_load_options_new();
   REQUIRE(opts != NULL);
-  CHECK_STATUS(sbx_load_options_wasi(opts, w), SBX_STATUS_OK);
+  CHECK_STATUS(sbx_load_options_set_wasi(opts, w), SBX_STATUS_OK);
   sbx_module *m = NULL;
   sbx_error *err = NULL;
-  sbx_status st = sbx_load_module_with(host, u8("exit"), 4, EXIT_MODULE,
+  sbx_status st = sbx_load_module_with(host, "exit", 4, EXIT_MODULE,
                                        sizeof EXIT_MODULE, opts, &m, &err);
   REQUIRE(CHECK_STATUS_ERR(st, SBX_STATUS_OK, err));
   static const uint32_t codes[] = {0, 1, 125, 126, 255, 256, UINT32_MAX};

@@ -109,7 +109,7 @@ func TestRunFailures(t *testing.T) {
 		{[]string{"--invoke", "run", fixture("trap_unreachable")}, 1, "unreachable"},
 		{[]string{"--invoke", "funcref_result", fixture("all_types")}, 1, "funcref"},
 		{[]string{"--invoke", "run", fixture("unresolved_import")}, 1, "missing_function"},
-		{[]string{"--memory", "1KiB", "--invoke", "add", fixture("add"), "1", "2"}, 2, "WithMemoryLimit"},
+		{[]string{"--memory", "1KiB", "--invoke", "add", fixture("add"), "1", "2"}, 2, "memory limit 1024 is outside 64 KiB..=4 GiB"},
 	} {
 		args := append([]string{"run"}, tc.args...)
 		code, stdout, stderr := sbx(args...)

@@ -26,12 +26,12 @@ int main(int argc, char **argv) {
   sbx_error *err = NULL;
   sbx_status st = sbx_host_new(NULL, &host, &err);
   if (st == SBX_STATUS_OK)
-    st = sbx_load_module(host, (const uint8_t *)"add", 3, wasm, len, 0, NULL,
+    st = sbx_load_module(host, "add", 3, wasm, len, 0, NULL,
                          &module, &err);
   uint64_t params[2] = {2, 3}, result = 0;
   size_t n = 0;
   if (st == SBX_STATUS_OK)
-    st = sbx_call_with_timeout(module, (const uint8_t *)"add", 3, params, 2,
+    st = sbx_call_with_timeout(module, "add", 3, params, 2,
                                &result, 1, &n, 0, NULL, &err);
   int rc = 0;
   if (st != SBX_STATUS_OK) {
