@@ -1,30 +1,40 @@
-;; State in every place a reset must restore: a global that is not
-;; exported, memory the guest writes, and a table it changes. The start
-;; function sets them to their post-load values: hidden = 7, stored = 42,
-;; slot0 = 2. `scribble` changes all three (99, 13, 1); `remember(x)`
-;; returns the input of the previous call and keeps x.
+;; State a reset must put back: a global that is not exported, memory the
+;; guest writes (byte 0 starts as 42) and a table it changes (slot 0 starts
+;; as $one). remember(x) keeps x in memory and returns the previous x, to
+;; show whether one call sees another's data.
 (module
-  (global $hidden (mut i32) (i32.const 0))
+  (type $ret_i32 (func (result i32)))
   (memory (export "memory") 1)
-  (table $t 2 funcref)
-  (func $a (result i32) i32.const 1)
-  (func $b (result i32) i32.const 2)
-  (elem declare func $a $b)
-  (func $init
-    (global.set $hidden (i32.const 7))
-    (i32.store (i32.const 100) (i32.const 42))
-    (table.set $t (i32.const 0) (ref.func $b)))
-  (start $init)
-  (func (export "hidden") (result i32) global.get $hidden)
-  (func (export "stored") (result i32) (i32.load (i32.const 100)))
-  (func (export "slot0") (result i32) (call_indirect (result i32) (i32.const 0)))
-  (func (export "scribble")
-    (global.set $hidden (i32.const 99))
-    (i32.store (i32.const 100) (i32.const 13))
-    (table.set $t (i32.const 0) (ref.func $a)))
-  (func (export "trap") unreachable)
+  (global $g (mut i32) (i32.const 7))
+  (table $t 1 funcref)
+  (elem (i32.const 0) $one)
+  (elem declare func $two)
+  (data (i32.const 0) "\2a")
+  (func $one (result i32) i32.const 1)
+  (func $two (result i32) i32.const 2)
+  (func (export "global") (result i32) global.get $g)
+  (func (export "byte") (result i32) i32.const 0 i32.load8_u)
+  (func (export "table") (result i32) i32.const 0 call_indirect (type $ret_i32))
+  (func $mutate (export "mutate")
+    i32.const 99
+    global.set $g
+    i32.const 0
+    i32.const 99
+    i32.store8
+    i32.const 0
+    ref.func $two
+    table.set $t)
+  (func (export "mutate_then_trap") call $mutate unreachable)
+  (func (export "mutate_then_spin") call $mutate (loop $spin br $spin))
   (func (export "remember") (param i32) (result i32)
-    ;; returns the previous input and keeps this one
-    (i32.load (i32.const 200))
-    (i32.store (i32.const 200) (local.get 0)))
-  (func (export "spin") (loop $l (br $l))))
+    (local $prev i32)
+    i32.const 8
+    i32.load
+    local.set $prev
+    i32.const 8
+    local.get 0
+    i32.store
+    local.get $prev)
+  (func (export "grow") (param i32) (result i32)
+    local.get 0
+    memory.grow))

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 const MIB: u64 = 1024 * 1024;
 
+/// reset_state.wasm's non-exported global, memory byte 0 and table slot 0:
+/// (7, 42, 1) after load, (99, 99, 2) after `mutate`.
 fn post_load_values(module: &sbx::Module) -> (u64, u64, u64) {
     let one = |f: &str| call(module, f, &[]).unwrap()[0];
-    (one("hidden"), one("stored"), one("slot0"))
+    (one("global"), one("byte"), one("table"))
 }
 
 #[test]
@@ -26,12 +28,12 @@ fn reset_restores_globals_memory_and_tables() {
         let module = host
             .load("stateful", &fixture("reset_state"), Timeout::Never, None)
             .unwrap();
-        assert_eq!(post_load_values(&module), (7, 42, 2));
-        call(&module, "scribble", &[]).unwrap();
+        assert_eq!(post_load_values(&module), (7, 42, 1));
+        call(&module, "mutate", &[]).unwrap();
         module.memory_write(1000, b"dirty").unwrap();
-        assert_eq!(post_load_values(&module), (99, 13, 1));
+        assert_eq!(post_load_values(&module), (99, 99, 2));
         module.reset(Timeout::Never, None).unwrap();
-        assert_eq!(post_load_values(&module), (7, 42, 2), "pooling {pooling}");
+        assert_eq!(post_load_values(&module), (7, 42, 1), "pooling {pooling}");
         let mut buf = [0u8; 5];
         module.memory_read(1000, &mut buf).unwrap();
         assert_eq!(buf, [0; 5], "memory beyond the data is zero again");
@@ -126,32 +128,31 @@ fn reset_after_failure_keeps_the_failed_state_until_the_next_call() {
     let (module, _) = host
         .load_with("m", &fixture("reset_state"), &options)
         .unwrap();
-    call(&module, "scribble", &[]).unwrap();
+    call(&module, "mutate", &[]).unwrap();
     assert_eq!(
         post_load_values(&module),
-        (99, 13, 1),
+        (99, 99, 2),
         "a success does not reset"
     );
-    assert_eq!(status_of(call(&module, "trap", &[])), Status::Trap);
-    let mut word = [0u8; 4];
-    module.memory_read(100, &mut word).unwrap();
     assert_eq!(
-        u32::from_le_bytes(word),
-        13,
-        "the failed state stays readable"
+        status_of(call(&module, "mutate_then_trap", &[])),
+        Status::Trap
     );
+    let mut byte = [0u8; 1];
+    module.memory_read(0, &mut byte).unwrap();
+    assert_eq!(byte[0], 99, "the failed state stays readable");
     assert_eq!(module.stats().resets, 0);
     assert_eq!(
         post_load_values(&module),
-        (7, 42, 2),
+        (7, 42, 1),
         "the next call starts fresh"
     );
     assert_eq!(module.stats().resets, 1);
     // A timeout counts as a failure too.
-    call(&module, "scribble", &[]).unwrap();
-    let err = call_with(&module, "spin", &[], Timeout::After(ms(20))).fails();
+    call(&module, "mutate", &[]).unwrap();
+    let err = call_with(&module, "mutate_then_spin", &[], Timeout::After(ms(20))).fails();
     assert_eq!(err.status(), Status::Timeout);
-    assert_eq!(post_load_values(&module), (7, 42, 2));
+    assert_eq!(post_load_values(&module), (7, 42, 1));
     assert_eq!(module.stats().resets, 2);
 }
 
@@ -177,11 +178,11 @@ fn reset_after_each_call_isolates_requests() {
         );
         // The result stays readable until the next call.
         let mut word = [0u8; 4];
-        module.memory_read(200, &mut word).unwrap();
+        module.memory_read(8, &mut word).unwrap();
         assert_eq!(u32::from_le_bytes(word) as u64, input);
     }
     // Input written before a call lands in the fresh instance.
-    module.memory_write(200, &7u32.to_le_bytes()).unwrap();
+    module.memory_write(8, &7u32.to_le_bytes()).unwrap();
     assert_eq!(call(&module, "remember", &[8]).unwrap(), vec![7]);
     assert_eq!(module.stats().resets, 50);
     assert_eq!(module.stats().calls, 51);

@@ -66,7 +66,9 @@ func WithWASI(cfg WASIConfig) Option {
 type LoadOption func(*loadConfig)
 
 type loadConfig struct {
-	wasi *WASIConfig
+	wasi  *WASIConfig
+	reset C.uint32_t // an sbx_reset_policy (reset.go)
+	err   error
 }
 
 // WithModuleWASI gives the module this WASI world instead of the host's
@@ -150,6 +152,18 @@ func (cfg *WASIConfig) build() (*C.sbx_wasi_config, error) {
 		return nil, err
 	}
 	return wc, nil
+}
+
+// validate reports what build would refuse, without keeping a C config:
+// for settings checked long before they are used (a pool's instances).
+func (cfg *WASIConfig) validate() error {
+	probe := *cfg
+	probe.Stdin, probe.Stdout, probe.Stderr = nil, nil, nil
+	wc, err := probe.build()
+	if err == nil {
+		C.sbx_wasi_config_free(wc)
+	}
+	return err
 }
 
 // outputSink is a writer the library sends guest output to, by id.
