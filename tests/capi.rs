@@ -442,8 +442,8 @@ fn config_extremes_are_recorded_and_refused_with_the_librarys_message() {
     );
     assert_eq!(sbx_config_set_load_timeout_ns(c, 0), Status::Ok);
 
-    // The last value set is the one the host gets, refused ones before it
-    // included.
+    // The last value set is the one the host gets: an out-of-range value
+    // set before it leaves no trace.
     assert_eq!(sbx_config_set_memory_limit(c, 0), Status::Ok);
     assert_eq!(sbx_config_set_memory_limit(c, 1 << 20), Status::Ok);
     assert_eq!(sbx_config_set_max_modules(c, 0), Status::Ok);
