@@ -229,7 +229,7 @@ func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, comp
 	}
 	var mod *C.sbx_module
 	var cerr *C.sbx_error
-	m.callCtx = ctx
+	m.callCtx, m.loadTok = ctx, tok
 	var st C.sbx_status
 	if compiled != nil {
 		m.funcs = compiled.funcs // immutable: attach need not read them again
@@ -246,7 +246,7 @@ func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, comp
 	if m.hostCtx != nil {
 		m.endHostContext()
 	}
-	m.callCtx, m.hostErr = nil, nil
+	m.callCtx, m.hostErr, m.loadTok = nil, nil, nil
 	if stop != nil && !stop() {
 		<-fired // the trigger ran or is running: let it finish before the free
 	}

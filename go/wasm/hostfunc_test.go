@@ -458,3 +458,36 @@ func startCallsF(t testing.TB) []byte {
 	}
 	return b
 }
+
+func TestCloseFromAStartFunctionStopsTheLoad(t *testing.T) {
+	// The start function calls env.f, which closes the module being
+	// loaded, then loops: the close must stop the load, not the deadline.
+	h := newHost(t)
+	if err := h.DefineFunction("env", "f", nil, nil, func(ctx context.Context, c *Caller, stack []uint64) error {
+		return c.Module().Close(ctx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	m, err := h.LoadModule(ctx, "closes itself", fixture(t, "start_closes_then_loops"))
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("the load ran %v after its module was closed", took)
+	}
+	if m != nil || !errors.Is(err, ErrClosed) || !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("LoadModule = %v, %v; want ErrClosed wrapping ErrInterrupted", m, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the load ended by its ctx, not by the close")
+	}
+	// The host is unharmed and the slot is free.
+	add, err := h.LoadModule(context.Background(), "add", fixture(t, "add"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	add.Close(context.Background())
+	if s := h.Stats(); s.LiveModules != 0 {
+		t.Fatalf("HostStats = %+v; want no live modules", s)
+	}
+}

@@ -37,6 +37,11 @@ type Module struct {
 	tok   *C.sbx_cancel // triggered when the context of the call in flight ends
 	frame *C.sbx_go_frame
 
+	// loadTok is the token of the load in flight (nil otherwise): a Close
+	// from a host function of the start function triggers it, since there
+	// is no library module to close yet. Used only by the loading goroutine.
+	loadTok *C.sbx_cancel
+
 	// The state of the call (or load) in flight, used by its goroutine and
 	// by the host functions it runs, which run on that same goroutine.
 	callCtx       context.Context
@@ -273,6 +278,9 @@ func (m *Module) Close(ctx context.Context) error {
 		if m.reentrant() {
 			// This goroutine runs the call (or the load): it frees the
 			// module once the library returns.
+			if m.ptr == nil && m.loadTok != nil {
+				C.sbx_cancel_trigger(m.loadTok) // stops the start function
+			}
 			C.sbx_module_close(m.ptr) // interrupts the call; NULL during a load
 			m.closeDeferred = true
 			return
