@@ -541,7 +541,7 @@ typedef struct sbx_module_counters {
    */
   uint64_t timeouts;
   /**
-   * Calls stopped by an interrupt or a cancel token.
+   * Calls stopped by an interrupt, a cancel token or their module's close.
    */
   uint64_t interrupts;
   /**

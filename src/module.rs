@@ -305,10 +305,14 @@ impl Module {
                 .map_err(|e| Error::from_guest(e, &format!("call `{}`", shown())))
         };
         drop(in_flight);
+        let used = fuel.map_or(0, |fuel| fuel - store.get_fuel().unwrap_or(0));
         if inner.closed.load(Relaxed) {
             // Closed during the call, perhaps by one of its own host functions.
             // One rule whatever the guest was doing (the close's interrupt,
-            // a trap, or a return at the same moment): `HandleClosed`.
+            // a trap, or a return at the same moment): `HandleClosed`,
+            // counted as an interrupt.
+            let mut stale = false;
+            inner.finish(&mut stale, started, used, Some(Status::Interrupted));
             *guard = None;
             return Err(Error::new(
                 Status::HandleClosed,
@@ -318,7 +322,6 @@ impl Module {
         if cancel.is_some() {
             store.data_mut().set_call(seq, None);
         }
-        let used = fuel.map_or(0, |fuel| fuel - store.get_fuel().unwrap_or(0));
         if fuel.is_some() {
             inner.last_fuel.store(used, Relaxed);
         }

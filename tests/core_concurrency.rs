@@ -220,6 +220,9 @@ fn close_during_a_call_interrupts_it_and_waits_for_it() {
     let status = worker.join().unwrap().fails().status();
     assert_eq!(status, Status::HandleClosed);
     assert_eq!(status_of(call(&m, "loop", &[])), Status::HandleClosed);
+    // The closed call is counted, as an interrupt; the refused one is not.
+    let stats = m.stats();
+    assert_eq!((stats.calls, stats.interrupts), (1, 1));
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub struct sbx_module_counters {
     pub calls: u64,
     /// Calls stopped by their deadline.
     pub timeouts: u64,
-    /// Calls stopped by an interrupt or a cancel token.
+    /// Calls stopped by an interrupt, a cancel token or their module's close.
     pub interrupts: u64,
     /// Calls that used up their fuel.
     pub fuel_exhausted: u64,
