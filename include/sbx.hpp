@@ -195,6 +195,10 @@ class config {
     check(sbx_config_set_fuel(p_.get(), fuel_per_call));
     return *this;
   }
+  config &host_memory_limit(std::uint64_t bytes) {
+    check(sbx_config_set_host_memory_limit(p_.get(), bytes));
+    return *this;
+  }
   config &pooling(bool enabled) {
     check(sbx_config_set_pooling(p_.get(), enabled));
     return *this;
@@ -261,6 +265,10 @@ class load_options {
     check(sbx_load_options_set_user_data(p_.get(), user_data));
     return *this;
   }
+  load_options &reset_policy(sbx_reset_policy policy) {
+    check(sbx_load_options_set_reset_policy(p_.get(), policy));
+    return *this;
+  }
 
   sbx_load_options *get() const noexcept { return p_.get(); }
   sbx_load_options *release() noexcept { return p_.release(); }
@@ -316,6 +324,23 @@ class module {
   void interrupt() const { check(sbx_module_interrupt(p_.get())); }
   void close() const { check(sbx_module_close(p_.get())); }
 
+  // Back to its state right after load (sbx_module_reset); a failed reset
+  // closes the module and throws.
+  void reset(std::uint64_t timeout_ns = 0,
+             const sbx::cancel *token = nullptr) const {
+    sbx_error *err = nullptr;
+    sbx_status st = sbx_module_reset(p_.get(), timeout_ns,
+                                     token ? token->get() : nullptr, &err);
+    check(st, err);
+  }
+
+  sbx_module_counters stats() const {
+    sbx_module_counters s{};
+    s.size = sizeof s;
+    check(sbx_module_stats(p_.get(), &s));
+    return s;
+  }
+
   std::uint64_t last_call_fuel() const {
     std::uint64_t fuel = 0;
     check(sbx_module_last_call_fuel(p_.get(), &fuel));
@@ -360,6 +385,43 @@ class module {
   std::unique_ptr<sbx_module, detail::deleter<sbx_module, sbx_module_free>> p_;
 };
 
+// sbx_compiled: code compiled once, instantiated many times; freed by
+// sbx_compiled_free (modules made from it keep working).
+class compiled {
+ public:
+  // Takes ownership of `raw` (may be NULL: an empty compiled module).
+  explicit compiled(sbx_compiled *raw) noexcept : p_(raw) {}
+
+  module instantiate(std::string_view name,
+                     const load_options *options = nullptr) const {
+    sbx_module *m = nullptr;
+    sbx_error *err = nullptr;
+    sbx_status st = sbx_compiled_instantiate(
+        p_.get(), name.data(), name.size(), options ? options->get() : nullptr,
+        &m, &err);
+    check(st, err);
+    return module(m);
+  }
+
+  // Borrowed from the compiled module: valid until it is freed.
+  std::vector<sbx_function_info> functions() const {
+    std::size_t count = 0;
+    check(sbx_compiled_function_count(p_.get(), &count));
+    std::vector<sbx_function_info> out(count);
+    for (std::size_t i = 0; i < count; i++)
+      check(sbx_compiled_function_at(p_.get(), i, &out[i]));
+    return out;
+  }
+
+  sbx_compiled *get() const noexcept { return p_.get(); }
+  sbx_compiled *release() noexcept { return p_.release(); }
+
+ private:
+  std::unique_ptr<sbx_compiled,
+                  detail::deleter<sbx_compiled, sbx_compiled_free>>
+      p_;
+};
+
 // sbx_host: an engine and its limits; sbx_close ends it and every module
 // loaded from it (their handles still need freeing: ~module does that).
 class host {
@@ -393,6 +455,24 @@ class host {
                                          options.get(), &m, &err);
     check(st, err);
     return module(m);
+  }
+
+  compiled compile(const std::vector<std::uint8_t> &wasm,
+                   std::uint64_t timeout_ns = 0,
+                   const sbx::cancel *token = nullptr) const {
+    sbx_compiled *c = nullptr;
+    sbx_error *err = nullptr;
+    sbx_status st = sbx_compile(p_.get(), wasm.data(), wasm.size(), timeout_ns,
+                                token ? token->get() : nullptr, &c, &err);
+    check(st, err);
+    return compiled(c);
+  }
+
+  sbx_host_counters stats() const {
+    sbx_host_counters s{};
+    s.size = sizeof s;
+    check(sbx_host_stats(p_.get(), &s));
+    return s;
   }
 
   // sbx_host_define_func as is: `free_user_data` runs once, when the host is

@@ -109,6 +109,31 @@ void test_load_and_call() {
          fns[0].results[0] == SBX_VALUE_TYPE_I32);
 }
 
+void test_compile_reset_and_stats() {
+  sbx::host host(sbx::config().host_memory_limit(1 << 20));
+  sbx::compiled code = host.compile(fixture("reset_state.wasm"));
+  EXPECT(code.functions().size() == 8);
+  sbx::module m = code.instantiate(
+      "m", &sbx::load_options().reset_policy(SBX_RESET_POLICY_AFTER_FAILURE));
+  m.call("mutate", {}, 0);
+  EXPECT(m.call("global", {}, 1)[0] == 99);
+  EXPECT_ERROR(m.call("mutate_then_trap", {}, 0), SBX_STATUS_TRAP);
+  EXPECT(m.call("global", {}, 1)[0] == 7); // reset before this call
+  m.call("mutate", {}, 0);
+  m.reset();
+  EXPECT(m.call("byte", {}, 1)[0] == 42);
+  sbx_module_counters ms = m.stats();
+  EXPECT(ms.calls == 6 && ms.traps == 1 && ms.resets == 2);
+  sbx_host_counters hs = host.stats();
+  EXPECT(hs.live_modules == 1 && hs.compiled_modules == 1 &&
+         hs.memory_bytes == 65536 && hs.memory_limit_bytes == (1 << 20));
+  code = sbx::compiled(nullptr); // freed; the module keeps working
+  EXPECT(host.stats().compiled_modules == 0);
+  EXPECT(m.call("table", {}, 1)[0] == 1);
+  m.close();
+  EXPECT_ERROR(m.reset(), SBX_STATUS_HANDLE_CLOSED);
+}
+
 void test_errors() {
   sbx::host host;
   sbx::module add = host.load("add", fixture("add.wasm"));
@@ -358,6 +383,7 @@ struct test_case {
 
 const test_case tests[] = {
     {"load_and_call", test_load_and_call, ""},
+    {"compile_reset_and_stats", test_compile_reset_and_stats, ""},
     {"errors", test_errors, ""},
     {"timeout_and_interrupt", test_timeout_and_interrupt, " serial"},
     {"config_and_options", test_config_and_options, ""},
