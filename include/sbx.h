@@ -476,9 +476,9 @@ typedef void (*sbx_output_callback)(void *user_data, const uint8_t *data, size_t
 /**
  * What a module has done since it was loaded (`sbx_module_stats`).
  */
-typedef struct sbx_module_stats {
+typedef struct sbx_module_counters {
   /**
-   * In: `sizeof(sbx_module_stats)` as the caller knows it. Out: the
+   * In: `sizeof(sbx_module_counters)` as the caller knows it. Out: the
    * bytes the library filled.
    */
   size_t size;
@@ -530,14 +530,14 @@ typedef struct sbx_module_stats {
    * The most `memory_bytes` has been.
    */
   uint64_t memory_peak_bytes;
-} sbx_module_stats;
+} sbx_module_counters;
 
 /**
  * What a host holds now (`sbx_host_stats`).
  */
-typedef struct sbx_host_stats {
+typedef struct sbx_host_counters {
   /**
-   * In: `sizeof(sbx_host_stats)` as the caller knows it. Out: the bytes
+   * In: `sizeof(sbx_host_counters)` as the caller knows it. Out: the bytes
    * the library filled.
    */
   size_t size;
@@ -565,7 +565,7 @@ typedef struct sbx_host_stats {
    * The host's memory budget (`sbx_config_set_host_memory_limit`); 0 for none.
    */
   uint64_t memory_limit_bytes;
-} sbx_host_stats;
+} sbx_host_counters;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1275,14 +1275,14 @@ void sbx_compiled_free(struct sbx_compiled *compiled);
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or a
  * `size` smaller than its first counter's end.
  */
-sbx_status sbx_module_stats(const struct sbx_module *module, struct sbx_module_stats *stats_out);
+sbx_status sbx_module_stats(const struct sbx_module *module, struct sbx_module_counters *stats_out);
 
 /**
  * Fills `*stats_out` (see the size rule above) with the host's counters.
  * Works after close. Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT
  * for NULL or a `size` smaller than its first counter's end.
  */
-sbx_status sbx_host_stats(const struct sbx_host *host, struct sbx_host_stats *stats_out);
+sbx_status sbx_host_stats(const struct sbx_host *host, struct sbx_host_counters *stats_out);
 
 /**
  * New load options: host load timeout, no cancel token, the host's WASI

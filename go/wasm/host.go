@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Host compiles and runs WebAssembly modules under the limits its options
@@ -29,6 +30,7 @@ type Host struct {
 	closed  bool
 	modules map[*Module]struct{}
 	loads   map[*C.sbx_cancel]*Module // tokens of loads in flight, with their modules
+	mt      tenancy                   // compiled modules, compiles, pools, budget (compiled.go)
 
 	cleanup runtime.Cleanup
 }
@@ -84,6 +86,10 @@ func NewHost(opts ...Option) (*Host, error) {
 		set(fmt.Sprintf("WithMaxAbandonedCompiles(%d)", c.maxAbandon),
 			C.sbx_config_set_max_abandoned_compiles(cfg, C.uint32_t(c.maxAbandon)))
 	}
+	if h.mt.memoryLimit != 0 {
+		set(fmt.Sprintf("WithHostMemoryLimit(%d)", h.mt.memoryLimit),
+			C.sbx_config_set_host_memory_limit(cfg, C.uint64_t(h.mt.memoryLimit)))
+	}
 	if c.pooling { // after max modules: the pool is sized by it
 		set("WithPooling(true)", C.sbx_config_set_pooling(cfg, C.bool(true)))
 	}
@@ -127,7 +133,14 @@ func (h *Host) ExecTimeout() time.Duration { return h.cfg.execTimeout }
 // functions the start function calls receive ctx. opts (WithModuleWASI)
 // configure this load only. Safe for concurrent use.
 func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, opts ...LoadOption) (*Module, error) {
-	op := fmt.Sprintf("load module %q", name)
+	return h.load(ctx, fmt.Sprintf("load module %q", name), name, wasmBytes, nil, opts)
+}
+
+// load is LoadModule and CompiledModule.Instantiate (compiled non-nil; the
+// caller keeps it alive): one path that differs only in the C call,
+// sbx_load_module_with or sbx_compiled_instantiate.
+func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, compiled *compiledModule,
+	opts []LoadOption) (*Module, error) {
 	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
 		return nil, &Error{
 			Op:   op,
@@ -176,6 +189,9 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 		timeoutNs = uint64(left)
 	}
 	C.sbx_load_options_timeout_ns(options, C.uint64_t(timeoutNs))
+	if lc.reset != C.SBX_RESET_POLICY_NEVER {
+		C.sbx_load_options_set_reset_policy(options, lc.reset)
+	}
 
 	if h.closeStarted() {
 		return nil, closedError(op, "host")
@@ -220,8 +236,15 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 	var mod *C.sbx_module
 	var cerr *C.sbx_error
 	m.callCtx = ctx
-	st := C.sbx_load_module_with(h.ptr, stringPtr(name), C.size_t(len(name)),
-		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), options, &mod, &cerr)
+	var st C.sbx_status
+	if compiled != nil {
+		m.funcs = compiled.funcs // immutable: attach need not read them again
+		st = C.sbx_compiled_instantiate(compiled.ptr, (*C.char)(unsafe.Pointer(unsafe.StringData(name))),
+			C.size_t(len(name)), options, &mod, &cerr)
+	} else {
+		st = C.sbx_load_module_with(h.ptr, stringPtr(name), C.size_t(len(name)),
+			bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), options, &mod, &cerr)
+	}
 	var hostErr error // read before hostCtx ends
 	if st == C.SBX_STATUS_HOST_ERROR && m.hostErr != nil {
 		hostErr = m.hostError(op)
@@ -296,6 +319,7 @@ func (h *Host) Close() error {
 		C.sbx_cancel_trigger(tok)
 		m.closeNow() // ends the ctx of host functions the start function runs
 	}
+	h.mt.interruptCompiles()
 	h.mu.Unlock()
 
 	h.rw.Lock() // waits for the loads in flight to return
@@ -309,6 +333,7 @@ func (h *Host) Close() error {
 	for _, m := range modules {
 		m.Close(context.Background())
 	}
+	h.closeTenancy() // pools and compiled modules; keeps the last stats
 	h.cleanup.Stop()
 	C.sbx_close(h.ptr)
 	h.ptr = nil

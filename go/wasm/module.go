@@ -53,6 +53,8 @@ type Module struct {
 	// its own thread there is called from inside the module's own call.
 	inHost atomic.Uintptr
 
+	stats statsHandle // what Stats reads, without m.lk (stats.go)
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	// closing ends when Close starts (or Host.Close, during the load): it
@@ -114,10 +116,18 @@ func (m *Module) attach(mod *C.sbx_module) error {
 	m.ptr = mod
 	tok, fired := m.tok, m.fired
 	m.trigger = func() {
-		C.sbx_cancel_trigger(tok)
+		// A ctx that ended at its deadline needs no trigger: the library
+		// has that deadline too and stops the call as a timeout (counted
+		// as one in Stats); a trigger would race it and count an interrupt.
+		if !deadlinePassed(m.callCtx) {
+			C.sbx_cancel_trigger(tok)
+		}
 		fired <- struct{}{}
 	}
-	m.funcs = exportedFunctions(mod)
+	if m.funcs == nil {
+		m.funcs = exportedFunctions(mod)
+	}
+	m.stats.attach(mod)
 	var size C.uint64_t
 	m.hasMemory = C.sbx_module_memory_size(mod, &size) == C.SBX_STATUS_OK
 	m.cleanup = runtime.AddCleanup(m, func(h handles) {
@@ -279,6 +289,7 @@ func (m *Module) Close(ctx context.Context) error {
 // still being loaded, by this goroutine).
 func (m *Module) release() {
 	if m.ptr != nil {
+		m.stats.detach() // before the free: Stats reads ptr without m.lk
 		m.cleanup.Stop()
 		C.sbx_cancel_free(m.tok)
 		C.sbx_module_free(m.ptr)

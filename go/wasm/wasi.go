@@ -70,8 +70,9 @@ func WithWASI(cfg WASIConfig) Option {
 type LoadOption func(*loadConfig)
 
 type loadConfig struct {
-	wasi *WASIConfig
-	err  error
+	wasi  *WASIConfig
+	reset C.uint32_t // an sbx_reset_policy (reset.go)
+	err   error
 }
 
 // WithModuleWASI gives the module this WASI world instead of the host's

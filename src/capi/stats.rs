@@ -14,8 +14,8 @@ use crate::{Error, HostStats, ModuleStats, Result};
 /// What a module has done since it was loaded (`sbx_module_stats`).
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct sbx_module_stats {
-    /// In: `sizeof(sbx_module_stats)` as the caller knows it. Out: the
+pub struct sbx_module_counters {
+    /// In: `sizeof(sbx_module_counters)` as the caller knows it. Out: the
     /// bytes the library filled.
     pub size: usize,
     /// Calls that ran guest code (calls refused before that do not count).
@@ -47,8 +47,8 @@ pub struct sbx_module_stats {
 /// What a host holds now (`sbx_host_stats`).
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct sbx_host_stats {
-    /// In: `sizeof(sbx_host_stats)` as the caller knows it. Out: the bytes
+pub struct sbx_host_counters {
+    /// In: `sizeof(sbx_host_counters)` as the caller knows it. Out: the bytes
     /// the library filled.
     pub size: usize,
     /// Modules loaded or instantiated and not closed.
@@ -95,12 +95,12 @@ fn fill<T: Copy>(dst: *mut T, full: T, what: &str) -> Result<()> {
 #[no_mangle]
 pub extern "C" fn sbx_module_stats(
     module: *const sbx_module,
-    stats_out: *mut sbx_module_stats,
+    stats_out: *mut sbx_module_counters,
 ) -> crate::Status {
     guarded_status(|| {
         let s: ModuleStats = handle(module)?.stats();
-        let full = sbx_module_stats {
-            size: std::mem::size_of::<sbx_module_stats>(),
+        let full = sbx_module_counters {
+            size: std::mem::size_of::<sbx_module_counters>(),
             calls: s.calls,
             timeouts: s.timeouts,
             interrupts: s.interrupts,
@@ -124,12 +124,12 @@ pub extern "C" fn sbx_module_stats(
 #[no_mangle]
 pub extern "C" fn sbx_host_stats(
     host: *const sbx_host,
-    stats_out: *mut sbx_host_stats,
+    stats_out: *mut sbx_host_counters,
 ) -> crate::Status {
     guarded_status(|| {
         let s: HostStats = handle(host)?.stats();
-        let full = sbx_host_stats {
-            size: std::mem::size_of::<sbx_host_stats>(),
+        let full = sbx_host_counters {
+            size: std::mem::size_of::<sbx_host_counters>(),
             live_modules: s.live_modules,
             compiled_modules: s.compiled_modules,
             pooled_instances: s.pooled_instances,

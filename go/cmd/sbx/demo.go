@@ -16,9 +16,9 @@ import (
 )
 
 // demoCommand shows sbx at work on the repository's fixtures: a call, a
-// runaway loop stopped by a timeout, a call stopped by its fuel budget, the
-// README's plugin (WASI, guest memory and a host function), and the
-// command line.
+// runaway loop stopped by a timeout (and a module reset after one), a call
+// stopped by its fuel budget, the README's plugin (WASI, guest memory and a
+// host function), and the command line.
 func demoCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sbx demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -100,6 +100,15 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	_, err = loop.CallWithTimeout(cctx, "loop")
 	cancel()
 	out("loop() with its context cancelled at 20ms returned after %s (%s)", since(start), errorKind(err))
+
+	// A reset after that timeout: the next call starts fresh.
+	resetBytes, err := read("reset_state")
+	if err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	if err := demoReset(ctx, host, resetBytes, out); err != nil {
+		return fail(stderr, exitFailure, err)
+	}
 
 	// 3. Fuel: a budget of instructions per call.
 	fuelHost, err := wasm.NewHost(wasm.WithFuelLimit(1_000_000))

@@ -146,7 +146,9 @@ func TestDemo(t *testing.T) {
 		"$ sbx run --invoke add add.wasm 2 40\n42\n",
 		"$ sbx run wasi/env_args.wasm -v \"two words\"\narg[0]=env_args.wasm\narg[1]=-v\narg[2]=two words\n",
 		"$ sbx run wasi/exit3.wasm\nexiting with 3\n(exit status 3)\n",
-		"kind: WASI reactor"} {
+		"kind: WASI reactor",
+		"memory[0] = 42; mutate_then_spin() set it to 99 and was stopped (deadline exceeded)",
+		"the next call starts fresh: memory[0] = 42 (1 reset)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
