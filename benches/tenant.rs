@@ -12,7 +12,7 @@
 //! - `Module::call(add)`, now that every call updates the module's stats.
 //!
 //! Prints one JSON object per line, the format bench/cmd/table reads:
-//!   {"runtime":"sbx","case":"tenant.reset.pooling.1m","value":95.1,"unit":"us",...}
+//!   {"runtime":"sbx","case":"tenant.core.reset.pooling.1m","value":95.1,"unit":"us",...}
 //!
 //! Usage (bench/run does this, as its `tenant` group):
 //!   cargo bench --bench tenant -- [--smoke] [--root DIR] [--out FILE] [--only tenant]
@@ -217,13 +217,13 @@ fn case_instantiate(o: &Opts, out: &mut Out) {
             let s = strategy(pooling);
             let (v, mut f) = dist(raw, 1e3);
             f.push(("note", jstr("Store::new + InstancePre::instantiate + drop")));
-            out.push("raw", &format!("tenant.inst.{s}.{tag}"), v, "us", &f);
+            out.push("raw", &format!("tenant.core.inst.{s}.{tag}"), v, "us", &f);
             let (v, mut f) = dist(inst, 1e3);
             f.push(("note", jstr("CompiledModule::instantiate + close + drop")));
-            out.push("sbx", &format!("tenant.inst.{s}.{tag}"), v, "us", &f);
+            out.push("sbx", &format!("tenant.core.inst.{s}.{tag}"), v, "us", &f);
             let (v, mut f) = dist(load, 1e3);
             f.push(("note", jstr("Host::load of cached bytes + close + drop")));
-            out.push("sbx", &format!("tenant.load.{s}.{tag}"), v, "us", &f);
+            out.push("sbx", &format!("tenant.core.load.{s}.{tag}"), v, "us", &f);
         }
     }
 }
@@ -294,7 +294,7 @@ fn case_reset(o: &Opts, out: &mut Out) {
                 }
             }
             let s = strategy(pooling);
-            let case = format!("tenant.reset.{s}.{tag}");
+            let case = format!("tenant.core.reset.{s}.{tag}");
             let touch_us = |xs: Vec<f64>| num(median(xs) / 1e3);
             let (v, mut f) = dist(raw_reset, 1e3);
             f.push(("touch_us", touch_us(raw_touch)));
@@ -377,14 +377,14 @@ fn case_call(o: &Opts, out: &mut Out) {
     let note = "median of rounds; sbx: Module::call with the host's exec timeout (10 s), stats on; raw: TypedFunc::call, epoch deadline re-armed";
     out.push(
         "raw",
-        "tenant.call.add",
+        "tenant.core.call.add",
         median(raw),
         "ns",
         &[("note", jstr(note))],
     );
     out.push(
         "sbx",
-        "tenant.call.add",
+        "tenant.core.call.add",
         median(sbx),
         "ns",
         &[("note", jstr(note))],
