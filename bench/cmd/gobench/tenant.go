@@ -89,10 +89,13 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// drive runs serve from g goroutines for dur; returns requests/s, the
-// latencies, and the CPU time per request (which, unlike requests/s, does
-// not depend on how much of the machine others leave free).
-func (b *bench) drive(g int, serve func(ctx context.Context, params ...uint64) ([]uint64, error), want uint64) (rate float64, lats []float64, cpuPer time.Duration, err error) {
+type serveFunc = func(ctx context.Context, params ...uint64) ([]uint64, error)
+
+// drive runs g goroutines for dur, goroutine i calling serves[i%len(serves)];
+// returns requests/s, the latencies, and the CPU time per request (which,
+// unlike requests/s, does not depend on how much of the machine others
+// leave free).
+func (b *bench) drive(g int, serves []serveFunc, want uint64) (rate float64, lats []float64, cpuPer time.Duration, err error) {
 	ctx := context.Background()
 	dur := 2 * time.Second
 	if b.smoke {
@@ -109,7 +112,7 @@ func (b *bench) drive(g int, serve func(ctx context.Context, params ...uint64) (
 			<-start
 			for t0 := time.Now(); time.Since(t0) < dur; {
 				t := time.Now()
-				r, err := serve(ctx, jsonRequest)
+				r, err := serves[i%len(serves)](ctx, jsonRequest)
 				perG[i] = append(perG[i], ns(time.Since(t)))
 				if err == nil && (len(r) != 1 || r[0] != want) {
 					err = fmt.Errorf("run(%d) = %v, want %d", jsonRequest, r, int64(want))
@@ -135,56 +138,68 @@ func (b *bench) drive(g int, serve func(ctx context.Context, params ...uint64) (
 	return float64(len(lats)) / took.Seconds(), lats, cpu / time.Duration(len(lats)), nil
 }
 
-// serveCase measures one server at 1 and at GOMAXPROCS goroutines,
-// emitting cases prefix+".1" and prefix+".P".
-func (b *bench) serveCase(prefix string, fresh bool, note string) {
+// serveCase measures a server of size g called from g goroutines, or,
+// with split, g servers of size 1, one per goroutine (nothing shared: what
+// the machine allows).
+func (b *bench) serveCase(c string, g int, split, fresh bool, note string) {
 	ctx := context.Background()
-	procs := runtime.GOMAXPROCS(0)
-	wasmBytes := b.read("testdata/programs/json.wasm")
-	for _, g := range []int{1, procs} {
-		c := prefix + ".1"
-		if g > 1 {
-			c = prefix + ".P"
-		}
-		h, err := b.tenantHost(procs + 4)
-		if err != nil {
-			b.fail(c, err)
-			continue
-		}
-		serve, stop, err := h.server(ctx, wasmBytes, "run", g, fresh)
-		if err != nil {
-			h.close()
-			b.fail(c, err)
-			continue
-		}
-		want, err := serve(ctx, jsonRequest)
-		if err == nil {
-			var rate float64
-			var lats []float64
-			var cpuPer time.Duration
-			if rate, lats, cpuPer, err = b.drive(g, serve, want[0]); err == nil {
-				s := percentiles(lats)
-				b.emit(result{"case": c, "value": rate, "unit": "calls/s", "p99": s.p99 / 1e3, "p99_unit": "us",
-					"cpu_us": float64(cpuPer.Nanoseconds()) / 1e3, "goroutines": g, "size": g,
-					"checksum": strconv.FormatInt(int64(want[0]), 10), "note": note})
-			}
-		}
-		if err != nil {
-			b.fail(c, err)
-		}
-		stop()
-		h.close()
+	h, err := b.tenantHost(runtime.GOMAXPROCS(0) + 4)
+	if err != nil {
+		b.fail(c, err)
+		return
 	}
+	defer h.close()
+	wasmBytes := b.read("testdata/programs/json.wasm")
+	var serves []serveFunc
+	for i := 0; i < g; i++ {
+		size := g
+		if split {
+			size = 1
+		}
+		serve, stop, err := h.server(ctx, wasmBytes, "run", size, fresh)
+		if err != nil {
+			b.fail(c, err)
+			return
+		}
+		defer stop()
+		serves = append(serves, serve)
+		if !split {
+			break
+		}
+	}
+	want, err := serves[0](ctx, jsonRequest)
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	rate, lats, cpuPer, err := b.drive(g, serves, want[0])
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	s := percentiles(lats)
+	b.emit(result{"case": c, "value": rate, "unit": "calls/s", "p99": s.p99 / 1e3, "p99_unit": "us",
+		"cpu_us": float64(cpuPer.Nanoseconds()) / 1e3, "goroutines": g,
+		"checksum": strconv.FormatInt(int64(want[0]), 10), "note": note})
 }
 
-// tenantRequests: a fresh instance per request, json.wasm run(10).
+// tenantRequests: a fresh instance per request, json.wasm run(10), from 1
+// and from GOMAXPROCS goroutines.
 func (b *bench) tenantRequests() {
-	b.serveCase("tenant.rps", true, fmt.Sprintf("json.wasm run(%d) per request on a pristine instance; "+
-		"sbx: Pool of G with WithResetAfterEachCall; wazero: InstantiateModule + call + Close", jsonRequest))
+	note := fmt.Sprintf("json.wasm run(%d) per request on a pristine instance; "+
+		"sbx: Pool of G with WithResetAfterEachCall; wazero: InstantiateModule + call + Close", jsonRequest)
+	b.serveCase("tenant.rps.1", 1, false, true, note)
+	b.serveCase("tenant.rps.P", runtime.GOMAXPROCS(0), false, true, note)
 }
 
 // tenantPoolScaling: a pool of GOMAXPROCS instances from GOMAXPROCS
-// goroutines against a pool of 1 from 1.
+// goroutines against a pool of 1 from 1, and, for the machine's own
+// ceiling, GOMAXPROCS goroutines each with its own pool of 1.
 func (b *bench) tenantPoolScaling() {
-	b.serveCase("tenant.pool", false, fmt.Sprintf("json.wasm run(%d) per call; a Pool of G instances from G goroutines", jsonRequest))
+	procs := runtime.GOMAXPROCS(0)
+	note := fmt.Sprintf("json.wasm run(%d) per call; a Pool of G instances from G goroutines", jsonRequest)
+	b.serveCase("tenant.pool.1", 1, false, false, note)
+	b.serveCase("tenant.pool.P", procs, false, false, note)
+	b.serveCase("tenant.pool.Psplit", procs, true, false,
+		fmt.Sprintf("json.wasm run(%d) per call; G goroutines, each its own Pool of 1 (nothing shared)", jsonRequest))
 }
