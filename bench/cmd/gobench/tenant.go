@@ -91,16 +91,32 @@ func cpuTime() time.Duration {
 
 type serveFunc = func(ctx context.Context, params ...uint64) ([]uint64, error)
 
-// drive runs g goroutines for dur, goroutine i calling serves[i%len(serves)];
-// returns requests/s, the latencies, and the CPU time per request (which,
-// unlike requests/s, does not depend on how much of the machine others
-// leave free).
-func (b *bench) drive(g int, serves []serveFunc, want uint64) (rate float64, lats []float64, cpuPer time.Duration, err error) {
+// tally is what some goroutines did in some time.
+type tally struct {
+	lats      []float64
+	took, cpu time.Duration
+}
+
+func (t *tally) add(u tally) {
+	t.lats = append(t.lats, u.lats...)
+	t.took += u.took
+	t.cpu += u.cpu
+}
+
+// emit reports t as requests/s with its p99 latency and the CPU time per
+// request (which, unlike requests/s, does not depend on how much of the
+// machine others leave free).
+func (b *bench) emitTally(c string, t tally, g int, want uint64, note string) {
+	s := percentiles(t.lats)
+	n := float64(len(t.lats))
+	b.emit(result{"case": c, "value": n / t.took.Seconds(), "unit": "calls/s", "p99": s.p99 / 1e3, "p99_unit": "us",
+		"cpu_us": float64(t.cpu.Microseconds()) / n, "goroutines": g,
+		"checksum": strconv.FormatInt(int64(want), 10), "note": note})
+}
+
+// drive runs g goroutines for dur, goroutine i calling serves[i%len(serves)].
+func drive(g int, serves []serveFunc, want uint64, dur time.Duration) (tally, error) {
 	ctx := context.Background()
-	dur := 2 * time.Second
-	if b.smoke {
-		dur = 50 * time.Millisecond
-	}
 	var wg sync.WaitGroup
 	perG := make([][]float64, g)
 	errs := make([]error, g)
@@ -128,29 +144,40 @@ func (b *bench) drive(g int, serves []serveFunc, want uint64) (rate float64, lat
 	cpu0, t0 := cpuTime(), time.Now()
 	close(start)
 	wg.Wait()
-	took, cpu := time.Since(t0), cpuTime()-cpu0
+	t := tally{took: time.Since(t0), cpu: cpuTime() - cpu0}
 	for i := range perG {
 		if errs[i] != nil {
-			return 0, nil, 0, errs[i]
+			return tally{}, errs[i]
 		}
-		lats = append(lats, perG[i]...)
+		t.lats = append(t.lats, perG[i]...)
 	}
-	return float64(len(lats)) / took.Seconds(), lats, cpu / time.Duration(len(lats)), nil
+	return t, nil
 }
 
-// serveCase measures a server of size g called from g goroutines, or,
-// with split, g servers of size 1, one per goroutine (nothing shared: what
-// the machine allows).
-func (b *bench) serveCase(c string, g int, split, fresh bool, note string) {
+// setup is g goroutines' way to json.wasm: one server of size g, or, with
+// split, g servers of size 1, one per goroutine (nothing shared: what the
+// machine allows).
+type setup struct {
+	g      int
+	serves []serveFunc
+	want   uint64
+	stops  []func()
+}
+
+func (s *setup) close() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+}
+
+func (b *bench) newSetup(g int, split, fresh bool) (*setup, error) {
 	ctx := context.Background()
 	h, err := b.tenantHost(runtime.GOMAXPROCS(0) + 4)
 	if err != nil {
-		b.fail(c, err)
-		return
+		return nil, err
 	}
-	defer h.close()
+	s := &setup{g: g, stops: []func(){h.close}}
 	wasmBytes := b.read("testdata/programs/json.wasm")
-	var serves []serveFunc
 	for i := 0; i < g; i++ {
 		size := g
 		if split {
@@ -158,29 +185,62 @@ func (b *bench) serveCase(c string, g int, split, fresh bool, note string) {
 		}
 		serve, stop, err := h.server(ctx, wasmBytes, "run", size, fresh)
 		if err != nil {
-			b.fail(c, err)
-			return
+			s.close()
+			return nil, err
 		}
-		defer stop()
-		serves = append(serves, serve)
+		s.stops = append(s.stops, stop)
+		s.serves = append(s.serves, serve)
 		if !split {
 			break
 		}
 	}
-	want, err := serves[0](ctx, jsonRequest)
+	want, err := s.serves[0](ctx, jsonRequest)
 	if err != nil {
-		b.fail(c, err)
-		return
+		s.close()
+		return nil, err
 	}
-	rate, lats, cpuPer, err := b.drive(g, serves, want[0])
-	if err != nil {
-		b.fail(c, err)
-		return
+	s.want = want[0]
+	return s, nil
+}
+
+// interleaved measures cases side by side: rounds of each in turn, so that
+// a burst of load elsewhere on the machine hits them all alike.
+func (b *bench) interleaved(names []string, g []int, split []bool, fresh bool, notes []string) {
+	rounds, slice := 8, 250*time.Millisecond
+	if b.smoke {
+		rounds, slice = 1, 30*time.Millisecond
 	}
-	s := percentiles(lats)
-	b.emit(result{"case": c, "value": rate, "unit": "calls/s", "p99": s.p99 / 1e3, "p99_unit": "us",
-		"cpu_us": float64(cpuPer.Nanoseconds()) / 1e3, "goroutines": g,
-		"checksum": strconv.FormatInt(int64(want[0]), 10), "note": note})
+	setups := make([]*setup, len(names))
+	for i := range names {
+		s, err := b.newSetup(g[i], split[i], fresh)
+		if err != nil {
+			b.fail(names[i], err)
+			continue
+		}
+		defer s.close()
+		setups[i] = s
+	}
+	tallies := make([]tally, len(names))
+	failed := make([]bool, len(names))
+	for r := 0; r < rounds; r++ {
+		for i, s := range setups {
+			if s == nil || failed[i] {
+				continue
+			}
+			t, err := drive(s.g, s.serves, s.want, slice)
+			if err != nil {
+				b.fail(names[i], err)
+				failed[i] = true
+				continue
+			}
+			tallies[i].add(t)
+		}
+	}
+	for i, s := range setups {
+		if s != nil && !failed[i] {
+			b.emitTally(names[i], tallies[i], s.g, s.want, notes[i])
+		}
+	}
 }
 
 // tenantRequests: a fresh instance per request, json.wasm run(10), from 1
@@ -188,8 +248,9 @@ func (b *bench) serveCase(c string, g int, split, fresh bool, note string) {
 func (b *bench) tenantRequests() {
 	note := fmt.Sprintf("json.wasm run(%d) per request on a pristine instance; "+
 		"sbx: Pool of G with WithResetAfterEachCall; wazero: InstantiateModule + call + Close", jsonRequest)
-	b.serveCase("tenant.rps.1", 1, false, true, note)
-	b.serveCase("tenant.rps.P", runtime.GOMAXPROCS(0), false, true, note)
+	procs := runtime.GOMAXPROCS(0)
+	b.interleaved([]string{"tenant.rps.1", "tenant.rps.P"}, []int{1, procs}, []bool{false, false}, true,
+		[]string{note, note})
 }
 
 // tenantPoolScaling: a pool of GOMAXPROCS instances from GOMAXPROCS
@@ -198,8 +259,7 @@ func (b *bench) tenantRequests() {
 func (b *bench) tenantPoolScaling() {
 	procs := runtime.GOMAXPROCS(0)
 	note := fmt.Sprintf("json.wasm run(%d) per call; a Pool of G instances from G goroutines", jsonRequest)
-	b.serveCase("tenant.pool.1", 1, false, false, note)
-	b.serveCase("tenant.pool.P", procs, false, false, note)
-	b.serveCase("tenant.pool.Psplit", procs, true, false,
-		fmt.Sprintf("json.wasm run(%d) per call; G goroutines, each its own Pool of 1 (nothing shared)", jsonRequest))
+	split := fmt.Sprintf("json.wasm run(%d) per call; G goroutines, each its own Pool of 1 (nothing shared)", jsonRequest)
+	b.interleaved([]string{"tenant.pool.1", "tenant.pool.P", "tenant.pool.Psplit"}, []int{1, procs, procs},
+		[]bool{false, false, true}, false, []string{note, note, split})
 }
