@@ -44,7 +44,7 @@ func (h *Host) closeTenancy() {
 	}
 	h.mu.Unlock()
 	for _, p := range pools {
-		p.Close()
+		p.close(false)
 	}
 	for _, c := range compiled {
 		c.close()

@@ -196,3 +196,43 @@ func TestCompiledModuleCleanupBackstop(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// ctx bounds CompileModule as it bounds LoadModule, and Host.Close stops a
+// compile in flight.
+func TestCompileModuleStopsOnCtxAndHostClose(t *testing.T) {
+	h := newHost(t, WithMaxAbandonedCompiles(4))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := h.CompileModule(ctx, nestedLoops(10000))
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CompileModule under a deadline: %v, want ErrTimeout and DeadlineExceeded", err)
+	}
+	if elapsed := time.Since(start); elapsed > 300*time.Millisecond+slack {
+		t.Errorf("returned after %v", elapsed)
+	}
+
+	cctx, ccancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, ccancel)
+	_, err = h.CompileModule(cctx, nestedLoops(10001))
+	if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("CompileModule cancelled: %v, want ErrInterrupted and Canceled", err)
+	}
+
+	done := make(chan error, 1)
+	go func() { _, err := h.CompileModule(context.Background(), nestedLoops(10002)); done <- err }()
+	time.Sleep(100 * time.Millisecond)
+	start = time.Now()
+	h.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("CompileModule during Host.Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(slack):
+		t.Fatal("Host.Close did not stop the compile in flight")
+	}
+	if elapsed := time.Since(start); elapsed > slack {
+		t.Errorf("Host.Close took %v", elapsed)
+	}
+}

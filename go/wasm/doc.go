@@ -53,6 +53,16 @@
 // (FuelConsumed, Memory accesses) also give up when the module is closed.
 // Close interrupts whatever is running and waits for it, and is idempotent.
 //
+// # Many requests
+//
+// Host.CompileModule compiles once; CompiledModule.Instantiate then makes
+// modules without compiling again, and CompiledModule.NewPool serves
+// concurrent calls from up to size instances. Module.Reset, and the
+// WithResetAfterFailure and WithResetAfterEachCall policies, put a module
+// back to its state right after load. WithHostMemoryLimit bounds the
+// memory of all of a host's modules together; Module.Stats, Host.Stats
+// and Pool.Stats count what they did.
+//
 // # Building
 //
 // The package finds sbx through pkg-config (sbx.pc, from `make install`, a

@@ -250,7 +250,12 @@ func (p *Pool) Stats() PoolStats {
 // every instance and wakes the callers waiting (ErrClosed); later calls
 // fail with ErrClosed. Closing twice is a no-op. It must not be called from
 // a host function of an instance being made.
-func (p *Pool) Close() error {
+func (p *Pool) Close() error { return p.close(true) }
+
+// close is Close; Host.Close, which holds the host's rw, passes false: an
+// instance being made may wait for rw, and fails with ErrClosed once it
+// has it.
+func (p *Pool) close(waitMaking bool) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -271,7 +276,7 @@ func (p *Pool) Close() error {
 		p.retired.add(m.Stats())
 	}
 	p.all, p.idle = map[*Module]struct{}{}, nil
-	for p.making > 0 {
+	for waitMaking && p.making > 0 {
 		p.made.Wait()
 	}
 	p.mu.Unlock()

@@ -296,3 +296,43 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Host.Close closes the host's pools: calls in flight and later calls fail
+// with ErrClosed, and the pool no longer counts.
+func TestHostCloseClosesPools(t *testing.T) {
+	h, err := NewHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.CompileModule(context.Background(), fixture(t, "infinite_loop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.NewPool(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { _, err := p.CallWithTimeout(context.Background(), "loop"); errs <- err }()
+	}
+	waitFor(t, func() bool { s := p.Stats(); return s.Instances == 2 && s.Waiting == 1 })
+	if s := h.Stats(); s.Pools != 1 || s.LiveModules != 2 {
+		t.Fatalf("HostStats = %+v, want 1 pool, 2 live modules", s)
+	}
+	h.Close()
+	for range 3 {
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Errorf("call during Host.Close: %v, want ErrClosed", err)
+		}
+	}
+	if _, err := p.CallWithTimeout(context.Background(), "loop"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("pool call after Host.Close: %v, want ErrClosed", err)
+	}
+	if s := h.Stats(); s.Pools != 0 || s.LiveModules != 0 {
+		t.Fatalf("HostStats after Close = %+v, want no pools and no live modules", s)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

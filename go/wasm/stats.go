@@ -1,12 +1,33 @@
 package wasm
 
-// #include "sbx_go.h"
+/*
+#include "sbx_go.h"
+
+// The counters by value, so that Go passes no pointer (which would escape
+// to the heap); size is 0 if the library refused.
+static inline sbx_module_counters sbx_go_module_stats(uintptr_t module) {
+	sbx_module_counters c = {0};
+	c.size = sizeof c;
+	if (sbx_module_stats((const sbx_module *)module, &c) != SBX_STATUS_OK)
+		c.size = 0;
+	return c;
+}
+
+static inline sbx_host_counters sbx_go_host_stats(uintptr_t host) {
+	sbx_host_counters c = {0};
+	c.size = sizeof c;
+	if (sbx_host_stats((const sbx_host *)host, &c) != SBX_STATUS_OK)
+		c.size = 0;
+	return c;
+}
+*/
 import "C"
 
 import (
 	"context"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // ModuleStats is what a module has done since it was loaded (Module.Stats).
@@ -87,9 +108,8 @@ func (m *Module) Stats() ModuleStats {
 }
 
 func readModuleStats(ptr *C.sbx_module) ModuleStats {
-	var c C.sbx_module_counters
-	c.size = C.sizeof_sbx_module_counters
-	if C.sbx_module_stats(ptr, &c) != C.SBX_STATUS_OK {
+	c := C.sbx_go_module_stats(cAddr(unsafe.Pointer(ptr)))
+	if c.size == 0 {
 		return ModuleStats{}
 	}
 	return ModuleStats{
@@ -121,9 +141,8 @@ func (h *Host) Stats() HostStats {
 
 // readStats is one sbx_host_stats; h.rw is held.
 func (h *Host) readStats() HostStats {
-	var c C.sbx_host_counters
-	c.size = C.sizeof_sbx_host_counters
-	if C.sbx_host_stats(h.ptr, &c) != C.SBX_STATUS_OK {
+	c := C.sbx_go_host_stats(cAddr(unsafe.Pointer(h.ptr)))
+	if c.size == 0 {
 		return HostStats{}
 	}
 	h.mu.Lock()

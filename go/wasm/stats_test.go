@@ -155,3 +155,42 @@ func callRunning(m *Module) bool {
 	}
 	return true
 }
+
+// Stats races Close safely (run with -race) and costs no allocation.
+func TestStatsRaceClose(t *testing.T) {
+	h := newHost(t)
+	c := compile(t, h, "add")
+	for range 50 {
+		m, err := c.Instantiate(context.Background(), "add")
+		if err != nil {
+			t.Fatal(err)
+		}
+		callI32(t, m, "add", 1, 2)
+		done := make(chan struct{})
+		for range 2 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for range 20 {
+					if s := m.Stats(); s.Calls != 1 {
+						t.Errorf("Stats().Calls = %d, want 1 (before and after Close)", s.Calls)
+						return
+					}
+					h.Stats()
+				}
+			}()
+		}
+		m.Close(context.Background())
+		<-done
+		<-done
+	}
+	if raceEnabled {
+		return // the race detector's instrumentation allocates
+	}
+	m := load(t, h, "add")
+	if n := testing.AllocsPerRun(100, func() { _ = m.Stats() }); n != 0 {
+		t.Fatalf("Module.Stats allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = h.Stats() }); n != 0 {
+		t.Fatalf("Host.Stats allocates %v times", n)
+	}
+}
