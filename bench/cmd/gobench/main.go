@@ -48,6 +48,14 @@ type host interface {
 	// instantiator returns a function making a fresh instance of wasmBytes
 	// (compiled once beforehand) and returning its closer.
 	instantiator(ctx context.Context, wasmBytes []byte) (func(name string) (func(), error), error)
+	// compiledInstantiator is instantiator through the runtime's
+	// compile-once API (sbx: CompiledModule.Instantiate; wazero: the same
+	// as instantiator).
+	compiledInstantiator(ctx context.Context, wasmBytes []byte) (func(name string) (func(), error), error)
+	// server returns a handler for concurrent requests calling fnName on
+	// wasmBytes, backed by at most size instances; with fresh, every
+	// request sees a pristine instance.
+	server(ctx context.Context, wasmBytes []byte, fnName string, size int, fresh bool) (serve func(ctx context.Context, params ...uint64) ([]uint64, error), stop func(), err error)
 	close()
 }
 
@@ -786,6 +794,7 @@ func main() {
 		{"calls", b.caseCalls}, {"programs", b.casePrograms}, {"memory", b.caseMemory},
 		{"loading", b.caseLoading}, {"instantiate", b.caseInstantiate}, {"timeouts", b.caseTimeouts},
 		{"hostfn", b.caseHostFn}, {"concurrency", b.caseConcurrency}, {"rss", b.caseRSS},
+		{"tenant", b.caseTenant},
 	}
 	for _, g := range groups {
 		if *only != "" && *only != g.name {

@@ -103,3 +103,39 @@ type sbxMemory struct{ m *wasm.Memory }
 func (s sbxMemory) write(off uint32, data []byte) bool { return s.m.Write(off, data) }
 
 func (s sbxMemory) read(off uint32, into []byte) bool { return s.m.ReadInto(off, into) }
+
+func (h sbxHost) compiledInstantiator(ctx context.Context, wasmBytes []byte) (func(name string) (func(), error), error) {
+	cm, err := h.h.CompileModule(ctx, wasmBytes)
+	if err != nil {
+		return nil, err
+	}
+	return func(name string) (func(), error) {
+		m, err := cm.Instantiate(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return func() { m.Close(ctx) }, nil
+	}, nil
+}
+
+// server: a Pool; fresh adds WithResetAfterEachCall (a failed call resets
+// its instance either way).
+func (h sbxHost) server(ctx context.Context, wasmBytes []byte, fnName string, size int, fresh bool) (func(ctx context.Context, params ...uint64) ([]uint64, error), func(), error) {
+	cm, err := h.h.CompileModule(ctx, wasmBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	var opts []wasm.LoadOption
+	if fresh {
+		opts = append(opts, wasm.WithResetAfterEachCall())
+	}
+	pool, err := cm.NewPool(size, opts...)
+	cm.Close() // the pool keeps the compiled code
+	if err != nil {
+		return nil, nil, err
+	}
+	serve := func(ctx context.Context, params ...uint64) ([]uint64, error) {
+		return pool.CallWithTimeout(ctx, fnName, params...)
+	}
+	return serve, func() { pool.Close() }, nil
+}

@@ -103,6 +103,40 @@ func (h *wazeroHost) instantiator(ctx context.Context, wasmBytes []byte) (func(n
 	}, nil
 }
 
+// compiledInstantiator: wazero's only instantiation path is already
+// compile-once.
+func (h *wazeroHost) compiledInstantiator(ctx context.Context, wasmBytes []byte) (func(name string) (func(), error), error) {
+	return h.instantiator(ctx, wasmBytes)
+}
+
+// server: wazero's recommended pattern for a fresh instance per request,
+// CompileModule once, then InstantiateModule, call and Close per request
+// (anonymous instances, so any number may live at once). wazero has no
+// pool of reused instances.
+func (h *wazeroHost) server(ctx context.Context, wasmBytes []byte, fnName string, size int, fresh bool) (func(ctx context.Context, params ...uint64) ([]uint64, error), func(), error) {
+	if !fresh {
+		return nil, nil, errNA("wazero has no instance pool")
+	}
+	compiled, err := h.runtime.CompileModule(ctx, wasmBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	config := wazero.NewModuleConfig().WithName("")
+	serve := func(ctx context.Context, params ...uint64) ([]uint64, error) {
+		inst, err := h.runtime.InstantiateModule(ctx, compiled, config)
+		if err != nil {
+			return nil, err
+		}
+		defer inst.Close(ctx)
+		fn := inst.ExportedFunction(fnName)
+		if fn == nil {
+			return nil, fmt.Errorf("function %q not exported", fnName)
+		}
+		return fn.Call(ctx, params...)
+	}
+	return serve, func() { compiled.Close(ctx) }, nil
+}
+
 type wazeroModule struct {
 	compiled    wazero.CompiledModule
 	instance    api.Module

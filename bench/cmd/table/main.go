@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -71,6 +72,32 @@ var rows = []struct{ key, label, style string }{
 	{"conc.4xP", "(9) … 4×GOMAXPROCS goroutines", "rate"},
 	{"conc.scale2", "(9) scaling 2 vs 1 (ideal 2.0 on ≥ 2 cores)", "plain"},
 	{"rss.100", "(10) RSS growth, 100 × lz77.wasm loaded", "plain"},
+	{"tenant.inst.pooling.add", "(11) CompiledModule.Instantiate + Close, pooling: add.wasm", "dist"},
+	{"tenant.inst.pooling.lz77", "(11) … pooling: lz77.wasm (memory)", "dist"},
+	{"tenant.inst.ondemand.add", "(11) … on-demand: add.wasm", "dist"},
+	{"tenant.inst.ondemand.lz77", "(11) … on-demand: lz77.wasm (memory)", "dist"},
+	{"tenant.core.inst.pooling.add", "(11) core `CompiledModule::instantiate` + close, pooling: add.wasm", "dist"},
+	{"tenant.core.inst.pooling.lz77", "(11) … pooling: lz77.wasm (memory)", "dist"},
+	{"tenant.core.inst.ondemand.add", "(11) … on-demand: add.wasm", "dist"},
+	{"tenant.core.inst.ondemand.lz77", "(11) … on-demand: lz77.wasm (memory)", "dist"},
+	{"tenant.core.load.pooling.add", "(11) core `Host::load` of cached bytes + close, pooling: add.wasm", "dist"},
+	{"tenant.core.load.pooling.lz77", "(11) … pooling: lz77.wasm (memory)", "dist"},
+	{"tenant.core.load.ondemand.add", "(11) … on-demand: add.wasm", "dist"},
+	{"tenant.core.load.ondemand.lz77", "(11) … on-demand: lz77.wasm (memory)", "dist"},
+	{"tenant.core.reset.pooling.64k", "(11) core `Module::reset` after touching 64 KiB, pooling", "dist"},
+	{"tenant.core.reset.pooling.1m", "(11) … 1 MiB, pooling", "dist"},
+	{"tenant.core.reset.pooling.16m", "(11) … 16 MiB, pooling", "dist"},
+	{"tenant.core.reset.ondemand.64k", "(11) … 64 KiB, on-demand", "dist"},
+	{"tenant.core.reset.ondemand.1m", "(11) … 1 MiB, on-demand", "dist"},
+	{"tenant.core.reset.ondemand.16m", "(11) … 16 MiB, on-demand", "dist"},
+	{"tenant.core.call.add", "(11) core `Module::call(add)`, stats on", "op"},
+	{"tenant.rps.1", "(11) fresh instance per request, json run(10), 1 goroutine", "rate"},
+	{"tenant.rps.P", "(11) … GOMAXPROCS goroutines", "rate"},
+	{"tenant.pool.1", "(11) pool of 1, 1 goroutine, json run(10)", "rate"},
+	{"tenant.pool.P", "(11) pool of GOMAXPROCS, GOMAXPROCS goroutines", "rate"},
+	{"tenant.pool.Psplit", "(11) GOMAXPROCS goroutines, each its own pool of 1 (the machine's ceiling)", "rate"},
+	{"tenant.pool.scale", "(11) pool scaling, GOMAXPROCS vs 1 (ideal: cores)", "plain"},
+	{"tenant.pool.splitscale", "(11) the same without sharing a pool", "plain"},
 }
 
 var realPrograms = []string{"lz77", "sha256", "sort", "json", "vm"}
@@ -201,6 +228,26 @@ func derive(res map[string]map[string]result) {
 		two, ok2 := val(res["conc.2"], c.key)
 		if ok1 && ok2 && one > 0 {
 			put(res, "conc.scale2", c.key, two/one, "×")
+		}
+		one, ok1 = val(res["tenant.pool.1"], c.key)
+		all, ok2 := val(res["tenant.pool.P"], c.key)
+		if ok1 && ok2 && one > 0 {
+			put(res, "tenant.pool.scale", c.key, all/one, "×")
+		}
+		split, ok2 := val(res["tenant.pool.Psplit"], c.key)
+		if ok1 && ok2 && one > 0 {
+			put(res, "tenant.pool.splitscale", c.key, split/one, "×")
+		}
+	}
+	// benches/tenant.rs measures raw Wasmtime's fresh instance once; it is
+	// the floor of the Go instantiate and of the core's load too.
+	for _, kind := range []string{"pooling.add", "pooling.lz77", "ondemand.add", "ondemand.lz77"} {
+		if r, ok := res["tenant.core.inst."+kind]["raw"]; ok {
+			for _, c := range []string{"tenant.inst.", "tenant.core.load."} {
+				if res[c+kind] != nil {
+					res[c+kind]["raw"] = r
+				}
+			}
 		}
 	}
 }
@@ -379,11 +426,52 @@ func targets(res map[string]map[string]result) string {
 	if s, ok := val(res["conc.scale2"], "sbx"); ok {
 		check(s >= 1.6, true, fmt.Sprintf("2 goroutines on 2 modules ≥ 0.8·2 = 1.6× the throughput of 1: %.2f×", s))
 	}
+	b.WriteString(tenantTargets(res))
 	keys := make([]string, 0)
 	for k := range res {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	_ = keys
+	return b.String()
+}
+
+// tenantTargets checks issue 11's targets.
+func tenantTargets(res map[string]map[string]result) string {
+	var b strings.Builder
+	check := func(ok bool, known bool, what string) {
+		mark := "MISS"
+		if !known {
+			mark = "n/a "
+		} else if ok {
+			mark = "ok  "
+		}
+		fmt.Fprintf(&b, "- %s %s\n", mark, what)
+	}
+	ratioOf := func(c, a, peer string) (float64, bool) {
+		x, ok1 := val(res[c], a)
+		y, ok2 := val(res[c], peer)
+		return x / y, ok1 && ok2 && y > 0
+	}
+	for _, c := range []string{"tenant.inst.pooling.add", "tenant.inst.pooling.lz77", "tenant.core.inst.pooling.add", "tenant.core.inst.pooling.lz77"} {
+		r, ok := ratioOf(c, "sbx", "raw")
+		check(ok && r <= 2, ok, fmt.Sprintf("%s ≤ 2× raw Store::new + instantiate + drop: %.2f×", c, r))
+	}
+	for _, k := range []string{"pooling", "ondemand"} {
+		for _, t := range []string{"64k", "1m", "16m"} {
+			c := "tenant.core.reset." + k + "." + t
+			r, ok := ratioOf(c, "sbx", "raw")
+			check(ok && r <= 1.5, ok, fmt.Sprintf("%s ≤ 1.5× raw re-instantiation: %.2f×", c, r))
+		}
+	}
+	for _, c := range []string{"tenant.rps.1", "tenant.rps.P"} {
+		r, ok := ratioOf(c, "sbx", "wazero-close")
+		check(ok && r >= 10, ok, fmt.Sprintf("%s ≥ 10× wazero (instantiate per request): %.1f×", c, r))
+	}
+	// gobench ran on this machine with the default GOMAXPROCS.
+	procs := float64(runtime.GOMAXPROCS(0))
+	g, ok := val(res["tenant.pool.scale"], "sbx")
+	split, _ := val(res["tenant.pool.splitscale"], "sbx")
+	check(ok && g >= 0.8*procs, ok, fmt.Sprintf("pool of GOMAXPROCS ≥ 0.8 × %.0f × one instance: %.2f× (unshared pools on this machine: %.2f×)", procs, g, split))
 	return b.String()
 }
