@@ -227,6 +227,20 @@ impl Host {
         Ok(Cancel(cancel))
     }
 
+    /// Modules loaded and not closed. The C ABI has no such count; an
+    /// `sbx_host` is a boxed [`sbx::Host`] (src/capi/castable.rs), so the
+    /// test reads the Rust one.
+    pub fn live_modules(&self) -> usize {
+        // SAFETY: `into_handle` made the pointer from a `Box<sbx::Host>`.
+        unsafe { &*self.0.cast::<sbx::Host>() }.live_modules()
+    }
+
+    /// Compiles abandoned by loads that gave up on them and still running.
+    pub fn abandoned_compiles(&self) -> usize {
+        // SAFETY: as in `live_modules`.
+        unsafe { &*self.0.cast::<sbx::Host>() }.abandoned_compiles()
+    }
+
     /// `sbx_close`. The caller guarantees no other thread uses the host.
     pub fn close(self) {
         let ptr = self.0;
