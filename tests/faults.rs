@@ -232,12 +232,16 @@ fn mmap_child() {
     limit_address_space(256 << 20);
     // A pool of 8 slots reserves 8 x (4 GiB + 32 MiB).
     let pooled = cabi::Host::new(&cabi::Config::new().pooling(true).max_modules(8));
-    let failure = pooled.err().expect("a pool cannot fit in 256 MiB");
+    let Err(failure) = pooled else {
+        panic!("a pool fitted in 256 MiB");
+    };
     assert_eq!(failure.status, Status::Internal, "{}", failure.message);
     let host = cabi::Host::new(&cabi::Config::new()).expect("an on-demand host needs no pool");
     // A memory reserves 4 GiB plus guards.
     let loaded = host.load("mmap", &wasm, 0, None);
-    let failure = loaded.err().expect("a 4 GiB reservation cannot fit");
+    let Err(failure) = loaded else {
+        panic!("a 4 GiB reservation fitted");
+    };
     assert_eq!(failure.status, Status::ResourceLimit, "{}", failure.message);
     // With the address space back, the same host loads it.
     set_address_space(libc::RLIM_INFINITY);
@@ -266,9 +270,7 @@ fn spawn_child() {
     limit_address_space(512 << 10);
     let first = m.call("spin", &[], 0, 50_000_000, None);
     set_address_space(libc::RLIM_INFINITY);
-    let failure = first
-        .err()
-        .expect("a spin without a timer cannot return OK");
+    let failure = first.expect_err("a spin without a timer cannot return OK");
     // As for a compile thread that cannot start: a capacity, retry later.
     assert_eq!(failure.status, Status::InstanceLimit, "{}", failure.message);
     // Deadlines work again, on this thread and on others.

@@ -188,22 +188,26 @@ impl World {
         counter.fetch_add(1, Relaxed);
     }
 
-    /// A token of host `h` (or, rarely, of another host, which every
-    /// function must refuse with INVALID_ARGUMENT).
-    fn token(&self, rng: &mut Rng, h: usize) -> Option<(Arc<RwLock<cabi::Cancel>>, bool)> {
+    /// A token of host `h`, whose slot the caller holds as `held` (or,
+    /// rarely, of another host, which every function must refuse with
+    /// INVALID_ARGUMENT). The slot is passed in rather than locked again:
+    /// a second read lock of a `RwLock` deadlocks behind a waiting writer.
+    fn token(
+        &self,
+        rng: &mut Rng,
+        h: usize,
+        held: &HostSlot,
+    ) -> Option<(Arc<RwLock<cabi::Cancel>>, bool)> {
         if rng.below(3) != 0 {
             return None;
         }
-        let from = if rng.below(20) == 0 {
-            rng.below(HOSTS as u64) as usize
-        } else {
-            h
-        };
-        let slot = self.hosts[from].read().unwrap();
-        Some((
-            slot.tokens[rng.below(TOKENS as u64) as usize].clone(),
-            from == h,
-        ))
+        let t = rng.below(TOKENS as u64) as usize;
+        let from = rng.below(HOSTS as u64) as usize;
+        if rng.below(20) != 0 || from == h {
+            return Some((held.tokens[t].clone(), true));
+        }
+        let other = self.hosts[from].read().unwrap();
+        Some((other.tokens[t].clone(), false))
     }
 
     fn load(&self, rng: &mut Rng) {
@@ -217,10 +221,7 @@ impl World {
             rng.pick(&[1_000, 1_000_000, 20_000_000, MAX_CALL_NS, LONG_LOAD_NS])
         };
         let slot = self.hosts[h].read().unwrap();
-        let token = self.token(rng, h).map(|(t, same)| {
-            // A token of another host generation is from another host too.
-            (t, same)
-        });
+        let token = self.token(rng, h, &slot);
         let guard = token.as_ref().map(|(t, _)| t.read().unwrap());
         let began = Instant::now();
         let loaded = if rng.below(2) == 0 {
@@ -258,10 +259,10 @@ impl World {
                 }
             }
             Err(e) => {
+                // A spinning start function ends by its deadline or a cancel;
+                // a compile too, and either may find the host full.
                 let allowed: &[Status] = if foreign {
                     &[Status::InvalidArgument]
-                } else if slow {
-                    &[Status::Timeout, Status::Interrupted, Status::InstanceLimit]
                 } else {
                     &[Status::Timeout, Status::Interrupted, Status::InstanceLimit]
                 };
@@ -300,10 +301,12 @@ impl World {
             return;
         };
         // The token must come from the module's own host generation.
-        let token = self.token(rng, h).map(|(t, same)| {
-            let same = same && self.hosts[h].read().unwrap().generation == generation;
-            (t, same)
-        });
+        let token = {
+            let slot = self.hosts[h].read().unwrap();
+            let current = slot.generation == generation;
+            self.token(rng, h, &slot)
+                .map(|(t, same)| (t, same && current))
+        };
         let foreign = token.as_ref().is_some_and(|(_, same)| !same);
         let export = rng.pick(&["add", "spin", "trap", "grow", "host", "sleep"]);
         let a = rng.next();
