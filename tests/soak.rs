@@ -110,6 +110,7 @@ fn module_cycles(cycles: u64, marks: &[u64]) {
 fn host_cycles(cycles: u64, marks: &[u64]) {
     let dir = std::env::temp_dir().join(format!("sbx-soak-cache-{}", std::process::id()));
     let dir_str = dir.to_str().unwrap().to_owned();
+    let _cleanup = RemoveDir(dir.clone());
     let wasm = wat::parse_str(GUEST).unwrap();
     soak("host create/close", cycles, marks, |i| {
         let host = cabi::Host::new(&cabi::Config::new().cache_dir(&dir_str)).unwrap();
@@ -120,7 +121,15 @@ fn host_cycles(cycles: u64, marks: &[u64]) {
         }
         host.close();
     });
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Removes a directory however the test ends.
+struct RemoveDir(std::path::PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]

@@ -140,6 +140,15 @@ static CACHE_DIR: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     dir.to_str().unwrap().to_owned()
 });
 
+/// Removes the cache directory however the test ends.
+struct RemoveCacheDir;
+
+impl Drop for RemoveCacheDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&*CACHE_DIR);
+    }
+}
+
 fn new_host(index: usize, generation: u64) -> HostSlot {
     let wasi = cabi::Wasi::new();
     // Pooling on one host, on-demand on the others.
@@ -443,6 +452,7 @@ fn chaos() {
     let seconds = env_u64("STRESS_SECONDS", 5);
     let threads = env_u64("STRESS_THREADS", 6);
     let seed = env_u64("STRESS_SEED", 0x5b5);
+    let _cleanup = RemoveCacheDir;
     let guest = wat::parse_str(GUEST).unwrap();
     let slow_start = wat::parse_str(SLOW_START).unwrap();
     // Compile both modules once into the shared disk cache: a debug build's
@@ -542,5 +552,4 @@ fn chaos() {
         thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(sbx::queued_deadlines(), 0, "deadlines left queued");
-    std::fs::remove_dir_all(&*CACHE_DIR).unwrap();
 }
