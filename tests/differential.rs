@@ -436,6 +436,13 @@ fn sbx_agrees_with_raw_wasmtime() {
     let mut tally = Tally::default();
     let began = Instant::now();
     for seed in start..start + seeds {
+        if seed > start && (seed - start) % 1000 == 0 {
+            eprintln!(
+                "differential: {} seeds in {:.1?}",
+                seed - start,
+                began.elapsed()
+            );
+        }
         let Some(wasm) = generate(seed) else {
             tally.not_generated += 1;
             continue;
