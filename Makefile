@@ -36,7 +36,8 @@ ARM64_CARGO := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-g
 	CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++ $(CARGO)
 
 .PHONY: all deps lib lib-arm64 header fixtures test test-rust test-fixtures test-c test-asan test-go \
-	check-apple test-arm64 install dist test-dist test-go-consumer demo bench bench-smoke clean
+	check-apple test-arm64 install dist test-dist test-go-consumer demo bench bench-smoke clean \
+	diff stress stress-go stress-asan stress-tsan soak
 
 all: lib
 
@@ -156,6 +157,50 @@ bench: lib
 
 bench-smoke: lib
 	$(GO_HOST) ./bench/run --smoke
+
+# Proving the sandbox (issue 9). `make test` runs short versions of each
+# through `cargo test` and `go test`; these run them long, in release.
+DIFF_SEEDS ?= 5000
+STRESS_SECONDS ?= 60
+STRESS_OVERSHOOT_MS ?= 250
+# Sanitized debug builds run several times slower: deadlines are still
+# checked, against a wider budget.
+SANITIZER_OVERSHOOT_MS ?= 5000
+SANITIZER_TARGET_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sbx/target-
+NIGHTLY_ENV = CARGO_TARGET_DIR=$(SANITIZER_TARGET_DIR)$(1) RUSTFLAGS=-Zsanitizer=$(1) \
+	RUSTDOCFLAGS=-Zsanitizer=$(1) STRESS_SECONDS=$(STRESS_SECONDS) STRESS_OVERSHOOT_MS=$(SANITIZER_OVERSHOOT_MS)
+
+# wasm-smith modules through sbx and through raw Wasmtime: DIFF_SEEDS seeds.
+diff:
+	SBX_DIFF_SEEDS=$(DIFF_SEEDS) $(CARGO) test --release --test differential -- --nocapture
+
+# The chaos program for STRESS_SECONDS, then its Go twin under -race.
+stress: stress-go
+	STRESS_SECONDS=$(STRESS_SECONDS) STRESS_OVERSHOOT_MS=$(STRESS_OVERSHOOT_MS) \
+	    $(CARGO) test --release --test stress -- --nocapture
+
+stress-go: lib
+	cd go && $(GO_HOST) SBX_GO_STRESS_SECONDS=$(STRESS_SECONDS) \
+	    $(GO) test -count=1 -race -run TestStressChaos -v ./wasm/
+
+# AddressSanitizer with LeakSanitizer, and ThreadSanitizer: nightly Rust,
+# std rebuilt with the sanitizer (-Zbuild-std), each in its own target dir.
+stress-asan:
+	rustup component add rust-src --toolchain nightly
+	$(call NIGHTLY_ENV,address) ASAN_OPTIONS=detect_leaks=1 $(CARGO) +nightly test -Zbuild-std \
+	    --target $(HOST_TARGET) --test stress -- --nocapture
+
+# report_signal_unsafe=0: Wasmtime's trap handler allocates (the Trap box)
+# inside the SIGILL/SIGSEGV handler of a trapping guest, which TSan reports.
+stress-tsan:
+	rustup component add rust-src --toolchain nightly
+	$(call NIGHTLY_ENV,thread) TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0" $(CARGO) +nightly test -Zbuild-std \
+	    --target $(HOST_TARGET) --test stress -- --nocapture
+
+# 1,000,000 load/call/close and 100,000 host create/close cycles, with
+# RSS, fds, mappings and threads sampled at 10k, 100k and 1M.
+soak:
+	$(CARGO) test --release --test soak -- --ignored --nocapture soak_full
 
 clean:
 	rm -rf $(BUILD)
