@@ -12,7 +12,8 @@
 //! bump: it waits in [`Watch::sleep_until`], which interrupts and cancel
 //! tokens wake as well, and which never sleeps past the call's deadline.
 
-use crate::error::Stopped;
+pub(crate) use crate::clock::now_ns;
+use crate::error::{Error, Result, Status, Stopped};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{
@@ -22,18 +23,6 @@ use std::sync::atomic::{
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::Duration;
 use wasmtime::{Engine, UpdateDeadline};
-
-/// CLOCK_MONOTONIC in nanoseconds (never 0). Read directly: `Instant`'s
-/// arithmetic cost a fifth of the whole call path here.
-pub(crate) fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64 + 1
-}
 
 fn current_thread() -> u64 {
     // SAFETY: pthread_self has no preconditions.
@@ -80,7 +69,10 @@ impl Watch {
     /// reads the deadline, and `close` sets `closed` before it reads
     /// `running`, so each pair always sees at least one side of the other
     /// (at worst both act: one spare wake-up or interrupt).
-    pub(crate) fn begin(self: &Arc<Watch>, seq: u64, deadline_ns: Option<u64>) {
+    ///
+    /// Fails, with nothing left in flight, only if the deadline thread is
+    /// needed and cannot be started.
+    pub(crate) fn begin(self: &Arc<Watch>, seq: u64, deadline_ns: Option<u64>) -> Result<()> {
         // The thread first: `is_reentry` on another thread that sees this
         // call running must also see whose it is, not the previous caller.
         self.thread.store(current_thread(), Relaxed);
@@ -90,9 +82,13 @@ impl Watch {
         if let Some(deadline) = deadline_ns {
             let armed = self.armed_ns.load(Relaxed);
             if armed == 0 || armed > deadline {
-                TIMER.arm(self, deadline);
+                if let Err(e) = TIMER.arm(self, deadline) {
+                    self.end();
+                    return Err(e);
+                }
             }
         }
+        Ok(())
     }
 
     /// [`Watch::begin`], returning a guard that calls [`Watch::end`] when
@@ -102,9 +98,9 @@ impl Watch {
         self: &Arc<Watch>,
         seq: u64,
         deadline_ns: Option<u64>,
-    ) -> InFlight<'_> {
-        self.begin(seq, deadline_ns);
-        InFlight(self)
+    ) -> Result<InFlight<'_>> {
+        self.begin(seq, deadline_ns)?;
+        Ok(InFlight(self))
     }
 
     /// Nanoseconds left before the deadline of the call in flight: `None`
@@ -432,17 +428,6 @@ impl Timeout {
             Timeout::After(d) => deadline_after(Some(d)),
         }
     }
-
-    /// The absolute deadline counted from `now` (in [`now_ns`] time).
-    #[inline]
-    pub(crate) fn deadline_from(self, now: u64, host_default: Option<Duration>) -> Option<u64> {
-        let after = match self {
-            Timeout::HostDefault => host_default?,
-            Timeout::Never => return None,
-            Timeout::After(d) => d,
-        };
-        Some(now.saturating_add(after.as_nanos().min(u64::MAX as u128) as u64))
-    }
 }
 
 /// The process-wide timer. It sleeps until the earliest armed deadline and
@@ -509,29 +494,40 @@ static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
 });
 
 impl Timer {
-    fn arm(&'static self, watch: &Arc<Watch>, at: u64) {
+    fn arm(&'static self, watch: &Arc<Watch>, at: u64) -> Result<()> {
         watch.armed_ns.store(at, SeqCst);
-        self.push(at, Target::Deadline(watch.clone(), 0));
+        self.push(at, Target::Deadline(watch.clone(), 0))
+            .inspect_err(|_| watch.armed_ns.store(0, SeqCst))
     }
 
-    /// Schedules the spare bumps that follow an interrupt or a cancel.
+    /// Schedules the spare bumps that follow an interrupt or a cancel. Best
+    /// effort: the interrupt itself has bumped the epoch already.
     fn bump_again(&'static self, engine: &Engine) {
         let at = now_ns() + RETRY_FIRST_NS;
-        self.push(at, Target::Spare(engine.clone(), RETRY_FIRST_NS));
+        let _ = self.push(at, Target::Spare(engine.clone(), RETRY_FIRST_NS));
     }
 
-    fn push(&'static self, at: u64, target: Target) {
+    /// Queues `target`, starting the thread the first time. If the thread
+    /// cannot be started, nothing is queued and a later push tries again.
+    fn push(&'static self, at: u64, target: Target) -> Result<()> {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.heap.push(Reverse(Entry { at, target }));
         if queue.sleeping_until == 0 {
-            queue.sleeping_until = u64::MAX;
+            // The new thread waits for this lock, so it sees the entry.
             std::thread::Builder::new()
                 .name("sbx-deadline".into())
                 .spawn(move || self.run())
-                .expect("spawn the sbx deadline thread");
+                .map_err(|e| {
+                    Error::new(
+                        Status::InstanceLimit,
+                        format!("cannot start the sbx deadline thread: {e}"),
+                    )
+                })?;
+            queue.sleeping_until = u64::MAX;
         } else if at < queue.sleeping_until {
             self.wake.notify_one();
         }
+        queue.heap.push(Reverse(Entry { at, target }));
+        Ok(())
     }
 
     fn run(&self) {

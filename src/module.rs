@@ -230,8 +230,8 @@ impl Module {
         let inner = &*self.inner;
         let runtime = &*inner.blueprint.runtime;
         check_cancel(runtime, cancel)?;
-        let started = crate::deadline::now_ns();
-        let deadline = timeout.deadline_from(started, runtime.limits.exec_timeout);
+        let started = crate::clock::ticks();
+        let deadline = timeout.deadline(runtime.limits.exec_timeout);
         let mut guard = inner.lock_outside_call()?;
         if guard.as_ref().is_some_and(|live| live.stale) {
             inner.reset_locked(&mut guard, deadline, cancel)?;
@@ -290,7 +290,7 @@ impl Module {
         }
         store.set_epoch_deadline(1);
         store.data_mut().set_call(seq, cancel);
-        let in_flight = inner.watch.begin_guard(seq, deadline);
+        let in_flight = inner.watch.begin_guard(seq, deadline)?;
         let outcome = if inner.closed.load(Relaxed) {
             Err(Error::closed("module"))
         } else if cancel.is_some_and(|c| c.is_triggered()) {
@@ -440,7 +440,7 @@ impl ModuleInner {
                 .expect("fuel is enabled on this engine");
         }
         store.data_mut().set_call(seq, cancel);
-        self.watch.begin(seq, deadline);
+        self.watch.begin(seq, deadline)?;
         // Each failure names what ran: instantiation itself (segments), the
         // start function, or a reactor's `_initialize`.
         let started = if cancel.is_some_and(|c| c.is_triggered()) {
@@ -532,11 +532,11 @@ impl ModuleInner {
         }
     }
 
-    /// Counts a call that ran, and marks the module for reset when its
-    /// policy says so.
+    /// Counts a call that ran since tick `started`, and marks the module
+    /// for reset when its policy says so.
     #[inline]
     fn finish(&self, stale: &mut bool, started: u64, fuel: u64, failed: Option<Status>) {
-        let ended = crate::deadline::now_ns();
+        let ended = crate::clock::ticks();
         self.counters
             .record(ended.saturating_sub(started), fuel, failed);
         *stale = match self.reset {

@@ -253,10 +253,6 @@ fn mmap_child() {
 /// stack): the call fails with a status, and once threads can be made
 /// again deadlines work.
 #[test]
-#[ignore = "fails today: the failed spawn panics in Timer::push (INTERNAL), \
-            the module then refuses calls on that thread as re-entry \
-            (INVALID_ARGUMENT), and sleeping_until stays set so no deadline \
-            fires again in the process: calls spin forever (issue 9 report)"]
 fn deadline_thread_spawn_fails() {
     let dir = TempDir::new("spawn");
     run_child("spawn", &dir.0);
