@@ -11,7 +11,8 @@
 //! finds there. The checksum beside each file guards against truncation and
 //! corruption, not against an attacker who can write to the directory.
 
-use crate::deadline::{now_ns, Cancel, Event};
+use crate::clock::now_ns;
+use crate::deadline::{Cancel, Event};
 use crate::error::{Error, Result, Status};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};

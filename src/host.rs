@@ -50,6 +50,7 @@ impl Host {
     /// for a cache directory that cannot be created.
     pub fn new(config: HostConfig) -> Result<Host> {
         config.limits.validate()?;
+        crate::clock::init();
         let mut wasm_config = wasmtime::Config::new();
         config.limits.configure_engine(&mut wasm_config);
         let engine = Engine::new(&wasm_config)

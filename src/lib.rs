@@ -6,7 +6,7 @@
 //! it that `include/sbx.h` describes and the Go package uses.
 //!
 //! The core's files depend on each other in one direction, bottom to top:
-//! - values and errors: `value`, `error`;
+//! - values, errors and clocks: `value`, `error`, `clock`;
 //! - mechanisms: `deadline`, `limits`, `memory`, `registry`, `stats`, then
 //!   `limiter`, `shape`, `cache`, `wasi`;
 //! - a module's parts: `store`, `runtime`, `host_func`, `exports`, `linkers`;
@@ -16,6 +16,7 @@
 
 pub mod cache;
 pub mod capi;
+mod clock;
 mod compiled;
 mod deadline;
 mod error;

@@ -108,12 +108,13 @@ pub(crate) struct CallCounters {
     host_errors: Count,
     exits: Count,
     pub(crate) resets: Count,
+    /// In [`crate::clock::ticks`].
     call_time_ns: Count,
     fuel_consumed: Count,
 }
 
 impl CallCounters {
-    /// Counts a call that ran for `ns` nanoseconds and used `fuel`, and
+    /// Counts a call that ran for `ns` ticks and used `fuel`, and
     /// its failure if it failed with `status`.
     #[inline]
     pub(crate) fn record(&self, ns: u64, fuel: u64, status: Option<Status>) {
@@ -145,7 +146,7 @@ impl CallCounters {
             host_errors: self.host_errors.get(),
             exits: self.exits.get(),
             resets: self.resets.get(),
-            call_time_ns: self.call_time_ns.get(),
+            call_time_ns: crate::clock::ticks_to_ns(self.call_time_ns.get()),
             fuel_consumed: self.fuel_consumed.get(),
             memory_bytes: memory.current(),
             memory_peak_bytes: memory.peak(),

@@ -6,7 +6,8 @@
 //! `poll_oneoff` is sbx's own for clock-only waits (sleeps): wasmtime-wasi's
 //! blocks the thread where no deadline, interrupt or close can reach it.
 
-use crate::deadline::{now_ns, CallState};
+use crate::clock::now_ns;
+use crate::deadline::CallState;
 use crate::error::{Error, Result, Status};
 use std::path::PathBuf;
 use std::pin::Pin;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Bottom to top. Files in one layer do not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["value", "error"],
+    &["value", "error", "clock"],
     &["deadline", "limits", "memory", "registry", "stats"],
     &["limiter", "shape", "cache", "wasi"],
     &["store", "runtime"],

@@ -80,7 +80,7 @@ impl Config {
     }
     pub fn cache_dir(self, dir: &str) -> Config {
         assert_eq!(
-            sbx_config_set_cache_dir(self.0, dir.as_ptr(), dir.len()),
+            sbx_config_set_cache_dir(self.0, dir.as_ptr().cast(), dir.len()),
             Status::Ok
         );
         self
@@ -145,9 +145,9 @@ impl Host {
         checked(|e| {
             sbx_host_define_func(
                 self.0,
-                module.as_ptr(),
+                module.as_ptr().cast(),
                 module.len(),
-                name.as_ptr(),
+                name.as_ptr().cast(),
                 name.len(),
                 params.as_ptr(),
                 params.len(),
@@ -172,7 +172,7 @@ impl Host {
         checked(|e| {
             sbx_load_module(
                 self.0,
-                name.as_ptr(),
+                name.as_ptr().cast(),
                 name.len(),
                 wasm.as_ptr(),
                 wasm.len(),
@@ -197,16 +197,19 @@ impl Host {
     ) -> Result<Module, Failure> {
         let options = sbx_load_options_new();
         assert!(!options.is_null());
-        assert_eq!(sbx_load_options_timeout_ns(options, timeout_ns), Status::Ok);
         assert_eq!(
-            sbx_load_options_cancel(options, cancel.map_or(null(), |c| c.0)),
+            sbx_load_options_set_timeout_ns(options, timeout_ns),
+            Status::Ok
+        );
+        assert_eq!(
+            sbx_load_options_set_cancel(options, cancel.map_or(null(), |c| c.0)),
             Status::Ok
         );
         let mut module = null_mut();
         let loaded = checked(|e| {
             sbx_load_module_with(
                 self.0,
-                name.as_ptr(),
+                name.as_ptr().cast(),
                 name.len(),
                 wasm.as_ptr(),
                 wasm.len(),
@@ -309,7 +312,7 @@ impl Module {
         checked(|e| {
             sbx_call_with_timeout(
                 self.0,
-                func.as_ptr(),
+                func.as_ptr().cast(),
                 func.len(),
                 params.as_ptr(),
                 params.len(),
