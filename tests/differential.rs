@@ -436,7 +436,7 @@ fn sbx_agrees_with_raw_wasmtime() {
     let mut tally = Tally::default();
     let began = Instant::now();
     for seed in start..start + seeds {
-        if seed > start && (seed - start) % 1000 == 0 {
+        if seed > start && (seed - start).is_multiple_of(1000) {
             eprintln!(
                 "differential: {} seeds in {:.1?}",
                 seed - start,
