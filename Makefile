@@ -36,7 +36,7 @@ ARM64_CARGO := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-g
 	CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++ $(CARGO)
 
 .PHONY: all deps lib lib-arm64 header fixtures test test-rust test-fixtures test-c test-asan test-go \
-	check-apple test-arm64 install dist test-dist test-go-consumer demo bench bench-smoke clean
+	check-apple test-arm64 install dist test-dist test-go-consumer demo bench bench-smoke fuzz fuzz-smoke fuzz-build clean
 
 all: lib
 
@@ -156,6 +156,42 @@ bench: lib
 
 bench-smoke: lib
 	$(GO_HOST) ./bench/run --smoke
+
+# Coverage-guided fuzzing of the C ABI (fuzz/, cargo-fuzz on nightly) and of
+# the Go package (go test -fuzz). `make fuzz` runs each target for
+# FUZZ_SECONDS; `make fuzz-smoke` for 30 s each. The fuzz build has its own
+# target directory: its sanitizer and coverage flags would rebuild the main
+# one. New inputs go to a work corpus there too; fuzz/corpus/ holds the
+# committed seeds (and every input that found a bug), read only.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := load call ops cache wasi
+FUZZ_GO_TARGETS := FuzzLoadModule FuzzCallWithTimeout
+FUZZ_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sbx/fuzz-target
+# Full runs: AddressSanitizer, one codegen unit. The smoke build trades both
+# for build time (see the README, "Fuzzing").
+FUZZ_FLAGS ?=
+FUZZ_SMOKE_FLAGS := --sanitizer none --codegen-units 16
+FUZZ_CARGO = cd fuzz && CARGO_TARGET_DIR=$(FUZZ_DIR) cargo +nightly fuzz
+# -rss_limit_mb: a guest may use its 64 MiB plus Wasmtime's reservations.
+FUZZ_RUN = for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t && \
+	  $(FUZZ_CARGO) run $(1) $$t $(FUZZ_DIR)/corpus/$$t corpus/$$t -- \
+	    -max_total_time=$(2) -timeout=60 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
+	done
+FUZZ_GO = cd go && for t in $(FUZZ_GO_TARGETS); do \
+	  $(GO_HOST) $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(1)s ./wasm/ || exit 1; \
+	done
+
+fuzz-build:
+	$(FUZZ_CARGO) build $(FUZZ_FLAGS)
+
+fuzz: lib
+	$(call FUZZ_RUN,$(FUZZ_FLAGS),$(FUZZ_SECONDS))
+	$(call FUZZ_GO,$(FUZZ_SECONDS))
+
+fuzz-smoke: lib
+	$(call FUZZ_RUN,$(FUZZ_SMOKE_FLAGS),30)
+	$(call FUZZ_GO,30)
 
 clean:
 	rm -rf $(BUILD)
