@@ -171,7 +171,8 @@ FUZZ_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sbx/fuzz-target
 # for build time (see the README, "Fuzzing").
 FUZZ_FLAGS ?=
 FUZZ_SMOKE_FLAGS := --sanitizer none --codegen-units 16
-FUZZ_CARGO = cd fuzz && CARGO_TARGET_DIR=$(FUZZ_DIR) cargo +nightly fuzz
+FUZZ_CARGO = cd fuzz && CARGO_TARGET_DIR=$(FUZZ_DIR) \
+	LSAN_OPTIONS=suppressions=$(abspath fuzz/lsan.supp) cargo +nightly fuzz
 # -rss_limit_mb: a guest may use its 64 MiB plus Wasmtime's reservations.
 FUZZ_RUN = for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$t && \
