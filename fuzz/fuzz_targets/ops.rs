@@ -335,10 +335,12 @@ impl World {
         if let Some(p) = probe_of(slot.fixture) {
             probe(slot.ptr, p);
         } else if slot.fixture == HOSTFUNC {
-            assert_eq!(
-                call(slot.ptr, b"call_hf", &[0x100], 1, TIMEOUT_NONE, null()).map_err(|f| f.status),
-                Ok(vec![0x101])
-            );
+            let ptr = slot.ptr;
+            let r = self.with_current(m, None, |_| {
+                call(ptr, b"call_hf", &[0x100], 1, TIMEOUT_NONE, null())
+            });
+            CURRENT.with(|cur| *cur.borrow_mut() = None);
+            assert_eq!(r.map_err(|f| f.status), Ok(vec![0x101]));
         }
     }
 
