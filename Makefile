@@ -171,16 +171,17 @@ FUZZ_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sbx/fuzz-target
 # for build time (see the README, "Fuzzing").
 FUZZ_FLAGS ?=
 FUZZ_SMOKE_FLAGS := --sanitizer none --codegen-units 16
-FUZZ_CARGO = cd fuzz && CARGO_TARGET_DIR=$(FUZZ_DIR) \
+# $(1): the build's own target directory (the smoke build's flags differ).
+FUZZ_CARGO = cd fuzz && CARGO_TARGET_DIR=$(1) \
 	LSAN_OPTIONS=suppressions=$(abspath fuzz/lsan.supp) cargo +nightly fuzz
 # -rss_limit_mb: a guest may use its 64 MiB plus Wasmtime's reservations.
 # -len_control=0: the structured targets run a few execs a second, too few
 # for libFuzzer to grow its length limit from 4 bytes in a short run.
 FUZZ_RUN = for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$t && \
-	  $(FUZZ_CARGO) run $(1) $$t $(FUZZ_DIR)/corpus/$$t corpus/$$t -- \
+	  ($(call FUZZ_CARGO,$(3)) run $(1) $$t $(FUZZ_DIR)/corpus/$$t corpus/$$t -- \
 	    -max_total_time=$(2) -timeout=60 -rss_limit_mb=4096 -len_control=0 -max_len=4096 \
-	    -print_final_stats=1 || exit 1; \
+	    -print_final_stats=1) || exit 1; \
 	done
 # -fuzzminimizetime: Go minimizes each new input for up to 60 s by default,
 # which would eat a 30 s smoke run.
@@ -189,14 +190,14 @@ FUZZ_GO = cd go && for t in $(FUZZ_GO_TARGETS); do \
 	done
 
 fuzz-build:
-	$(FUZZ_CARGO) build $(FUZZ_FLAGS)
+	$(call FUZZ_CARGO,$(FUZZ_DIR)) build $(FUZZ_FLAGS)
 
 fuzz: lib
-	$(call FUZZ_RUN,$(FUZZ_FLAGS),$(FUZZ_SECONDS))
+	$(call FUZZ_RUN,$(FUZZ_FLAGS),$(FUZZ_SECONDS),$(FUZZ_DIR))
 	$(call FUZZ_GO,$(FUZZ_SECONDS))
 
 fuzz-smoke: lib
-	$(call FUZZ_RUN,$(FUZZ_SMOKE_FLAGS),30)
+	$(call FUZZ_RUN,$(FUZZ_SMOKE_FLAGS),30,$(FUZZ_DIR)/smoke)
 	$(call FUZZ_GO,30)
 
 clean:
