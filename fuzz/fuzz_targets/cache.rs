@@ -124,8 +124,12 @@ fn reset(dir: &Path) {
     }
 }
 
+/// A regular file's bytes; nothing for anything else (a FIFO would block).
 fn read(path: &Path) -> Vec<u8> {
-    fs::read(path).unwrap_or_default()
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => fs::read(path).unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 fn write(path: &Path, bytes: &[u8]) {
