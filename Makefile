@@ -37,7 +37,7 @@ ARM64_CARGO := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-g
 
 .PHONY: all deps lib lib-arm64 header fixtures test test-rust test-fixtures test-c test-asan test-go \
 	check-apple test-arm64 install dist test-dist test-go-consumer demo bench bench-smoke clean \
-	diff stress stress-go stress-asan stress-tsan soak
+	diff stress stress-go stress-asan stress-tsan soak fuzz fuzz-smoke fuzz-build
 
 all: lib
 
@@ -75,7 +75,7 @@ header:
 fixtures:
 	SBX_BLESS=1 $(CARGO) test --test fixtures
 
-test: deps lib test-rust test-fixtures test-c test-asan test-go check-apple test-arm64 test-dist test-go-consumer
+test: deps lib test-rust test-fixtures test-c test-asan test-go check-apple test-arm64 test-dist test-go-consumer fuzz-smoke
 	@echo "make test: all suites passed"
 
 test-rust:
@@ -201,6 +201,49 @@ stress-tsan:
 # RSS, fds, mappings and threads sampled at 10k, 100k and 1M.
 soak:
 	$(CARGO) test --release --test soak -- --ignored --nocapture soak_full
+
+# Coverage-guided fuzzing of the C ABI (fuzz/, cargo-fuzz on nightly) and of
+# the Go package (go test -fuzz). `make fuzz` runs each target for
+# FUZZ_SECONDS; `make fuzz-smoke` for 30 s each. The fuzz build has its own
+# target directory: its sanitizer and coverage flags would rebuild the main
+# one. New inputs go to a work corpus there too; fuzz/corpus/ holds the
+# committed seeds (and every input that found a bug), read only.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := load call ops cache wasi
+FUZZ_GO_TARGETS := FuzzLoadModule FuzzCallWithTimeout
+FUZZ_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sbx/fuzz-target
+# Full runs: AddressSanitizer, one codegen unit. The smoke build trades both
+# for build time (see the README, "Fuzzing").
+FUZZ_FLAGS ?=
+FUZZ_SMOKE_FLAGS := --sanitizer none --codegen-units 16
+# $(1): the build's own target directory (the smoke build's flags differ).
+FUZZ_CARGO = cd fuzz && CARGO_TARGET_DIR=$(1) \
+	LSAN_OPTIONS=suppressions=$(abspath fuzz/lsan.supp) cargo +nightly fuzz
+# -rss_limit_mb: a guest may use its 64 MiB plus Wasmtime's reservations.
+# -len_control=0: the structured targets run a few execs a second, too few
+# for libFuzzer to grow its length limit from 4 bytes in a short run.
+FUZZ_RUN = for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t && \
+	  ($(call FUZZ_CARGO,$(3)) run $(1) $$t $(FUZZ_DIR)/corpus/$$t corpus/$$t -- \
+	    -max_total_time=$(2) -timeout=60 -rss_limit_mb=4096 -len_control=0 -max_len=4096 \
+	    -print_final_stats=1) || exit 1; \
+	done
+# -fuzzminimizetime: Go minimizes each new input for up to 60 s by default,
+# which would eat a 30 s smoke run.
+FUZZ_GO = cd go && for t in $(FUZZ_GO_TARGETS); do \
+	  $(GO_HOST) $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(1)s -fuzzminimizetime 100x ./wasm/ || exit 1; \
+	done
+
+fuzz-build:
+	$(call FUZZ_CARGO,$(FUZZ_DIR)) build $(FUZZ_FLAGS)
+
+fuzz: lib
+	$(call FUZZ_RUN,$(FUZZ_FLAGS),$(FUZZ_SECONDS),$(FUZZ_DIR))
+	$(call FUZZ_GO,$(FUZZ_SECONDS))
+
+fuzz-smoke: lib
+	$(call FUZZ_RUN,$(FUZZ_SMOKE_FLAGS),30,$(FUZZ_DIR)/smoke)
+	$(call FUZZ_GO,30)
 
 clean:
 	rm -rf $(BUILD)
