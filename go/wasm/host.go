@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -130,17 +131,22 @@ func (h *Host) ExecTimeout() time.Duration { return h.cfg.execTimeout }
 // functions the start function calls receive ctx. opts (WithModuleWASI)
 // configure this load only. Safe for concurrent use.
 func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, opts ...LoadOption) (*Module, error) {
-	return h.load(ctx, fmt.Sprintf("load module %q", name), name, wasmBytes, nil, opts)
+	return h.load(ctx, "load module", name, wasmBytes, nil, opts)
 }
+
+// loadOp is the op of a load's errors, e.g. `load module "name"`: built
+// only on failure, since a successful load must not pay for it.
+func loadOp(verb, name string) string { return verb + " " + strconv.Quote(name) }
 
 // load is LoadModule and CompiledModule.Instantiate (compiled non-nil; the
 // caller keeps it alive): one path that differs only in the C call,
-// sbx_load_module_with or sbx_compiled_instantiate.
-func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, compiled *compiledModule,
+// sbx_load_module_with or sbx_compiled_instantiate. verb starts the op of
+// its errors (loadOp).
+func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, compiled *compiledModule,
 	opts []LoadOption) (*Module, error) {
 	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
 		return nil, &Error{
-			Op:   op,
+			Op:   loadOp(verb, name),
 			Msg:  "the name must be UTF-8, not empty and not only whitespace",
 			kind: ErrInvalidName,
 		}
@@ -157,66 +163,56 @@ func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, comp
 	done := ctx.Done()
 	if done != nil {
 		if err := ctx.Err(); err != nil {
-			return nil, ctxError(op, "the load did not start", ctx, err)
+			return nil, ctxError(loadOp(verb, name), "the load did not start", ctx, err)
 		}
 	}
 
-	options := C.sbx_load_options_new()
-	if options == nil {
-		return nil, &Error{Op: op, Msg: "cannot allocate load options", kind: ErrInternal}
-	}
-	defer C.sbx_load_options_free(options)
+	var wc *C.sbx_wasi_config
 	if lc.wasi != nil {
-		wc, err := lc.wasi.build() // reads Stdin, which may block: before the deadline is computed
+		var err error
+		wc, err = lc.wasi.build() // reads Stdin, which may block: before the deadline is computed
 		if err != nil {
-			return nil, &Error{Op: op, Msg: "WithModuleWASI: " + err.Error(), kind: ErrInvalidOption}
+			return nil, &Error{Op: loadOp(verb, name), Msg: "WithModuleWASI: " + err.Error(), kind: ErrInvalidOption}
 		}
-		C.sbx_load_options_set_wasi(options, wc) // copies it
-		C.sbx_wasi_config_free(wc)
+		defer C.sbx_wasi_config_free(wc) // the load options copy it
 	}
 	timeoutNs := timeoutNone
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, ctxError(op, "the load did not start", ctx, context.DeadlineExceeded)
+			return nil, ctxError(loadOp(verb, name), "the load did not start", ctx, context.DeadlineExceeded)
 		}
 		timeoutNs = uint64(left)
 	}
-	C.sbx_load_options_set_timeout_ns(options, C.uint64_t(timeoutNs))
-	if lc.reset != C.SBX_RESET_POLICY_NEVER {
-		C.sbx_load_options_set_reset_policy(options, lc.reset)
-	}
 
 	if h.closeStarted() {
-		return nil, closedError(op, "host")
+		return nil, closedError(loadOp(verb, name), "host")
 	}
 	h.rw.RLock()
 	defer h.rw.RUnlock()
 	if h.ptr == nil {
-		return nil, closedError(op, "host")
+		return nil, closedError(loadOp(verb, name), "host")
 	}
 
 	// Every load gets a cancel token, so that ctx and Close can both stop it.
 	var tok *C.sbx_cancel
 	if st := C.sbx_cancel_new(h.ptr, &tok); st != C.SBX_STATUS_OK {
-		return nil, newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
+		return nil, newError(loadOp(verb, name), cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
 	}
 	m := newModule(h, name)
 	if m.id == 0 {
 		C.sbx_cancel_free(tok)
-		return nil, &Error{Op: op, Msg: "too many modules in the process", kind: ErrInstanceLimit}
+		return nil, &Error{Op: loadOp(verb, name), Msg: "too many modules in the process", kind: ErrInstanceLimit}
 	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		C.sbx_cancel_free(tok)
 		m.unregister()
-		return nil, closedError(op, "host")
+		return nil, closedError(loadOp(verb, name), "host")
 	}
 	h.loads[tok] = m
 	h.mu.Unlock()
-	C.sbx_load_options_set_cancel(options, tok)
-	C.sbx_load_options_set_user_data(options, C.uint64_t(m.id))
 
 	var stop func() bool
 	var fired chan struct{}
@@ -227,21 +223,19 @@ func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, comp
 			fired <- struct{}{}
 		})
 	}
-	var mod *C.sbx_module
-	var cerr *C.sbx_error
 	m.callCtx, m.loadTok = ctx, tok
-	var st C.sbx_status
+	var compiledAddr C.uintptr_t
 	if compiled != nil {
 		m.funcs = compiled.funcs // immutable: attach need not read them again
-		st = C.sbx_compiled_instantiate(compiled.ptr, (*C.char)(unsafe.Pointer(unsafe.StringData(name))),
-			C.size_t(len(name)), options, &mod, &cerr)
-	} else {
-		st = C.sbx_load_module_with(h.ptr, stringPtr(name), C.size_t(len(name)),
-			bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), options, &mod, &cerr)
+		compiledAddr = cAddr(unsafe.Pointer(compiled.ptr))
 	}
+	r := C.sbx_go_load(cAddr(unsafe.Pointer(h.ptr)), compiledAddr, stringPtr(name), C.size_t(len(name)),
+		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), cAddr(unsafe.Pointer(wc)), C.uint64_t(timeoutNs),
+		lc.reset, cAddr(unsafe.Pointer(tok)), C.uint64_t(m.id))
+	st := r.status
 	var hostErr error // read before hostCtx ends
 	if st == C.SBX_STATUS_HOST_ERROR && m.hostErr != nil {
-		hostErr = m.hostError(op)
+		hostErr = m.hostError(loadOp(verb, name))
 	}
 	if m.hostCtx != nil {
 		m.endHostContext()
@@ -257,14 +251,17 @@ func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, comp
 	C.sbx_cancel_free(tok)
 	if st != C.SBX_STATUS_OK {
 		m.unregister()
-		ce := takeError(st, cerr)
+		if bool(r.no_options) {
+			return nil, &Error{Op: loadOp(verb, name), Msg: "cannot allocate load options", kind: ErrInternal}
+		}
+		ce := takeError(st, r.error)
 		if hostErr != nil {
 			return nil, hostErr
 		}
-		return nil, newError(op, ce, ctx, closed || m.closed.Load())
+		return nil, newError(loadOp(verb, name), ce, ctx, closed || m.closed.Load())
 	}
 
-	if err := m.attach(mod); err != nil {
+	if err := m.attach(r.module); err != nil {
 		m.unregister()
 		return nil, err
 	}
@@ -277,7 +274,7 @@ func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, comp
 		m.lk.lock()
 		m.release()
 		m.lk.unlock()
-		return nil, closedError(op, "module")
+		return nil, closedError(loadOp(verb, name), "module")
 	}
 	h.modules[m] = struct{}{}
 	h.mu.Unlock()

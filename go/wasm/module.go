@@ -106,19 +106,16 @@ func newModule(h *Host, name string) *Module {
 
 // attach gives m the module the library loaded; on failure mod is freed.
 func (m *Module) attach(mod *C.sbx_module) error {
-	op := fmt.Sprintf("load module %q", m.name)
-	m.frame = (*C.sbx_go_frame)(C.calloc(1, C.sizeof_sbx_go_frame))
-	if m.frame == nil {
+	r := C.sbx_go_attach(cAddr(unsafe.Pointer(m.host.ptr)), cAddr(unsafe.Pointer(mod)))
+	if r.frame == nil {
 		C.sbx_module_free(mod)
-		return &Error{Op: op, Msg: "cannot allocate a call frame", kind: ErrInternal}
+		if r.status != C.SBX_STATUS_OK {
+			return newError(loadOp("load module", m.name), cError{status: status(r.status), message: "cannot create a cancel token"}, nil, false)
+		}
+		return &Error{Op: loadOp("load module", m.name), Msg: "cannot allocate a call frame", kind: ErrInternal}
 	}
-	if st := C.sbx_cancel_new(m.host.ptr, &m.tok); st != C.SBX_STATUS_OK {
-		C.sbx_module_free(mod)
-		C.free(unsafe.Pointer(m.frame))
-		m.frame = nil
-		return newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
-	}
-	m.ptr = mod
+	m.ptr, m.tok, m.frame = mod, r.cancel, r.frame
+	m.hasMemory = bool(r.has_memory)
 	tok, fired := m.tok, m.fired
 	m.trigger = func() {
 		// A ctx that ended at its deadline needs no trigger: the library
@@ -133,8 +130,6 @@ func (m *Module) attach(mod *C.sbx_module) error {
 		m.funcs = exportedFunctions(mod)
 	}
 	m.stats.attach(mod)
-	var size C.uint64_t
-	m.hasMemory = C.sbx_module_memory_size(mod, &size) == C.SBX_STATUS_OK
 	m.cleanup = runtime.AddCleanup(m, func(h handles) {
 		C.sbx_module_free(h.mod)
 		C.sbx_cancel_free(h.tok)
@@ -297,11 +292,10 @@ func (m *Module) Close(ctx context.Context) error {
 // still being loaded, by this goroutine).
 func (m *Module) release() {
 	if m.ptr != nil {
-		m.stats.detach() // before the free: Stats reads ptr without m.lk
 		m.cleanup.Stop()
-		C.sbx_cancel_free(m.tok)
-		C.sbx_module_free(m.ptr)
-		C.free(unsafe.Pointer(m.frame))
+		// Stats reads ptr without m.lk: it is freed under the stats lock,
+		// which keeps the last counters.
+		m.stats.release(m.ptr, m.tok, m.frame)
 		m.ptr, m.tok, m.frame = nil, nil, nil
 	}
 	m.closeDeferred = false
