@@ -31,6 +31,7 @@ type Host struct {
 	closed  bool
 	modules map[*Module]struct{}
 	loads   map[*C.sbx_cancel]*Module // tokens of loads in flight, with their modules
+	spare   *spareSlots               // slots of closed modules, for later loads
 	mt      tenancy                   // compiled modules, compiles, pools, budget (compiled.go)
 
 	cleanup runtime.Cleanup
@@ -42,6 +43,7 @@ func NewHost(opts ...Option) (*Host, error) {
 	h := &Host{
 		modules: make(map[*Module]struct{}),
 		loads:   make(map[*C.sbx_cancel]*Module),
+		spare:   &spareSlots{},
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -114,7 +116,10 @@ func NewHost(opts ...Option) (*Host, error) {
 	}
 	// A backstop only: a Host that is dropped without Close is freed by the
 	// garbage collector (its modules, which reference it, go with it).
-	h.cleanup = runtime.AddCleanup(h, func(p *C.sbx_host) { C.sbx_close(p) }, h.ptr)
+	h.cleanup = runtime.AddCleanup(h, func(a hostHandles) {
+		a.spare.free()
+		C.sbx_close(a.ptr)
+	}, hostHandles{h.ptr, h.spare})
 	return h, nil
 }
 
@@ -194,20 +199,22 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 		return nil, closedError(loadOp(verb, name), "host")
 	}
 
-	// Every load gets a cancel token, so that ctx and Close can both stop it.
-	var tok *C.sbx_cancel
-	if st := C.sbx_cancel_new(h.ptr, &tok); st != C.SBX_STATUS_OK {
-		return nil, newError(loadOp(verb, name), cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
+	// Every load gets a cancel token, so that ctx and Close can both stop
+	// it; it comes with the module's slot and is then the module's token.
+	slot, err := h.takeSlot()
+	if err != nil {
+		return nil, err(loadOp(verb, name))
 	}
+	tok := slot.cancel
 	m := newModule(h, name)
 	if m.id == 0 {
-		C.sbx_cancel_free(tok)
+		h.putSlot(slot, true)
 		return nil, &Error{Op: loadOp(verb, name), Msg: "too many modules in the process", kind: ErrInstanceLimit}
 	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		C.sbx_cancel_free(tok)
+		h.putSlot(slot, true)
 		m.unregister()
 		return nil, closedError(loadOp(verb, name), "host")
 	}
@@ -241,15 +248,17 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 		m.endHostContext()
 	}
 	m.callCtx, m.hostErr, m.loadTok = nil, nil, nil
+	triggered := m.tokTriggered
 	if stop != nil && !stop() {
-		<-fired // the trigger ran or is running: let it finish before the free
+		<-fired // the trigger ran or is running: let it finish before the reuse
+		triggered = true
 	}
 	h.mu.Lock()
 	delete(h.loads, tok)
 	closed := h.closed
 	h.mu.Unlock()
-	C.sbx_cancel_free(tok)
 	if st != C.SBX_STATUS_OK {
+		h.putSlot(slot, !triggered)
 		m.unregister()
 		if bool(r.no_options) {
 			return nil, &Error{Op: loadOp(verb, name), Msg: "cannot allocate load options", kind: ErrInternal}
@@ -261,10 +270,10 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 		return nil, newError(loadOp(verb, name), ce, ctx, closed || m.closed.Load())
 	}
 
-	if err := m.attach(r.module); err != nil {
-		m.unregister()
-		return nil, err
+	if triggered && !m.tokTriggered {
+		C.sbx_cancel_reset(tok) // ctx ended as the load returned: calls must not see it
 	}
+	m.attach(r.module, slot, bool(r.has_memory))
 	h.mu.Lock()
 	if h.closed || m.closeDeferred {
 		// Closed meanwhile, by Host.Close or by a host function of the start function.
@@ -325,6 +334,9 @@ func (h *Host) Close() error {
 		m.Close(context.Background())
 	}
 	h.closeTenancy() // pools and compiled modules; keeps the last stats
+	h.mu.Lock()
+	h.spare.free()
+	h.mu.Unlock()
 	h.cleanup.Stop()
 	C.sbx_close(h.ptr)
 	h.ptr = nil
@@ -340,9 +352,73 @@ func (h *Host) closeStarted() bool {
 	return h.closed
 }
 
-// forget drops a closed module from the host's set.
-func (h *Host) forget(m *Module) {
+// forget drops a closed module from the host's set, keeping its slot for
+// a later load if its token is clean (or else freeing it).
+func (h *Host) forget(m *Module, slot *C.sbx_go_slot, clean bool) {
 	h.mu.Lock()
 	delete(h.modules, m)
 	h.mu.Unlock()
+	if slot != nil {
+		h.putSlot(slot, clean)
+	}
+}
+
+// spareSlots are the slots (call frame and cancel token, sbx_go.h) of
+// closed modules, clean, for later loads: a load then allocates none and
+// makes no token. Guarded by Host.mu.
+type spareSlots struct{ s []*C.sbx_go_slot }
+
+// hostHandles is what a Host's backstop cleanup frees.
+type hostHandles struct {
+	ptr   *C.sbx_host
+	spare *spareSlots
+}
+
+func (sp *spareSlots) free() {
+	for _, s := range sp.s {
+		C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
+	}
+	sp.s = nil
+}
+
+// maxSpareSlots bounds the slots a host keeps for later loads.
+const maxSpareSlots = 64
+
+// takeSlot is a spare slot or a new one; h.rw is held. Its error takes the
+// op, built only on failure.
+func (h *Host) takeSlot() (*C.sbx_go_slot, func(op string) error) {
+	h.mu.Lock()
+	if sp := h.spare; len(sp.s) > 0 {
+		s := sp.s[len(sp.s)-1]
+		sp.s = sp.s[:len(sp.s)-1]
+		h.mu.Unlock()
+		return s, nil
+	}
+	h.mu.Unlock()
+	var st C.sbx_status
+	s := C.sbx_go_slot_new(cAddr(unsafe.Pointer(h.ptr)), &st)
+	if s != nil {
+		return s, nil
+	}
+	if st != C.SBX_STATUS_OK {
+		return nil, func(op string) error {
+			return newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
+		}
+	}
+	return nil, func(op string) error {
+		return &Error{Op: op, Msg: "cannot allocate a call frame", kind: ErrInternal}
+	}
+}
+
+// putSlot keeps a slot nothing uses any more for a later load, unless its
+// token may be triggered (not clean), the host is closed, or it has
+// enough spares: then it frees it.
+func (h *Host) putSlot(s *C.sbx_go_slot, clean bool) {
+	h.mu.Lock()
+	if clean && !h.closed && len(h.spare.s) < maxSpareSlots {
+		h.spare.s = append(h.spare.s, s)
+		s = nil
+	}
+	h.mu.Unlock()
+	C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
 }

@@ -34,8 +34,13 @@ type Module struct {
 	// handles. It guards the fields below.
 	lk    callLock
 	ptr   *C.sbx_module
-	tok   *C.sbx_cancel // triggered when the context of the call in flight ends
-	frame *C.sbx_go_frame
+	slot  *C.sbx_go_slot  // frame and tok; from the host's spares
+	tok   *C.sbx_cancel   // triggered when the context of the call in flight ends
+	frame *C.sbx_go_frame // in slot
+
+	// tokTriggered says tok was triggered and not reset (by a Close from a
+	// host function of the start function), so the slot is not reused.
+	tokTriggered bool
 
 	// loadTok is the token of the load in flight (nil otherwise): a Close
 	// from a host function of the start function triggers it, since there
@@ -77,8 +82,7 @@ type Module struct {
 // handles is what the backstop cleanup frees; it must not refer to the Module.
 type handles struct {
 	mod   *C.sbx_module
-	tok   *C.sbx_cancel
-	frame *C.sbx_go_frame
+	slot  *C.sbx_go_slot
 	id    uint64
 	entry *moduleEntry
 }
@@ -104,18 +108,10 @@ func newModule(h *Host, name string) *Module {
 	return m
 }
 
-// attach gives m the module the library loaded; on failure mod is freed.
-func (m *Module) attach(mod *C.sbx_module) error {
-	r := C.sbx_go_attach(cAddr(unsafe.Pointer(m.host.ptr)), cAddr(unsafe.Pointer(mod)))
-	if r.frame == nil {
-		C.sbx_module_free(mod)
-		if r.status != C.SBX_STATUS_OK {
-			return newError(loadOp("load module", m.name), cError{status: status(r.status), message: "cannot create a cancel token"}, nil, false)
-		}
-		return &Error{Op: loadOp("load module", m.name), Msg: "cannot allocate a call frame", kind: ErrInternal}
-	}
-	m.ptr, m.tok, m.frame = mod, r.cancel, r.frame
-	m.hasMemory = bool(r.has_memory)
+// attach gives m the module the library loaded, with the slot of its load.
+func (m *Module) attach(mod *C.sbx_module, slot *C.sbx_go_slot, hasMemory bool) {
+	m.ptr, m.slot, m.tok, m.frame = mod, slot, slot.cancel, &slot.frame
+	m.hasMemory = hasMemory
 	tok, fired := m.tok, m.fired
 	m.trigger = func() {
 		// A ctx that ended at its deadline needs no trigger: the library
@@ -132,11 +128,9 @@ func (m *Module) attach(mod *C.sbx_module) error {
 	m.stats.attach(mod)
 	m.cleanup = runtime.AddCleanup(m, func(h handles) {
 		C.sbx_module_free(h.mod)
-		C.sbx_cancel_free(h.tok)
-		C.free(unsafe.Pointer(h.frame))
+		C.sbx_go_slot_free(cAddr(unsafe.Pointer(h.slot)))
 		modules.remove(h.id, h.entry)
-	}, handles{mod, m.tok, m.frame, m.id, m.entry})
-	return nil
+	}, handles{mod, slot, m.id, m.entry})
 }
 
 // unregister removes m from the registry; idempotent.
@@ -275,13 +269,18 @@ func (m *Module) Close(ctx context.Context) error {
 			// module once the library returns.
 			if m.ptr == nil && m.loadTok != nil {
 				C.sbx_cancel_trigger(m.loadTok) // stops the start function
+				m.tokTriggered = true
 			}
 			C.sbx_module_close(m.ptr) // interrupts the call; NULL during a load
 			m.closeDeferred = true
 			return
 		}
-		C.sbx_module_close(m.ptr) // interrupts and waits for the running call
-		m.lk.lock()               // waits for the Go caller still inside
+		if !m.lk.tryLock() {
+			// A call is in flight (freeing the module would do the same
+			// when none is: sbx_module_free closes it).
+			C.sbx_module_close(m.ptr) // interrupts and waits for the running call
+			m.lk.lock()               // waits for the Go caller still inside
+		}
 		m.release()
 		m.lk.unlock()
 	})
@@ -291,16 +290,17 @@ func (m *Module) Close(ctx context.Context) error {
 // release frees the handles of a closed module; m.lk is held (or m is
 // still being loaded, by this goroutine).
 func (m *Module) release() {
+	slot := m.slot
 	if m.ptr != nil {
 		m.cleanup.Stop()
 		// Stats reads ptr without m.lk: it is freed under the stats lock,
 		// which keeps the last counters.
-		m.stats.release(m.ptr, m.tok, m.frame)
-		m.ptr, m.tok, m.frame = nil, nil, nil
+		m.stats.release(m.ptr)
+		m.ptr, m.slot, m.tok, m.frame = nil, nil, nil, nil
 	}
 	m.closeDeferred = false
 	m.unregister()
-	m.host.forget(m)
+	m.host.forget(m, slot, !m.tokTriggered)
 }
 
 // CallWithTimeout calls the exported function fnName with params encoded as

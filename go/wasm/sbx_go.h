@@ -34,18 +34,49 @@ static inline sbx_status sbx_go_call(uintptr_t module, const char *func, size_t 
 	                             (const sbx_cancel *)cancel, &frame->error);
 }
 
+// A module's C memory: its call frame and its cancel token, which is first
+// its load's. A host keeps the slots of closed modules for later loads, so
+// that a load allocates none and makes no token.
+typedef struct sbx_go_slot {
+	sbx_go_frame frame;
+	sbx_cancel *cancel;
+} sbx_go_slot;
+
+// A new slot, or NULL with *status set (SBX_STATUS_OK: no memory for it).
+static inline sbx_go_slot *sbx_go_slot_new(uintptr_t host, sbx_status *status) {
+	*status = SBX_STATUS_OK;
+	sbx_go_slot *slot = (sbx_go_slot *)calloc(1, sizeof(sbx_go_slot));
+	if (slot == NULL)
+		return NULL;
+	*status = sbx_cancel_new((const sbx_host *)host, &slot->cancel);
+	if (*status != SBX_STATUS_OK) {
+		free(slot);
+		return NULL;
+	}
+	return slot;
+}
+
+static inline void sbx_go_slot_free(uintptr_t slot) {
+	if (slot == 0)
+		return;
+	sbx_cancel_free(((sbx_go_slot *)slot)->cancel);
+	free((void *)slot);
+}
+
 // What sbx_go_load returns, by value so that Go passes no pointer to its
 // stack (which would escape to the heap).
 typedef struct sbx_go_load_result {
 	sbx_status status;
 	bool no_options; // the load options could not be allocated
+	bool has_memory; // the module exports a memory
 	sbx_module *module;
 	sbx_error *error;
 } sbx_go_load_result;
 
 // A whole load in one cgo crossing: the load options (timeout, reset
 // policy, cancel token, user data, WASI config if any), then
-// sbx_compiled_instantiate (compiled != 0) or sbx_load_module_with.
+// sbx_compiled_instantiate (compiled != 0) or sbx_load_module_with, and
+// whether the module has a memory.
 static inline sbx_go_load_result sbx_go_load(uintptr_t host, uintptr_t compiled, const char *name, size_t name_len,
                                              const uint8_t *wasm, size_t wasm_len, uintptr_t wasi,
                                              uint64_t timeout_ns, sbx_reset_policy reset, uintptr_t cancel,
@@ -71,43 +102,21 @@ static inline sbx_go_load_result sbx_go_load(uintptr_t host, uintptr_t compiled,
 		r.status = sbx_load_module_with((const sbx_host *)host, name, name_len, wasm, wasm_len, options,
 		                                &r.module, &r.error);
 	sbx_load_options_free(options);
-	return r;
-}
-
-// What a loaded module needs from C besides its handle: a call frame and,
-// for a new one, a cancel token; and whether it exports a memory.
-typedef struct sbx_go_attach_result {
-	sbx_status status; // of sbx_cancel_new; OK with frame NULL: no memory for it
-	sbx_go_frame *frame;
-	sbx_cancel *cancel;
-	bool has_memory;
-} sbx_go_attach_result;
-
-static inline sbx_go_attach_result sbx_go_attach(uintptr_t host, uintptr_t module) {
-	sbx_go_attach_result r = {0};
-	uint64_t size;
-	r.has_memory = sbx_module_memory_size((const sbx_module *)module, &size) == SBX_STATUS_OK;
-	r.frame = (sbx_go_frame *)calloc(1, sizeof(sbx_go_frame));
-	if (r.frame == NULL)
-		return r;
-	r.status = sbx_cancel_new((const sbx_host *)host, &r.cancel);
-	if (r.status != SBX_STATUS_OK) {
-		free(r.frame);
-		r.frame = NULL;
+	if (r.status == SBX_STATUS_OK) {
+		uint64_t size;
+		r.has_memory = sbx_module_memory_size(r.module, &size) == SBX_STATUS_OK;
 	}
 	return r;
 }
 
-// Frees a module with its token and frame in one crossing, returning its
-// last counters (size 0 if the library refused them).
-static inline sbx_module_counters sbx_go_release(uintptr_t module, uintptr_t cancel, uintptr_t frame) {
+// Frees a module in one crossing, returning its last counters (size 0 if
+// the library refused them).
+static inline sbx_module_counters sbx_go_release(uintptr_t module) {
 	sbx_module_counters c = {0};
 	c.size = sizeof c;
 	if (sbx_module_stats((const sbx_module *)module, &c) != SBX_STATUS_OK)
 		c.size = 0;
-	sbx_cancel_free((sbx_cancel *)cancel);
 	sbx_module_free((sbx_module *)module);
-	free((void *)frame);
 	return c;
 }
 

@@ -84,11 +84,11 @@ func (s *statsHandle) attach(ptr *C.sbx_module) {
 	s.mu.Unlock()
 }
 
-// release frees the module's handles (in one cgo crossing), keeping its
+// release frees the module (in one cgo crossing), keeping its
 // last stats.
-func (s *statsHandle) release(mod *C.sbx_module, tok *C.sbx_cancel, frame *C.sbx_go_frame) {
+func (s *statsHandle) release(mod *C.sbx_module) {
 	s.mu.Lock()
-	c := C.sbx_go_release(cAddr(unsafe.Pointer(mod)), cAddr(unsafe.Pointer(tok)), cAddr(unsafe.Pointer(frame)))
+	c := C.sbx_go_release(cAddr(unsafe.Pointer(mod)))
 	s.final = moduleStats(c)
 	s.final.MemoryBytes = 0
 	s.ptr = nil
