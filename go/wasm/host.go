@@ -143,6 +143,20 @@ func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, op
 // only on failure, since a successful load must not pay for it.
 func loadOp(verb, name string) string { return verb + " " + strconv.Quote(name) }
 
+// loadConfigOf applies opts; without any it allocates nothing.
+func loadConfigOf(opts []LoadOption) loadConfig {
+	if len(opts) == 0 {
+		return loadConfig{}
+	}
+	lc := new(loadConfig)
+	for _, opt := range opts {
+		if opt != nil {
+			opt(lc)
+		}
+	}
+	return *lc
+}
+
 // load is LoadModule and CompiledModule.Instantiate (compiled non-nil; the
 // caller keeps it alive): one path that differs only in the C call,
 // sbx_load_module_with or sbx_compiled_instantiate. verb starts the op of
@@ -156,12 +170,7 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 			kind: ErrInvalidName,
 		}
 	}
-	var lc loadConfig
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&lc)
-		}
-	}
+	lc := loadConfigOf(opts)
 	if ctx == nil {
 		ctx = context.Background()
 	}

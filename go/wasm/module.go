@@ -70,13 +70,53 @@ type Module struct {
 	// closing ends when Close starts (or Host.Close, during the load): it
 	// wakes the callers waiting for the module. Then closeNow cancels
 	// hostCancel, which hostMu guards since closeNow runs on any goroutine.
-	closing     context.Context
-	stopClosing context.CancelFunc
-	hostMu      sync.Mutex
-	hostCancel  context.CancelCauseFunc // hostCtx's
+	closing    closeSignal
+	hostMu     sync.Mutex
+	hostCancel context.CancelCauseFunc // hostCtx's
 
+	// Made by the first call or reset whose ctx can end (triggerFunc).
 	trigger func()        // triggers tok, then signals fired
 	fired   chan struct{} // one slot: the trigger has finished
+}
+
+// closeSignal is a channel closed once, made only if someone waits on it:
+// most modules close without a caller ever waiting for them.
+type closeSignal struct {
+	mu   sync.Mutex
+	ch   chan struct{}
+	done bool
+}
+
+// Done is closed once close has run.
+func (c *closeSignal) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+		if c.done {
+			close(c.ch)
+		}
+	}
+	return c.ch
+}
+
+// closed says whether close has run.
+func (c *closeSignal) closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
+
+// close closes Done; idempotent.
+func (c *closeSignal) close() {
+	c.mu.Lock()
+	if !c.done {
+		c.done = true
+		if c.ch != nil {
+			close(c.ch)
+		}
+	}
+	c.mu.Unlock()
 }
 
 // handles is what the backstop cleanup frees; it must not refer to the Module.
@@ -95,12 +135,10 @@ func newModule(h *Host, name string) *Module {
 		host:   h,
 		exec:   h.cfg.execTimeout,
 		execNs: timeoutNone,
-		fired:  make(chan struct{}, 1),
 	}
 	if m.exec > 0 {
 		m.execNs = uint64(m.exec)
 	}
-	m.closing, m.stopClosing = context.WithCancel(context.Background())
 	m.mem = Memory{m: m}
 	m.caller = Caller{m: m}
 	m.caller.mem = Memory{m: m, c: &m.caller}
@@ -112,16 +150,6 @@ func newModule(h *Host, name string) *Module {
 func (m *Module) attach(mod *C.sbx_module, slot *C.sbx_go_slot, hasMemory bool) {
 	m.ptr, m.slot, m.tok, m.frame = mod, slot, slot.cancel, &slot.frame
 	m.hasMemory = hasMemory
-	tok, fired := m.tok, m.fired
-	m.trigger = func() {
-		// A ctx that ended at its deadline needs no trigger: the library
-		// has that deadline too and stops the call as a timeout (counted
-		// as one in Stats); a trigger would race it and count an interrupt.
-		if !deadlinePassed(m.callCtx) {
-			C.sbx_cancel_trigger(tok)
-		}
-		fired <- struct{}{}
-	}
 	if m.funcs == nil {
 		m.funcs = exportedFunctions(mod)
 	}
@@ -131,6 +159,25 @@ func (m *Module) attach(mod *C.sbx_module, slot *C.sbx_go_slot, hasMemory bool) 
 		C.sbx_go_slot_free(cAddr(unsafe.Pointer(h.slot)))
 		modules.remove(h.id, h.entry)
 	}, handles{mod, slot, m.id, m.entry})
+}
+
+// triggerFunc is the AfterFunc of a call or reset whose ctx can end: it
+// triggers tok, then signals fired. Made at the first; m.lk is held.
+func (m *Module) triggerFunc() func() {
+	if m.trigger == nil {
+		tok, fired := m.tok, make(chan struct{}, 1)
+		m.fired = fired
+		m.trigger = func() {
+			// A ctx that ended at its deadline needs no trigger: the library
+			// has that deadline too and stops the call as a timeout (counted
+			// as one in Stats); a trigger would race it and count an interrupt.
+			if !deadlinePassed(m.callCtx) {
+				C.sbx_cancel_trigger(tok)
+			}
+			fired <- struct{}{}
+		}
+	}
+	return m.trigger
 }
 
 // unregister removes m from the registry; idempotent.
@@ -358,7 +405,7 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 	} else {
 		// The context can end: the module's token is triggered when it does,
 		// and reset after the call so that a late trigger cannot stop a later one.
-		stop := context.AfterFunc(ctx, m.trigger)
+		stop := context.AfterFunc(ctx, m.triggerFunc())
 		results, err = m.call(ctx, fnName, params, timeoutNs, m.tok)
 		if !stop() {
 			<-m.fired // the trigger ran or is running: wait for it to finish
