@@ -210,25 +210,16 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 
 	// Every load gets a cancel token, so that ctx and Close can both stop
 	// it; it comes with the module's slot and is then the module's token.
-	slot, err := h.takeSlot()
+	m := newModule(h, name)
+	if m.id == 0 {
+		return nil, &Error{Op: loadOp(verb, name), Msg: "too many modules in the process", kind: ErrInstanceLimit}
+	}
+	slot, err := h.takeSlot(m)
 	if err != nil {
+		m.unregister()
 		return nil, err(loadOp(verb, name))
 	}
 	tok := slot.cancel
-	m := newModule(h, name)
-	if m.id == 0 {
-		h.putSlot(slot, true)
-		return nil, &Error{Op: loadOp(verb, name), Msg: "too many modules in the process", kind: ErrInstanceLimit}
-	}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		h.putSlot(slot, true)
-		m.unregister()
-		return nil, closedError(loadOp(verb, name), "host")
-	}
-	h.loads[tok] = m
-	h.mu.Unlock()
 
 	var stop func() bool
 	var fired chan struct{}
@@ -262,11 +253,11 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 		<-fired // the trigger ran or is running: let it finish before the reuse
 		triggered = true
 	}
-	h.mu.Lock()
-	delete(h.loads, tok)
-	closed := h.closed
-	h.mu.Unlock()
 	if st != C.SBX_STATUS_OK {
+		h.mu.Lock()
+		delete(h.loads, tok)
+		closed := h.closed
+		h.mu.Unlock()
 		h.putSlot(slot, !triggered)
 		m.unregister()
 		if bool(r.no_options) {
@@ -280,10 +271,16 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 	}
 
 	if triggered && !m.tokTriggered {
-		C.sbx_cancel_reset(tok) // ctx ended as the load returned: calls must not see it
+		// ctx ended as the load returned: calls must not see it. Out of
+		// h.loads first, so that Host.Close cannot trigger it meanwhile.
+		h.mu.Lock()
+		delete(h.loads, tok)
+		h.mu.Unlock()
+		C.sbx_cancel_reset(tok)
 	}
 	m.attach(r.module, slot, bool(r.has_memory))
 	h.mu.Lock()
+	delete(h.loads, tok) // one lock with the insert: Host.Close sees the load or the module
 	if h.closed || m.closeDeferred {
 		// Closed meanwhile, by Host.Close or by a host function of the start function.
 		h.mu.Unlock()
@@ -366,10 +363,12 @@ func (h *Host) closeStarted() bool {
 func (h *Host) forget(m *Module, slot *C.sbx_go_slot, clean bool) {
 	h.mu.Lock()
 	delete(h.modules, m)
-	h.mu.Unlock()
-	if slot != nil {
-		h.putSlot(slot, clean)
+	if slot != nil && clean && !h.closed && len(h.spare.s) < maxSpareSlots {
+		h.spare.s = append(h.spare.s, slot)
+		slot = nil
 	}
+	h.mu.Unlock()
+	C.sbx_go_slot_free(cAddr(unsafe.Pointer(slot))) // NULL: a no-op
 }
 
 // spareSlots are the slots (call frame and cancel token, sbx_go.h) of
@@ -393,13 +392,19 @@ func (sp *spareSlots) free() {
 // maxSpareSlots bounds the slots a host keeps for later loads.
 const maxSpareSlots = 64
 
-// takeSlot is a spare slot or a new one; h.rw is held. Its error takes the
-// op, built only on failure.
-func (h *Host) takeSlot() (*C.sbx_go_slot, func(op string) error) {
+// takeSlot is a spare slot or a new one for the load of m, which it
+// records in h.loads (under the same lock, when there is a spare); h.rw is
+// held. Its error takes the op, built only on failure.
+func (h *Host) takeSlot(m *Module) (*C.sbx_go_slot, func(op string) error) {
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, func(op string) error { return closedError(op, "host") }
+	}
 	if sp := h.spare; len(sp.s) > 0 {
 		s := sp.s[len(sp.s)-1]
 		sp.s = sp.s[:len(sp.s)-1]
+		h.loads[s.cancel] = m
 		h.mu.Unlock()
 		return s, nil
 	}
@@ -407,6 +412,14 @@ func (h *Host) takeSlot() (*C.sbx_go_slot, func(op string) error) {
 	var st C.sbx_status
 	s := C.sbx_go_slot_new(cAddr(unsafe.Pointer(h.ptr)), &st)
 	if s != nil {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
+			return nil, func(op string) error { return closedError(op, "host") }
+		}
+		h.loads[s.cancel] = m
+		h.mu.Unlock()
 		return s, nil
 	}
 	if st != C.SBX_STATUS_OK {
