@@ -5,7 +5,6 @@ import "C"
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -211,16 +210,16 @@ func (c *CompiledModule) ExportedFunctions() []Function {
 // the same ways as LoadModule. After Close, or its Host's Close, it fails
 // with ErrClosed. Safe for concurrent use, also with Close.
 func (c *CompiledModule) Instantiate(ctx context.Context, name string, opts ...LoadOption) (*Module, error) {
-	op := fmt.Sprintf("instantiate module %q", name)
+	const verb = "instantiate module"
 	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
-		return nil, &Error{Op: op, Msg: "the name must be UTF-8, not empty and not only whitespace", kind: ErrInvalidName}
+		return nil, &Error{Op: loadOp(verb, name), Msg: "the name must be UTF-8, not empty and not only whitespace", kind: ErrInvalidName}
 	}
 	cm := c.c
 	if !cm.acquire() {
-		return nil, closedError(op, "compiled module")
+		return nil, closedError(loadOp(verb, name), "compiled module")
 	}
 	defer cm.release()
-	m, err := cm.host.load(ctx, op, name, nil, cm, opts)
+	m, err := cm.host.load(ctx, verb, name, nil, cm, opts)
 	runtime.KeepAlive(c) // its cleanup would close cm
 	return m, err
 }

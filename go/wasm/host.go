@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ type Host struct {
 	closed  bool
 	modules map[*Module]struct{}
 	loads   map[*C.sbx_cancel]*Module // tokens of loads in flight, with their modules
+	spare   *spareSlots               // slots of closed modules, for later loads
 	mt      tenancy                   // compiled modules, compiles, pools, budget (compiled.go)
 
 	cleanup runtime.Cleanup
@@ -41,6 +43,7 @@ func NewHost(opts ...Option) (*Host, error) {
 	h := &Host{
 		modules: make(map[*Module]struct{}),
 		loads:   make(map[*C.sbx_cancel]*Module),
+		spare:   &spareSlots{},
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -113,7 +116,10 @@ func NewHost(opts ...Option) (*Host, error) {
 	}
 	// A backstop only: a Host that is dropped without Close is freed by the
 	// garbage collector (its modules, which reference it, go with it).
-	h.cleanup = runtime.AddCleanup(h, func(p *C.sbx_host) { C.sbx_close(p) }, h.ptr)
+	h.cleanup = runtime.AddCleanup(h, func(a hostHandles) {
+		a.spare.free()
+		C.sbx_close(a.ptr)
+	}, hostHandles{h.ptr, h.spare})
 	return h, nil
 }
 
@@ -130,93 +136,90 @@ func (h *Host) ExecTimeout() time.Duration { return h.cfg.execTimeout }
 // functions the start function calls receive ctx. opts (WithModuleWASI)
 // configure this load only. Safe for concurrent use.
 func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, opts ...LoadOption) (*Module, error) {
-	return h.load(ctx, fmt.Sprintf("load module %q", name), name, wasmBytes, nil, opts)
+	return h.load(ctx, "load module", name, wasmBytes, nil, opts)
+}
+
+// loadOp is the op of a load's errors, e.g. `load module "name"`: built
+// only on failure, since a successful load must not pay for it.
+func loadOp(verb, name string) string { return verb + " " + strconv.Quote(name) }
+
+// loadConfigOf applies opts; without any it allocates nothing.
+func loadConfigOf(opts []LoadOption) loadConfig {
+	if len(opts) == 0 {
+		return loadConfig{}
+	}
+	lc := new(loadConfig)
+	for _, opt := range opts {
+		if opt != nil {
+			opt(lc)
+		}
+	}
+	return *lc
 }
 
 // load is LoadModule and CompiledModule.Instantiate (compiled non-nil; the
 // caller keeps it alive): one path that differs only in the C call,
-// sbx_load_module_with or sbx_compiled_instantiate.
-func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, compiled *compiledModule,
+// sbx_load_module_with or sbx_compiled_instantiate. verb starts the op of
+// its errors (loadOp).
+func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, compiled *compiledModule,
 	opts []LoadOption) (*Module, error) {
 	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
 		return nil, &Error{
-			Op:   op,
+			Op:   loadOp(verb, name),
 			Msg:  "the name must be UTF-8, not empty and not only whitespace",
 			kind: ErrInvalidName,
 		}
 	}
-	var lc loadConfig
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&lc)
-		}
-	}
+	lc := loadConfigOf(opts)
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	done := ctx.Done()
 	if done != nil {
 		if err := ctx.Err(); err != nil {
-			return nil, ctxError(op, "the load did not start", ctx, err)
+			return nil, ctxError(loadOp(verb, name), "the load did not start", ctx, err)
 		}
 	}
 
-	options := C.sbx_load_options_new()
-	if options == nil {
-		return nil, &Error{Op: op, Msg: "cannot allocate load options", kind: ErrInternal}
-	}
-	defer C.sbx_load_options_free(options)
+	var wc *C.sbx_wasi_config
 	if lc.wasi != nil {
-		wc, err := lc.wasi.build() // reads Stdin, which may block: before the deadline is computed
+		var err error
+		wc, err = lc.wasi.build() // reads Stdin, which may block: before the deadline is computed
 		if err != nil {
-			return nil, &Error{Op: op, Msg: "WithModuleWASI: " + err.Error(), kind: ErrInvalidOption}
+			return nil, &Error{Op: loadOp(verb, name), Msg: "WithModuleWASI: " + err.Error(), kind: ErrInvalidOption}
 		}
-		C.sbx_load_options_set_wasi(options, wc) // copies it
-		C.sbx_wasi_config_free(wc)
+		defer C.sbx_wasi_config_free(wc) // the load options copy it
 	}
 	timeoutNs := timeoutNone
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, ctxError(op, "the load did not start", ctx, context.DeadlineExceeded)
+			return nil, ctxError(loadOp(verb, name), "the load did not start", ctx, context.DeadlineExceeded)
 		}
 		timeoutNs = uint64(left)
 	}
-	C.sbx_load_options_set_timeout_ns(options, C.uint64_t(timeoutNs))
-	if lc.reset != C.SBX_RESET_POLICY_NEVER {
-		C.sbx_load_options_set_reset_policy(options, lc.reset)
-	}
 
 	if h.closeStarted() {
-		return nil, closedError(op, "host")
+		return nil, closedError(loadOp(verb, name), "host")
 	}
 	h.rw.RLock()
 	defer h.rw.RUnlock()
 	if h.ptr == nil {
-		return nil, closedError(op, "host")
+		return nil, closedError(loadOp(verb, name), "host")
 	}
 
-	// Every load gets a cancel token, so that ctx and Close can both stop it.
-	var tok *C.sbx_cancel
-	if st := C.sbx_cancel_new(h.ptr, &tok); st != C.SBX_STATUS_OK {
-		return nil, newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
-	}
+	// Every load gets a cancel token, so that ctx and Close can both stop
+	// it; it comes with the module's slot and is then the module's token.
 	m := newModule(h, name)
 	if m.id == 0 {
-		C.sbx_cancel_free(tok)
-		return nil, &Error{Op: op, Msg: "too many modules in the process", kind: ErrInstanceLimit}
+		return nil, &Error{Op: loadOp(verb, name), Msg: "too many modules in the process", kind: ErrInstanceLimit}
 	}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		C.sbx_cancel_free(tok)
+	slot, err := h.takeSlot(m)
+	if err != nil {
 		m.unregister()
-		return nil, closedError(op, "host")
+		return nil, err(loadOp(verb, name))
 	}
-	h.loads[tok] = m
-	h.mu.Unlock()
-	C.sbx_load_options_set_cancel(options, tok)
-	C.sbx_load_options_set_user_data(options, C.uint64_t(m.id))
+	tok := slot.cancel
 
 	var stop func() bool
 	var fired chan struct{}
@@ -227,48 +230,57 @@ func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, comp
 			fired <- struct{}{}
 		})
 	}
-	var mod *C.sbx_module
-	var cerr *C.sbx_error
 	m.callCtx, m.loadTok = ctx, tok
-	var st C.sbx_status
+	var compiledAddr C.uintptr_t
 	if compiled != nil {
 		m.funcs = compiled.funcs // immutable: attach need not read them again
-		st = C.sbx_compiled_instantiate(compiled.ptr, (*C.char)(unsafe.Pointer(unsafe.StringData(name))),
-			C.size_t(len(name)), options, &mod, &cerr)
-	} else {
-		st = C.sbx_load_module_with(h.ptr, stringPtr(name), C.size_t(len(name)),
-			bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), options, &mod, &cerr)
+		compiledAddr = cAddr(unsafe.Pointer(compiled.ptr))
 	}
+	r := C.sbx_go_load(cAddr(unsafe.Pointer(h.ptr)), compiledAddr, stringPtr(name), C.size_t(len(name)),
+		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), cAddr(unsafe.Pointer(wc)), C.uint64_t(timeoutNs),
+		lc.reset, cAddr(unsafe.Pointer(tok)), C.uint64_t(m.id))
+	st := r.status
 	var hostErr error // read before hostCtx ends
 	if st == C.SBX_STATUS_HOST_ERROR && m.hostErr != nil {
-		hostErr = m.hostError(op)
+		hostErr = m.hostError(loadOp(verb, name))
 	}
 	if m.hostCtx != nil {
 		m.endHostContext()
 	}
 	m.callCtx, m.hostErr, m.loadTok = nil, nil, nil
+	triggered := m.tokTriggered
 	if stop != nil && !stop() {
-		<-fired // the trigger ran or is running: let it finish before the free
+		<-fired // the trigger ran or is running: let it finish before the reuse
+		triggered = true
 	}
-	h.mu.Lock()
-	delete(h.loads, tok)
-	closed := h.closed
-	h.mu.Unlock()
-	C.sbx_cancel_free(tok)
 	if st != C.SBX_STATUS_OK {
+		h.mu.Lock()
+		delete(h.loads, tok)
+		closed := h.closed
+		h.mu.Unlock()
+		h.putSlot(slot, !triggered)
 		m.unregister()
-		ce := takeError(st, cerr)
+		if bool(r.no_options) {
+			return nil, &Error{Op: loadOp(verb, name), Msg: "cannot allocate load options", kind: ErrInternal}
+		}
+		ce := takeError(st, r.error)
 		if hostErr != nil {
 			return nil, hostErr
 		}
-		return nil, newError(op, ce, ctx, closed || m.closed.Load())
+		return nil, newError(loadOp(verb, name), ce, ctx, closed || m.closed.Load())
 	}
 
-	if err := m.attach(mod); err != nil {
-		m.unregister()
-		return nil, err
+	if triggered && !m.tokTriggered {
+		// ctx ended as the load returned: calls must not see it. Out of
+		// h.loads first, so that Host.Close cannot trigger it meanwhile.
+		h.mu.Lock()
+		delete(h.loads, tok)
+		h.mu.Unlock()
+		C.sbx_cancel_reset(tok)
 	}
+	m.attach(r.module, slot, bool(r.has_memory))
 	h.mu.Lock()
+	delete(h.loads, tok) // one lock with the insert: Host.Close sees the load or the module
 	if h.closed || m.closeDeferred {
 		// Closed meanwhile, by Host.Close or by a host function of the start function.
 		h.mu.Unlock()
@@ -277,7 +289,7 @@ func (h *Host) load(ctx context.Context, op, name string, wasmBytes []byte, comp
 		m.lk.lock()
 		m.release()
 		m.lk.unlock()
-		return nil, closedError(op, "module")
+		return nil, closedError(loadOp(verb, name), "module")
 	}
 	h.modules[m] = struct{}{}
 	h.mu.Unlock()
@@ -328,6 +340,9 @@ func (h *Host) Close() error {
 		m.Close(context.Background())
 	}
 	h.closeTenancy() // pools and compiled modules; keeps the last stats
+	h.mu.Lock()
+	h.spare.free()
+	h.mu.Unlock()
 	h.cleanup.Stop()
 	C.sbx_close(h.ptr)
 	h.ptr = nil
@@ -343,9 +358,89 @@ func (h *Host) closeStarted() bool {
 	return h.closed
 }
 
-// forget drops a closed module from the host's set.
-func (h *Host) forget(m *Module) {
+// forget drops a closed module from the host's set, keeping its slot for
+// a later load if its token is clean (or else freeing it).
+func (h *Host) forget(m *Module, slot *C.sbx_go_slot, clean bool) {
 	h.mu.Lock()
 	delete(h.modules, m)
+	if slot != nil && clean && !h.closed && len(h.spare.s) < maxSpareSlots {
+		h.spare.s = append(h.spare.s, slot)
+		slot = nil
+	}
 	h.mu.Unlock()
+	C.sbx_go_slot_free(cAddr(unsafe.Pointer(slot))) // NULL: a no-op
+}
+
+// spareSlots are the slots (call frame and cancel token, sbx_go.h) of
+// closed modules, clean, for later loads: a load then allocates none and
+// makes no token. Guarded by Host.mu.
+type spareSlots struct{ s []*C.sbx_go_slot }
+
+// hostHandles is what a Host's backstop cleanup frees.
+type hostHandles struct {
+	ptr   *C.sbx_host
+	spare *spareSlots
+}
+
+func (sp *spareSlots) free() {
+	for _, s := range sp.s {
+		C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
+	}
+	sp.s = nil
+}
+
+// maxSpareSlots bounds the slots a host keeps for later loads.
+const maxSpareSlots = 64
+
+// takeSlot is a spare slot or a new one for the load of m, which it
+// records in h.loads (under the same lock, when there is a spare); h.rw is
+// held. Its error takes the op, built only on failure.
+func (h *Host) takeSlot(m *Module) (*C.sbx_go_slot, func(op string) error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, func(op string) error { return closedError(op, "host") }
+	}
+	if sp := h.spare; len(sp.s) > 0 {
+		s := sp.s[len(sp.s)-1]
+		sp.s = sp.s[:len(sp.s)-1]
+		h.loads[s.cancel] = m
+		h.mu.Unlock()
+		return s, nil
+	}
+	h.mu.Unlock()
+	var st C.sbx_status
+	s := C.sbx_go_slot_new(cAddr(unsafe.Pointer(h.ptr)), &st)
+	if s != nil {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
+			return nil, func(op string) error { return closedError(op, "host") }
+		}
+		h.loads[s.cancel] = m
+		h.mu.Unlock()
+		return s, nil
+	}
+	if st != C.SBX_STATUS_OK {
+		return nil, func(op string) error {
+			return newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
+		}
+	}
+	return nil, func(op string) error {
+		return &Error{Op: op, Msg: "cannot allocate a call frame", kind: ErrInternal}
+	}
+}
+
+// putSlot keeps a slot nothing uses any more for a later load, unless its
+// token may be triggered (not clean), the host is closed, or it has
+// enough spares: then it frees it.
+func (h *Host) putSlot(s *C.sbx_go_slot, clean bool) {
+	h.mu.Lock()
+	if clean && !h.closed && len(h.spare.s) < maxSpareSlots {
+		h.spare.s = append(h.spare.s, s)
+		s = nil
+	}
+	h.mu.Unlock()
+	C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
 }

@@ -209,7 +209,7 @@ func (m *Module) newHostContext(cptr *C.sbx_caller) context.Context {
 	ctx, cancel := context.WithCancelCause(parent)
 	m.hostMu.Lock()
 	m.hostCtx, m.hostCancel = ctx, cancel
-	closing := m.closing.Err() != nil // closeNow ran before hostCancel was set
+	closing := m.closing.closed() // closeNow ran before hostCancel was set
 	m.hostMu.Unlock()
 	if closing {
 		cancel(ErrClosed)
@@ -233,7 +233,7 @@ func (m *Module) endHostContext() {
 // closeNow wakes the callers waiting for the module and cancels the ctx of
 // its host functions, for Close (and Host.Close, during a load).
 func (m *Module) closeNow() {
-	m.stopClosing()
+	m.closing.close()
 	m.hostMu.Lock()
 	if m.hostCancel != nil {
 		m.hostCancel(ErrClosed)

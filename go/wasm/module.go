@@ -34,8 +34,13 @@ type Module struct {
 	// handles. It guards the fields below.
 	lk    callLock
 	ptr   *C.sbx_module
-	tok   *C.sbx_cancel // triggered when the context of the call in flight ends
-	frame *C.sbx_go_frame
+	slot  *C.sbx_go_slot  // frame and tok; from the host's spares
+	tok   *C.sbx_cancel   // triggered when the context of the call in flight ends
+	frame *C.sbx_go_frame // in slot
+
+	// tokTriggered says tok was triggered and not reset (by a Close from a
+	// host function of the start function), so the slot is not reused.
+	tokTriggered bool
 
 	// loadTok is the token of the load in flight (nil otherwise): a Close
 	// from a host function of the start function triggers it, since there
@@ -65,20 +70,59 @@ type Module struct {
 	// closing ends when Close starts (or Host.Close, during the load): it
 	// wakes the callers waiting for the module. Then closeNow cancels
 	// hostCancel, which hostMu guards since closeNow runs on any goroutine.
-	closing     context.Context
-	stopClosing context.CancelFunc
-	hostMu      sync.Mutex
-	hostCancel  context.CancelCauseFunc // hostCtx's
+	closing    closeSignal
+	hostMu     sync.Mutex
+	hostCancel context.CancelCauseFunc // hostCtx's
 
+	// Made by the first call or reset whose ctx can end (triggerFunc).
 	trigger func()        // triggers tok, then signals fired
 	fired   chan struct{} // one slot: the trigger has finished
+}
+
+// closeSignal is a channel closed once, made only if someone waits on it:
+// most modules close without a caller ever waiting for them.
+type closeSignal struct {
+	mu   sync.Mutex
+	ch   chan struct{}
+	done bool
+}
+
+// Done is closed once close has run.
+func (c *closeSignal) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+		if c.done {
+			close(c.ch)
+		}
+	}
+	return c.ch
+}
+
+// closed says whether close has run.
+func (c *closeSignal) closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
+
+// close closes Done; idempotent.
+func (c *closeSignal) close() {
+	c.mu.Lock()
+	if !c.done {
+		c.done = true
+		if c.ch != nil {
+			close(c.ch)
+		}
+	}
+	c.mu.Unlock()
 }
 
 // handles is what the backstop cleanup frees; it must not refer to the Module.
 type handles struct {
 	mod   *C.sbx_module
-	tok   *C.sbx_cancel
-	frame *C.sbx_go_frame
+	slot  *C.sbx_go_slot
 	id    uint64
 	entry *moduleEntry
 }
@@ -91,12 +135,10 @@ func newModule(h *Host, name string) *Module {
 		host:   h,
 		exec:   h.cfg.execTimeout,
 		execNs: timeoutNone,
-		fired:  make(chan struct{}, 1),
 	}
 	if m.exec > 0 {
 		m.execNs = uint64(m.exec)
 	}
-	m.closing, m.stopClosing = context.WithCancel(context.Background())
 	m.mem = Memory{m: m}
 	m.caller = Caller{m: m}
 	m.caller.mem = Memory{m: m, c: &m.caller}
@@ -104,44 +146,38 @@ func newModule(h *Host, name string) *Module {
 	return m
 }
 
-// attach gives m the module the library loaded; on failure mod is freed.
-func (m *Module) attach(mod *C.sbx_module) error {
-	op := fmt.Sprintf("load module %q", m.name)
-	m.frame = (*C.sbx_go_frame)(C.calloc(1, C.sizeof_sbx_go_frame))
-	if m.frame == nil {
-		C.sbx_module_free(mod)
-		return &Error{Op: op, Msg: "cannot allocate a call frame", kind: ErrInternal}
-	}
-	if st := C.sbx_cancel_new(m.host.ptr, &m.tok); st != C.SBX_STATUS_OK {
-		C.sbx_module_free(mod)
-		C.free(unsafe.Pointer(m.frame))
-		m.frame = nil
-		return newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
-	}
-	m.ptr = mod
-	tok, fired := m.tok, m.fired
-	m.trigger = func() {
-		// A ctx that ended at its deadline needs no trigger: the library
-		// has that deadline too and stops the call as a timeout (counted
-		// as one in Stats); a trigger would race it and count an interrupt.
-		if !deadlinePassed(m.callCtx) {
-			C.sbx_cancel_trigger(tok)
-		}
-		fired <- struct{}{}
-	}
+// attach gives m the module the library loaded, with the slot of its load.
+func (m *Module) attach(mod *C.sbx_module, slot *C.sbx_go_slot, hasMemory bool) {
+	m.ptr, m.slot, m.tok, m.frame = mod, slot, slot.cancel, &slot.frame
+	m.hasMemory = hasMemory
 	if m.funcs == nil {
 		m.funcs = exportedFunctions(mod)
 	}
 	m.stats.attach(mod)
-	var size C.uint64_t
-	m.hasMemory = C.sbx_module_memory_size(mod, &size) == C.SBX_STATUS_OK
 	m.cleanup = runtime.AddCleanup(m, func(h handles) {
 		C.sbx_module_free(h.mod)
-		C.sbx_cancel_free(h.tok)
-		C.free(unsafe.Pointer(h.frame))
+		C.sbx_go_slot_free(cAddr(unsafe.Pointer(h.slot)))
 		modules.remove(h.id, h.entry)
-	}, handles{mod, m.tok, m.frame, m.id, m.entry})
-	return nil
+	}, handles{mod, slot, m.id, m.entry})
+}
+
+// triggerFunc is the AfterFunc of a call or reset whose ctx can end: it
+// triggers tok, then signals fired. Made at the first; m.lk is held.
+func (m *Module) triggerFunc() func() {
+	if m.trigger == nil {
+		tok, fired := m.tok, make(chan struct{}, 1)
+		m.fired = fired
+		m.trigger = func() {
+			// A ctx that ended at its deadline needs no trigger: the library
+			// has that deadline too and stops the call as a timeout (counted
+			// as one in Stats); a trigger would race it and count an interrupt.
+			if !deadlinePassed(m.callCtx) {
+				C.sbx_cancel_trigger(tok)
+			}
+			fired <- struct{}{}
+		}
+	}
+	return m.trigger
 }
 
 // unregister removes m from the registry; idempotent.
@@ -280,13 +316,18 @@ func (m *Module) Close(ctx context.Context) error {
 			// module once the library returns.
 			if m.ptr == nil && m.loadTok != nil {
 				C.sbx_cancel_trigger(m.loadTok) // stops the start function
+				m.tokTriggered = true
 			}
 			C.sbx_module_close(m.ptr) // interrupts the call; NULL during a load
 			m.closeDeferred = true
 			return
 		}
-		C.sbx_module_close(m.ptr) // interrupts and waits for the running call
-		m.lk.lock()               // waits for the Go caller still inside
+		if !m.lk.tryLock() {
+			// A call is in flight (freeing the module would do the same
+			// when none is: sbx_module_free closes it).
+			C.sbx_module_close(m.ptr) // interrupts and waits for the running call
+			m.lk.lock()               // waits for the Go caller still inside
+		}
 		m.release()
 		m.lk.unlock()
 	})
@@ -296,17 +337,17 @@ func (m *Module) Close(ctx context.Context) error {
 // release frees the handles of a closed module; m.lk is held (or m is
 // still being loaded, by this goroutine).
 func (m *Module) release() {
+	slot := m.slot
 	if m.ptr != nil {
-		m.stats.detach() // before the free: Stats reads ptr without m.lk
 		m.cleanup.Stop()
-		C.sbx_cancel_free(m.tok)
-		C.sbx_module_free(m.ptr)
-		C.free(unsafe.Pointer(m.frame))
-		m.ptr, m.tok, m.frame = nil, nil, nil
+		// Stats reads ptr without m.lk: it is freed under the stats lock,
+		// which keeps the last counters.
+		m.stats.release(m.ptr)
+		m.ptr, m.slot, m.tok, m.frame = nil, nil, nil, nil
 	}
 	m.closeDeferred = false
 	m.unregister()
-	m.host.forget(m)
+	m.host.forget(m, slot, !m.tokTriggered)
 }
 
 // CallWithTimeout calls the exported function fnName with params encoded as
@@ -364,7 +405,7 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 	} else {
 		// The context can end: the module's token is triggered when it does,
 		// and reset after the call so that a late trigger cannot stop a later one.
-		stop := context.AfterFunc(ctx, m.trigger)
+		stop := context.AfterFunc(ctx, m.triggerFunc())
 		results, err = m.call(ctx, fnName, params, timeoutNs, m.tok)
 		if !stop() {
 			<-m.fired // the trigger ran or is running: wait for it to finish

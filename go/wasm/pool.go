@@ -182,7 +182,7 @@ func (p *Pool) get(ctx context.Context, fnName string) (*Module, error) {
 	// Close stops the start function of an instance being made.
 	mctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(p.closing, cancel)
-	m, err := p.cm.host.load(mctx, fmt.Sprintf("instantiate module %q", name), name, nil, p.cm, p.opts)
+	m, err := p.cm.host.load(mctx, "instantiate module", name, nil, p.cm, p.opts)
 	stop()
 	cancel()
 

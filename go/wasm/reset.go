@@ -79,7 +79,7 @@ func (m *Module) Reset(ctx context.Context) error {
 	if done == nil {
 		st = C.sbx_module_reset(m.ptr, C.uint64_t(timeoutNs), nil, &cerr)
 	} else {
-		stop := context.AfterFunc(ctx, m.trigger)
+		stop := context.AfterFunc(ctx, m.triggerFunc())
 		st = C.sbx_module_reset(m.ptr, C.uint64_t(timeoutNs), m.tok, &cerr)
 		if !stop() {
 			<-m.fired // the trigger ran or is running: wait for it to finish

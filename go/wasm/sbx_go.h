@@ -34,6 +34,92 @@ static inline sbx_status sbx_go_call(uintptr_t module, const char *func, size_t 
 	                             (const sbx_cancel *)cancel, &frame->error);
 }
 
+// A module's C memory: its call frame and its cancel token, which is first
+// its load's. A host keeps the slots of closed modules for later loads, so
+// that a load allocates none and makes no token.
+typedef struct sbx_go_slot {
+	sbx_go_frame frame;
+	sbx_cancel *cancel;
+} sbx_go_slot;
+
+// A new slot, or NULL with *status set (SBX_STATUS_OK: no memory for it).
+static inline sbx_go_slot *sbx_go_slot_new(uintptr_t host, sbx_status *status) {
+	*status = SBX_STATUS_OK;
+	sbx_go_slot *slot = (sbx_go_slot *)calloc(1, sizeof(sbx_go_slot));
+	if (slot == NULL)
+		return NULL;
+	*status = sbx_cancel_new((const sbx_host *)host, &slot->cancel);
+	if (*status != SBX_STATUS_OK) {
+		free(slot);
+		return NULL;
+	}
+	return slot;
+}
+
+static inline void sbx_go_slot_free(uintptr_t slot) {
+	if (slot == 0)
+		return;
+	sbx_cancel_free(((sbx_go_slot *)slot)->cancel);
+	free((void *)slot);
+}
+
+// What sbx_go_load returns, by value so that Go passes no pointer to its
+// stack (which would escape to the heap).
+typedef struct sbx_go_load_result {
+	sbx_status status;
+	bool no_options; // the load options could not be allocated
+	bool has_memory; // the module exports a memory
+	sbx_module *module;
+	sbx_error *error;
+} sbx_go_load_result;
+
+// A whole load in one cgo crossing: the load options (timeout, reset
+// policy, cancel token, user data, WASI config if any), then
+// sbx_compiled_instantiate (compiled != 0) or sbx_load_module_with, and
+// whether the module has a memory.
+static inline sbx_go_load_result sbx_go_load(uintptr_t host, uintptr_t compiled, const char *name, size_t name_len,
+                                             const uint8_t *wasm, size_t wasm_len, uintptr_t wasi,
+                                             uint64_t timeout_ns, sbx_reset_policy reset, uintptr_t cancel,
+                                             uint64_t user_data) {
+	sbx_go_load_result r = {0};
+	sbx_load_options *options = sbx_load_options_new();
+	if (options == NULL) {
+		r.status = SBX_STATUS_INTERNAL;
+		r.no_options = true;
+		return r;
+	}
+	if (wasi != 0)
+		sbx_load_options_set_wasi(options, (const sbx_wasi_config *)wasi); // copies it
+	sbx_load_options_set_timeout_ns(options, timeout_ns);
+	if (reset != SBX_RESET_POLICY_NEVER)
+		sbx_load_options_set_reset_policy(options, reset);
+	sbx_load_options_set_cancel(options, (const sbx_cancel *)cancel);
+	sbx_load_options_set_user_data(options, user_data);
+	if (compiled != 0)
+		r.status = sbx_compiled_instantiate((const sbx_compiled *)compiled, name, name_len, options, &r.module,
+		                                    &r.error);
+	else
+		r.status = sbx_load_module_with((const sbx_host *)host, name, name_len, wasm, wasm_len, options,
+		                                &r.module, &r.error);
+	sbx_load_options_free(options);
+	if (r.status == SBX_STATUS_OK) {
+		uint64_t size;
+		r.has_memory = sbx_module_memory_size(r.module, &size) == SBX_STATUS_OK;
+	}
+	return r;
+}
+
+// Frees a module in one crossing, returning its last counters (size 0 if
+// the library refused them).
+static inline sbx_module_counters sbx_go_release(uintptr_t module) {
+	sbx_module_counters c = {0};
+	c.size = sizeof c;
+	if (sbx_module_stats((const sbx_module *)module, &c) != SBX_STATUS_OK)
+		c.size = 0;
+	sbx_module_free((sbx_module *)module);
+	return c;
+}
+
 // Callbacks into Go (callbacks.c). Their user data is an integer id of a
 // Go-side registry entry, never a Go pointer.
 int32_t sbx_go_host_trampoline(void *user_data, sbx_caller *caller, uint64_t *stack, size_t stack_len);

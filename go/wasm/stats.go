@@ -84,14 +84,14 @@ func (s *statsHandle) attach(ptr *C.sbx_module) {
 	s.mu.Unlock()
 }
 
-// detach keeps the last stats before the handle is freed.
-func (s *statsHandle) detach() {
+// release frees the module (in one cgo crossing), keeping its
+// last stats.
+func (s *statsHandle) release(mod *C.sbx_module) {
 	s.mu.Lock()
-	if s.ptr != nil {
-		s.final = readModuleStats(s.ptr)
-		s.final.MemoryBytes = 0
-		s.ptr = nil
-	}
+	c := C.sbx_go_release(cAddr(unsafe.Pointer(mod)))
+	s.final = moduleStats(c)
+	s.final.MemoryBytes = 0
+	s.ptr = nil
 	s.mu.Unlock()
 }
 
@@ -108,7 +108,10 @@ func (m *Module) Stats() ModuleStats {
 }
 
 func readModuleStats(ptr *C.sbx_module) ModuleStats {
-	c := C.sbx_go_module_stats(cAddr(unsafe.Pointer(ptr)))
+	return moduleStats(C.sbx_go_module_stats(cAddr(unsafe.Pointer(ptr))))
+}
+
+func moduleStats(c C.sbx_module_counters) ModuleStats {
 	if c.size == 0 {
 		return ModuleStats{}
 	}
