@@ -228,7 +228,7 @@ pub fn host_new(settings: &HostSettings) -> *mut sbx_host {
         let dir = dir.to_str().expect("UTF-8 cache dir");
         set(
             "cache dir",
-            sbx_config_set_cache_dir(config, dir.as_ptr(), dir.len()),
+            sbx_config_set_cache_dir(config, dir.as_ptr().cast(), dir.len()),
         );
     }
     let mut host: *mut sbx_host = canary_ptr();
@@ -262,7 +262,7 @@ pub fn check_null_host() {
     let r = with_error("sbx_load_module", &[InvalidArgument], |e| {
         sbx_load_module(
             null(),
-            b"m".as_ptr(),
+            b"m".as_ptr().cast(),
             1,
             wasm.as_ptr(),
             8,
@@ -295,15 +295,15 @@ impl Wasi {
     /// Adds a preopen; returns the status (OK or INVALID_ARGUMENT).
     pub fn preopen(&mut self, host_path: &Path, guest_path: &str, writable: bool) -> Status {
         let host_path = host_path.to_str().expect("UTF-8 path");
-        let s = sbx_wasi_config_preopen_dir(
+        let s = sbx_wasi_config_add_preopen_dir(
             self.0,
-            host_path.as_ptr(),
+            host_path.as_ptr().cast(),
             host_path.len(),
-            guest_path.as_ptr(),
+            guest_path.as_ptr().cast(),
             guest_path.len(),
             writable,
         );
-        check("sbx_wasi_config_preopen_dir", s, documented::SETTER);
+        check("sbx_wasi_config_add_preopen_dir", s, documented::SETTER);
         s
     }
 }
@@ -344,20 +344,20 @@ pub fn load(
         assert!(!o.is_null());
         check(
             "timeout",
-            sbx_load_options_timeout_ns(o, opts.timeout_ns),
+            sbx_load_options_set_timeout_ns(o, opts.timeout_ns),
             &[Ok],
         );
-        check("cancel", sbx_load_options_cancel(o, opts.cancel), &[Ok]);
+        check("cancel", sbx_load_options_set_cancel(o, opts.cancel), &[Ok]);
         if let Some(w) = opts.wasi {
-            check("wasi", sbx_load_options_wasi(o, w.0), &[Ok]);
+            check("wasi", sbx_load_options_set_wasi(o, w.0), &[Ok]);
         }
         if let Some(u) = opts.user_data {
-            check("user data", sbx_load_options_user_data(o, u), &[Ok]);
+            check("user data", sbx_load_options_set_user_data(o, u), &[Ok]);
         }
         let r = with_error("sbx_load_module_with", documented::LOAD, |e| {
             sbx_load_module_with(
                 host,
-                name.as_ptr(),
+                name.as_ptr().cast(),
                 name.len(),
                 wasm.as_ptr(),
                 wasm.len(),
@@ -372,7 +372,7 @@ pub fn load(
         with_error("sbx_load_module", documented::LOAD, |e| {
             sbx_load_module(
                 host,
-                name.as_ptr(),
+                name.as_ptr().cast(),
                 name.len(),
                 wasm.as_ptr(),
                 wasm.len(),
@@ -411,7 +411,7 @@ pub fn call(
     let r = with_error("sbx_call_with_timeout", documented::CALL, |e| {
         sbx_call_with_timeout(
             module,
-            func.as_ptr(),
+            func.as_ptr().cast(),
             func.len(),
             params.as_ptr(),
             params.len(),
@@ -700,9 +700,9 @@ pub fn define_func(
     with_error("sbx_host_define_func", documented::HANDLE_OP, |e| {
         sbx_host_define_func(
             host,
-            module.as_ptr(),
+            module.as_ptr().cast(),
             module.len(),
-            name.as_ptr(),
+            name.as_ptr().cast(),
             name.len(),
             params.as_ptr(),
             params.len(),
@@ -778,7 +778,7 @@ pub mod caller {
     pub fn set_error(caller: *mut sbx_caller, message: &[u8]) {
         check(
             "sbx_caller_set_error",
-            sbx_caller_set_error(caller, message.as_ptr(), message.len()),
+            sbx_caller_set_error(caller, message.as_ptr().cast(), message.len()),
             &[Ok],
         );
     }
