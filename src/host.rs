@@ -172,7 +172,10 @@ impl Host {
         wasm: &[u8],
         options: &LoadOptions,
     ) -> Result<(Module, CacheSource)> {
+        // Argument checks before the capacity check: a bad call is a bad
+        // call whether or not the host is full.
         module::check_name(name)?;
+        module::check_cancel(&self.inner.runtime, options.cancel.as_ref())?;
         self.inner.runtime.registry.check_room()?;
         let deadline = options.timeout.deadline(self.limits().load_timeout);
         let (compiled, source) = self.compile_until(wasm, deadline, options.cancel.as_ref())?;
