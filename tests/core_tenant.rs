@@ -455,3 +455,24 @@ fn closing_a_module_stops_its_reset() {
     assert_eq!(err.message(), "reset: module was closed during the reset");
     assert_eq!(host.live_modules(), 0);
 }
+
+/// Found by the chaos test: argument checks come before the capacity check.
+#[test]
+fn a_full_host_still_reports_a_foreign_cancel_token() {
+    let host = host_with(Limits {
+        max_modules: 1,
+        ..Limits::default()
+    });
+    let _only = load(&host, "add");
+    let other = default_host();
+    let foreign = other.new_cancel();
+    let err = host
+        .load("m", &fixture("add"), Timeout::Never, Some(&foreign))
+        .fails();
+    assert_eq!(err.status(), Status::InvalidArgument);
+    assert_eq!(err.message(), "cancel token belongs to another host");
+    assert_eq!(
+        status_of(host.load("m", &fixture("add"), Timeout::Never, None)),
+        Status::InstanceLimit
+    );
+}
