@@ -63,7 +63,11 @@ fn module_stays_usable_after_an_interrupt() {
     let worker = thread::spawn(move || call(&runner, "loop", &[]));
     interrupt_when_running(&m);
     assert_eq!(worker.join().unwrap().fails().status(), Status::Interrupted);
-    assert_eq!(call(&m, "inc", &[]).unwrap(), vec![2]);
+    // The interrupt may land at the function's entry, before the guest's
+    // bump (seen under qemu); either way the state it reached is kept.
+    let reached = call(&m, "get", &[]).unwrap()[0];
+    assert!(reached <= 1, "the counter is {reached}");
+    assert_eq!(call(&m, "inc", &[]).unwrap(), vec![reached + 1]);
 }
 
 #[test]
