@@ -126,10 +126,12 @@ check-apple:
 # arm64 Linux for real: the Rust tests, the C tests and the Go tests, all
 # under qemu-aarch64. The Rust tests run in the release profile that
 # lib-arm64 built them in.
-# The fault tests that re-run their own binary in a child process (to set
-# rlimits there) are skipped under qemu-user, where the child would need the
-# emulator too; they run natively in test-rust.
-ARM64_SKIP := --skip cache_dir_full --skip deadline_thread_spawn_fails --skip mmap_fails
+# Skipped under qemu-user, run natively in test-rust: the fault tests that
+# re-run their own binary in a child process (to set rlimits there; the
+# child would need the emulator too), and the soak and chaos runs, whose
+# cycle counts and deadline budgets are sized for native speed.
+ARM64_SKIP := --skip cache_dir_full --skip deadline_thread_spawn_fails --skip mmap_fails \
+	--skip soak_short --skip chaos
 
 test-arm64: lib-arm64
 	$(ARM64_CARGO) test --release --target $(ARM64) --lib --tests -- $(ARM64_SKIP)
