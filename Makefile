@@ -143,7 +143,7 @@ test-arm64: lib-arm64
 	cmake --build $(ARM64_BUILD)/c -j2
 	ctest --test-dir $(ARM64_BUILD)/c --output-on-failure
 	cd go && $(call GO_ENV,$(abspath $(ARM64_BUILD))) GOARCH=arm64 CGO_ENABLED=1 CC=aarch64-linux-gnu-gcc \
-	    $(GO) test -count=1 -exec '$(ARM64_RUN)' ./...
+	    $(GO) test -count=1 -short -exec '$(ARM64_RUN)' ./...
 
 # Each tarball of make dist, unpacked in a clean directory, links the C
 # consumer through its sbx.pc and through its CMake package.
