@@ -475,11 +475,19 @@ func (b *bench) childDiskload(dir string) {
 
 // (6): a fresh instance from a compiled module.
 func (b *bench) caseInstantiate() {
+	b.instantiateCases("inst", false, "", host.instantiator)
+}
+
+// instantiateCases times making a fresh instance with mk's instantiator,
+// pooled and on demand, for add and lz77; timeClose adds the Close to the
+// timed part.
+func (b *bench) instantiateCases(prefix string, timeClose bool, note string,
+	mk func(host, context.Context, []byte) (func(name string) (func(), error), error)) {
 	ctx := context.Background()
 	for _, pooling := range []bool{true, false} {
-		kind := "inst.ondemand"
+		kind := prefix + ".ondemand"
 		if pooling {
-			kind = "inst.pooling"
+			kind = prefix + ".pooling"
 		}
 		for _, f := range []struct{ tag, file string }{{"add", "testdata/add.wasm"}, {"lz77", "testdata/programs/lz77.wasm"}} {
 			c := kind + "." + f.tag
@@ -488,7 +496,7 @@ func (b *bench) caseInstantiate() {
 				b.fail(c, err)
 				continue
 			}
-			inst, err := h.instantiator(ctx, b.read(f.file))
+			inst, err := mk(h, ctx, b.read(f.file))
 			if err != nil {
 				h.close()
 				b.fail(c, err)
@@ -499,16 +507,25 @@ func (b *bench) caseInstantiate() {
 				name := "i" + strconv.Itoa(i)
 				t := time.Now()
 				closeFn, err := inst(name)
-				xs = append(xs, ns(time.Since(t)))
 				if err != nil {
 					b.fail(c, err)
 					xs = nil
 					break
 				}
+				if !timeClose {
+					xs = append(xs, ns(time.Since(t)))
+				}
 				closeFn()
+				if timeClose {
+					xs = append(xs, ns(time.Since(t)))
+				}
 			}
 			if xs != nil {
-				b.emit(statResult(c, xs, "us", 1e3))
+				r := statResult(c, xs, "us", 1e3)
+				if note != "" {
+					r["note"] = note
+				}
+				b.emit(r)
 			}
 			h.close()
 		}

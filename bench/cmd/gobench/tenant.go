@@ -38,46 +38,7 @@ func (b *bench) tenantHost(maxModules int) (host, error) {
 
 // tenantInstantiate: CompiledModule.Instantiate + Close, both timed.
 func (b *bench) tenantInstantiate() {
-	ctx := context.Background()
-	for _, pooling := range []bool{true, false} {
-		kind := "tenant.inst.ondemand"
-		if pooling {
-			kind = "tenant.inst.pooling"
-		}
-		for _, f := range []struct{ tag, file string }{{"add", "testdata/add.wasm"}, {"lz77", "testdata/programs/lz77.wasm"}} {
-			c := kind + "." + f.tag
-			h, err := b.rt.newHost(hostConfig{pooling: pooling, maxModules: 100})
-			if err != nil {
-				b.fail(c, err)
-				continue
-			}
-			inst, err := h.compiledInstantiator(ctx, b.read(f.file))
-			if err != nil {
-				h.close()
-				b.fail(c, err)
-				continue
-			}
-			var xs []float64
-			for i := 0; i < b.reps(2000, 5); i++ {
-				name := "i" + strconv.Itoa(i)
-				t := time.Now()
-				closeFn, err := inst(name)
-				if err != nil {
-					b.fail(c, err)
-					xs = nil
-					break
-				}
-				closeFn()
-				xs = append(xs, ns(time.Since(t)))
-			}
-			if xs != nil {
-				r := statResult(c, xs, "us", 1e3)
-				r["note"] = "instantiate a compiled module + Close"
-				b.emit(r)
-			}
-			h.close()
-		}
-	}
+	b.instantiateCases("tenant.inst", true, "instantiate a compiled module + Close", host.compiledInstantiator)
 }
 
 // cpuTime is the process's user+system CPU time so far.
