@@ -803,7 +803,10 @@ const char *sbx_error_message(const struct sbx_error *error);
 sbx_trap_code sbx_error_trap_code(const struct sbx_error *error);
 
 /**
- * The wasm backtrace, one frame per line, or "" when there is none.
+ * The wasm backtrace, or "" when there is none: one frame per line,
+ * innermost first, as `N: 0xOFFSET - module!function` (the offset is left
+ * out when unknown; an unnamed module or function reads `<unknown>` or
+ * `<wasm function N>`), lines separated by '\n' with none at the end.
  * Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
  */
 const char *sbx_error_backtrace(const struct sbx_error *error);

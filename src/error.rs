@@ -311,8 +311,7 @@ impl Error {
     pub(crate) fn from_guest(err: wasmtime::Error, what: &str) -> Error {
         let backtrace = err
             .downcast_ref::<wasmtime::WasmBacktrace>()
-            .map(|bt| bt.to_string())
-            .filter(|bt| !bt.trim().is_empty());
+            .and_then(frames);
         if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
             return Error {
                 exit_code: Some(exit.0),
@@ -369,6 +368,34 @@ impl Error {
     }
 }
 
+/// The frames of a wasm backtrace, innermost first, one per line:
+/// `0: 0x2a - name!func`. Wasmtime's own `Display` adds a heading and a hint
+/// line, which a caller that prints the frames under its own heading would
+/// repeat. None when there are no frames.
+fn frames(backtrace: &wasmtime::WasmBacktrace) -> Option<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, frame) in backtrace.frames().iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = write!(out, "{i}: ");
+        if let Some(offset) = frame.module_offset() {
+            let _ = write!(out, "{offset:#x} - ");
+        }
+        let module = frame.module().name().unwrap_or("<unknown>");
+        match frame.func_name() {
+            Some(func) => {
+                let _ = write!(out, "{module}!{func}");
+            }
+            None => {
+                let _ = write!(out, "{module}!<wasm function {}>", frame.func_index());
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// `message` with its lines trimmed and joined by spaces: Wasmtime's errors
 /// can embed pretty-printed values (`{:#?}`), and a log line must stay one line.
 fn one_line(message: String) -> String {
@@ -387,7 +414,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         if let Some(bt) = &self.backtrace {
-            write!(f, "\n{bt}")?;
+            write!(f, "\nwasm backtrace:\n{bt}")?;
         }
         Ok(())
     }

@@ -540,7 +540,13 @@ fn call_errors_name_the_export_and_traps_carry_a_backtrace() {
         assert_eq!(status, Status::Trap, "{name}");
         let err = err.unwrap();
         assert_eq!(err.trap_code(), code, "{name}");
-        assert!(!err.backtrace().trim().is_empty(), "{name}");
+        let backtrace = err.backtrace();
+        assert!(!backtrace.is_empty(), "{name}");
+        // One frame per line, innermost first, and nothing but frames.
+        for (i, line) in backtrace.lines().enumerate() {
+            assert!(line.starts_with(&format!("{i}: ")), "{name}: {line:?}");
+            assert!(line.contains('!'), "{name}: {line:?}");
+        }
     }
     // Without error_out, only the status comes back.
     let module = load(&host, "trap_unreachable");

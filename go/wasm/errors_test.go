@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -212,6 +213,14 @@ func TestTrapErrors(t *testing.T) {
 			}
 			if tc.code != TrapStackOverflow && trap.Backtrace == "" {
 				t.Errorf("no backtrace")
+			}
+			// One frame per line, numbered from the innermost; no heading.
+			if trap.Backtrace != "" {
+				for i, line := range strings.Split(trap.Backtrace, "\n") {
+					if !strings.HasPrefix(line, fmt.Sprintf("%d: ", i)) || !strings.Contains(line, "!") {
+						t.Errorf("backtrace line %d = %q", i, line)
+					}
+				}
 			}
 			// The module stays usable after a trap.
 			if tc.fixture == "trap_divide_by_zero" {

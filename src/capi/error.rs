@@ -82,7 +82,10 @@ pub extern "C" fn sbx_error_trap_code(error: *const sbx_error) -> TrapCode {
     })
 }
 
-/// The wasm backtrace, one frame per line, or "" when there is none.
+/// The wasm backtrace, or "" when there is none: one frame per line,
+/// innermost first, as `N: 0xOFFSET - module!function` (the offset is left
+/// out when unknown; an unnamed module or function reads `<unknown>` or
+/// `<wasm function N>`), lines separated by '\n' with none at the end.
 /// Borrowed from `error`; valid until `sbx_error_free`. NULL for NULL.
 #[no_mangle]
 pub extern "C" fn sbx_error_backtrace(error: *const sbx_error) -> *const c_char {
