@@ -32,6 +32,7 @@ type Host struct {
 	modules map[*Module]struct{}
 	loads   map[*C.sbx_cancel]*Module // tokens of loads in flight, with their modules
 	spare   *spareSlots               // slots of closed modules, for later loads
+	open    *openModules              // the handles and ids of the modules in modules
 	mt      tenancy                   // compiled modules, compiles, pools, budget (compiled.go)
 
 	cleanup runtime.Cleanup
@@ -44,6 +45,7 @@ func NewHost(opts ...Option) (*Host, error) {
 		modules: make(map[*Module]struct{}),
 		loads:   make(map[*C.sbx_cancel]*Module),
 		spare:   &spareSlots{},
+		open:    &openModules{m: make(map[*C.sbx_go_slot]openModule)},
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -115,11 +117,15 @@ func NewHost(opts ...Option) (*Host, error) {
 		return nil, newError("NewHost", takeError(st, cerr), nil, false)
 	}
 	// A backstop only: a Host that is dropped without Close is freed by the
-	// garbage collector (its modules, which reference it, go with it).
+	// garbage collector, with its modules. They reference the Host, so it is
+	// unreachable only once they all are: one cleanup per Host, rather than
+	// one per Module, frees them all (a module needs no cleanup of its own:
+	// the Host's set keeps it while the Host lives).
 	h.cleanup = runtime.AddCleanup(h, func(a hostHandles) {
+		a.open.free()
 		a.spare.free()
 		C.sbx_close(a.ptr)
-	}, hostHandles{h.ptr, h.spare})
+	}, hostHandles{h.ptr, h.spare, h.open})
 	return h, nil
 }
 
@@ -236,9 +242,11 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 		m.funcs = compiled.funcs // immutable: attach need not read them again
 		compiledAddr = cAddr(unsafe.Pointer(compiled.ptr))
 	}
+	m.enterGuest() // the start function may call host functions
 	r := C.sbx_go_load(cAddr(unsafe.Pointer(h.ptr)), compiledAddr, stringPtr(name), C.size_t(len(name)),
 		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), cAddr(unsafe.Pointer(wc)), C.uint64_t(timeoutNs),
 		lc.reset, cAddr(unsafe.Pointer(tok)), C.uint64_t(m.id))
+	m.leaveGuest()
 	st := r.status
 	var hostErr error // read before hostCtx ends
 	if st == C.SBX_STATUS_HOST_ERROR && m.hostErr != nil {
@@ -292,6 +300,7 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 		return nil, closedError(loadOp(verb, name), "module")
 	}
 	h.modules[m] = struct{}{}
+	h.open.m[slot] = openModule{r.module, m.id}
 	h.mu.Unlock()
 	return m, nil
 }
@@ -363,6 +372,7 @@ func (h *Host) closeStarted() bool {
 func (h *Host) forget(m *Module, slot *C.sbx_go_slot, clean bool) {
 	h.mu.Lock()
 	delete(h.modules, m)
+	delete(h.open.m, slot)
 	if slot != nil && clean && !h.closed && len(h.spare.s) < maxSpareSlots {
 		h.spare.s = append(h.spare.s, slot)
 		slot = nil
@@ -376,10 +386,32 @@ func (h *Host) forget(m *Module, slot *C.sbx_go_slot, clean bool) {
 // makes no token. Guarded by Host.mu.
 type spareSlots struct{ s []*C.sbx_go_slot }
 
+// openModules are the handles and registry ids of a host's open modules,
+// keyed by their slots (a slot has one module at a time and is reused only
+// after its module's entry is gone). Guarded by Host.mu.
+type openModules struct {
+	m map[*C.sbx_go_slot]openModule
+}
+
+type openModule struct {
+	ptr *C.sbx_module
+	id  uint64
+}
+
+func (o *openModules) free() {
+	for slot, mod := range o.m {
+		C.sbx_module_free(mod.ptr)
+		C.sbx_go_slot_free(cAddr(unsafe.Pointer(slot)))
+		modules.release(mod.id)
+	}
+	o.m = nil
+}
+
 // hostHandles is what a Host's backstop cleanup frees.
 type hostHandles struct {
 	ptr   *C.sbx_host
 	spare *spareSlots
+	open  *openModules
 }
 
 func (sp *spareSlots) free() {

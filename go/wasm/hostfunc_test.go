@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -427,8 +428,72 @@ func TestHostFunctionRegistryIsReleased(t *testing.T) {
 	if count() != before {
 		t.Errorf("%d registered functions after Close; want %d", count(), before)
 	}
-	if lookupModule(m.id) != nil {
-		t.Error("the closed module is still registered")
+	if m.id != 0 {
+		t.Error("the closed module still has its registry id")
+	}
+}
+
+// liveModuleIDs is how many module ids are taken.
+func liveModuleIDs() int {
+	modules.mu.Lock()
+	defer modules.mu.Unlock()
+	return int(modules.next) - len(modules.free)
+}
+
+// The registry finds a module only while it runs guest code, so it keeps
+// nothing alive: a Host dropped without Close, with modules that ran host
+// functions (and one that was never closed), is collected, and its
+// modules' ids are given back.
+func TestDroppedHostIsCollected(t *testing.T) {
+	before := liveModuleIDs()
+	collected := make(chan struct{})
+	func() {
+		h, err := NewHost()
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.AddCleanup(h, func(ch chan struct{}) { close(ch) }, collected)
+		var seen atomic.Int64
+		defineF(t, h, func(ctx context.Context, c *Caller, stack []uint64) error {
+			if c.Module() == nil {
+				t.Error("a host function ran without its module")
+			}
+			seen.Add(1)
+			return nil
+		})
+		for range 3 {
+			m := loadHostCall(t, h)
+			if _, err := m.CallWithTimeout(context.Background(), "loop", 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if seen.Load() != 6 {
+			t.Fatalf("host function ran %d times, want 6", seen.Load())
+		}
+		if got := liveModuleIDs(); got != before+3 {
+			t.Fatalf("%d module ids taken, want %d", got, before+3)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-collected:
+		case <-time.After(10 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("the dropped host was not collected")
+			}
+			continue
+		}
+		break
+	}
+	// The modules' own cleanups give their ids back.
+	for liveModuleIDs() != before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d module ids taken after the host was collected, want %d", liveModuleIDs(), before)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -20,14 +20,12 @@ import (
 type Module struct {
 	name      string
 	host      *Host
-	id        uint64        // the module's id in the registry, for host functions
-	entry     *moduleEntry  // its registry entry
+	id        uint64        // the module's id in the registry, for host functions; 0 once released
 	exec      time.Duration // the host's ExecTimeout
 	execNs    uint64        // exec in ns, or timeoutNone
 	funcs     []Function    // immutable after load
 	hasMemory bool          // immutable after load
 	mem       Memory        // the view Memory returns
-	cleanup   runtime.Cleanup
 
 	// lk is held by every call, for its whole length (the library runs one
 	// call per module at a time anyway), and by Close while it frees the
@@ -119,14 +117,6 @@ func (c *closeSignal) close() {
 	c.mu.Unlock()
 }
 
-// handles is what the backstop cleanup frees; it must not refer to the Module.
-type handles struct {
-	mod   *C.sbx_module
-	slot  *C.sbx_go_slot
-	id    uint64
-	entry *moduleEntry
-}
-
 // newModule makes the Go side of a module about to be loaded, registered so
 // that host functions called by its start function find it.
 func newModule(h *Host, name string) *Module {
@@ -142,7 +132,7 @@ func newModule(h *Host, name string) *Module {
 	m.mem = Memory{m: m}
 	m.caller = Caller{m: m}
 	m.caller.mem = Memory{m: m, c: &m.caller}
-	m.id, m.entry = registerModule(m)
+	m.id = modules.take()
 	return m
 }
 
@@ -154,11 +144,6 @@ func (m *Module) attach(mod *C.sbx_module, slot *C.sbx_go_slot, hasMemory bool) 
 		m.funcs = exportedFunctions(mod)
 	}
 	m.stats.attach(mod)
-	m.cleanup = runtime.AddCleanup(m, func(h handles) {
-		C.sbx_module_free(h.mod)
-		C.sbx_go_slot_free(cAddr(unsafe.Pointer(h.slot)))
-		modules.remove(h.id, h.entry)
-	}, handles{mod, slot, m.id, m.entry})
 }
 
 // triggerFunc is the AfterFunc of a call or reset whose ctx can end: it
@@ -180,8 +165,13 @@ func (m *Module) triggerFunc() func() {
 	return m.trigger
 }
 
-// unregister removes m from the registry; idempotent.
-func (m *Module) unregister() { modules.remove(m.id, m.entry) }
+// unregister gives m's id back to the registry; idempotent.
+func (m *Module) unregister() {
+	if m.id != 0 {
+		modules.release(m.id)
+		m.id = 0
+	}
+}
 
 // reentrant says whether the calling goroutine runs inside a host function
 // of this module's own call (and so holds its call).
@@ -339,7 +329,6 @@ func (m *Module) Close(ctx context.Context) error {
 func (m *Module) release() {
 	slot := m.slot
 	if m.ptr != nil {
-		m.cleanup.Stop()
 		// Stats reads ptr without m.lk: it is freed under the stats lock,
 		// which keeps the last counters.
 		m.stats.release(m.ptr)
@@ -457,9 +446,11 @@ func (m *Module) call(ctx context.Context, fnName string, params []uint64, timeo
 	}
 	frame := m.frame
 	copy(unsafe.Slice((*uint64)(unsafe.Pointer(&frame.params[0])), maxInlineValues), params)
+	m.enterGuest()
 	st := C.sbx_go_call(cAddr(unsafe.Pointer(m.ptr)), stringPtr(fnName), C.size_t(len(fnName)),
 		cAddr(unsafe.Pointer(frame)), C.size_t(len(params)), C.uint64_t(timeoutNs), cAddr(unsafe.Pointer(tok)))
-	runtime.KeepAlive(m) // its cleanup frees the handles passed as integers
+	m.leaveGuest()
+	runtime.KeepAlive(m) // keeps its Host, whose cleanup frees the handles passed as integers
 	if st != C.SBX_STATUS_OK {
 		cerr := takeError(st, frame.error)
 		if st == C.SBX_STATUS_SIGNATURE_MISMATCH {
@@ -495,10 +486,12 @@ func (m *Module) callLarge(ctx context.Context, fnName string, params []uint64, 
 	results := make([]uint64, resultsCap+1) // +1: never empty, for the pointer
 	var n C.size_t
 	var cerr *C.sbx_error
+	m.enterGuest()
 	st := C.sbx_call_with_timeout(m.ptr, stringPtr(fnName), C.size_t(len(fnName)),
 		(*C.uint64_t)(unsafe.SliceData(in)), C.size_t(len(in)),
 		(*C.uint64_t)(unsafe.SliceData(results)), C.size_t(resultsCap), &n,
 		C.uint64_t(timeoutNs), tok, &cerr)
+	m.leaveGuest()
 	runtime.KeepAlive(m)
 	if st != C.SBX_STATUS_OK {
 		return nil, m.callError(ctx, fnName, takeError(st, cerr))

@@ -3,7 +3,6 @@ package wasm
 import (
 	"sync"
 	"sync/atomic"
-	"weak"
 )
 
 // The C side refers to Go objects (host functions, modules, output writers)
@@ -82,22 +81,82 @@ func (s *slab[T]) remove(id uint64, v *T) {
 var (
 	hostFuncs   slab[hostFunc]
 	outputSinks slab[outputSink]
-	// modules holds every loaded (or loading) module, weakly, so that a
-	// module dropped without Close can still be collected.
-	modules slab[weak.Pointer[Module]]
+	modules     moduleTable
 )
 
-// moduleEntry is a module's registration, removed by exactly its owner.
-type moduleEntry = weak.Pointer[Module]
-
-func registerModule(m *Module) (uint64, *moduleEntry) {
-	e := weak.Make(m)
-	return modules.add(&e), &e
+// moduleTable maps module ids to modules. An id is taken when a load
+// starts and freed when the module closes, but its entry holds the module
+// only while the module runs guest code (its load, a call or a reset):
+// the only time a host function of it can run and look it up. So the
+// table keeps no module alive (a Host and its modules dropped without
+// Close can be collected) and needs no weak pointer per module.
+//
+// An entry is written and read only by the goroutine running the module's
+// guest code (a cgo callback runs on the goroutine that called into C), and
+// an id moves between goroutines only through mu: plain stores suffice,
+// and a call pays no atomic instruction for them.
+type moduleTable struct {
+	mu     sync.Mutex // guards free, next and adding chunks
+	free   []uint64
+	next   uint64
+	chunks [slabChunks]atomic.Pointer[[slabChunk]*Module]
 }
 
+// take returns a free id, or 0 if the table is full.
+func (t *moduleTable) take() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var i uint64
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		if t.next >= slabChunk*slabChunks {
+			return 0
+		}
+		i = t.next
+		t.next++
+		if t.chunks[i/slabChunk].Load() == nil {
+			t.chunks[i/slabChunk].Store(new([slabChunk]*Module))
+		}
+	}
+	return i + 1
+}
+
+// entry is the place of id, a taken id; nil for 0 or an id never taken.
+func (t *moduleTable) entry(id uint64) **Module {
+	i := id - 1 // 0 wraps around, out of range
+	if i >= slabChunk*slabChunks {
+		return nil
+	}
+	c := t.chunks[i/slabChunk].Load()
+	if c == nil {
+		return nil
+	}
+	return &c[i%slabChunk]
+}
+
+// release frees id, taken and not yet released; its entry is nil (the
+// module left its guest code), so any goroutine may release it.
+func (t *moduleTable) release(id uint64) {
+	if t.entry(id) == nil {
+		return
+	}
+	t.mu.Lock()
+	t.free = append(t.free, id-1)
+	t.mu.Unlock()
+}
+
+// lookupModule is the module running guest code under id, or nil.
 func lookupModule(id uint64) *Module {
-	if e := modules.get(id); e != nil {
-		return e.Value()
+	if e := modules.entry(id); e != nil {
+		return *e
 	}
 	return nil
 }
+
+// enterGuest makes m findable by its host functions until leaveGuest;
+// called by the goroutine about to run m's guest code.
+func (m *Module) enterGuest() { *modules.entry(m.id) = m }
+
+// leaveGuest ends enterGuest, before the module can be released.
+func (m *Module) leaveGuest() { *modules.entry(m.id) = nil }

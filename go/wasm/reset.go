@@ -76,6 +76,7 @@ func (m *Module) Reset(ctx context.Context) error {
 	m.callCtx, m.callTimeoutNs = ctx, timeoutNs
 	var cerr *C.sbx_error
 	var st C.sbx_status
+	m.enterGuest() // the start function may call host functions
 	if done == nil {
 		st = C.sbx_module_reset(m.ptr, C.uint64_t(timeoutNs), nil, &cerr)
 	} else {
@@ -86,6 +87,7 @@ func (m *Module) Reset(ctx context.Context) error {
 			C.sbx_cancel_reset(m.tok)
 		}
 	}
+	m.leaveGuest()
 	var err error
 	if st != C.SBX_STATUS_OK {
 		ce := takeError(st, cerr)
