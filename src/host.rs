@@ -45,8 +45,23 @@ struct HostInner {
     cache: ModuleCache,
 }
 
+/// Classifies a failure to create the engine. The settings are validated,
+/// so with pooling on, the expected cause is the OS refusing the pool's
+/// up-front reservation (an address-space limit, overcommit off): a
+/// resource the process lacks, as when a load cannot map a memory.
+/// Anything else is a bug in sbx.
+fn engine_error(e: wasmtime::Error, pooling: bool) -> Error {
+    let status = if pooling {
+        Status::ResourceLimit
+    } else {
+        Status::Internal
+    };
+    Error::new(status, format!("create engine: {e:#}"))
+}
+
 impl Host {
-    /// Creates a host. Fails with `InvalidArgument` for a bad limit and `Io`
+    /// Creates a host. Fails with `InvalidArgument` for a bad limit,
+    /// `ResourceLimit` when the OS refuses the pool's reservation and `Io`
     /// for a cache directory that cannot be created.
     pub fn new(config: HostConfig) -> Result<Host> {
         config.limits.validate()?;
@@ -54,7 +69,7 @@ impl Host {
         let mut wasm_config = wasmtime::Config::new();
         config.limits.configure_engine(&mut wasm_config);
         let engine = Engine::new(&wasm_config)
-            .map_err(|e| Error::new(Status::Internal, format!("create engine: {e:#}")))?;
+            .map_err(|e| engine_error(e, config.limits.pooling))?;
         let cache = ModuleCache::new(
             &engine,
             config.cache_dir.as_deref(),

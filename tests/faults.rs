@@ -235,7 +235,12 @@ fn mmap_child() {
     let Err(failure) = pooled else {
         panic!("a pool fitted in 256 MiB");
     };
-    assert_eq!(failure.status, Status::Internal, "{}", failure.message);
+    assert_eq!(failure.status, Status::ResourceLimit, "{}", failure.message);
+    assert!(
+        failure.message.contains("mmap failed to reserve"),
+        "{}",
+        failure.message
+    );
     let host = cabi::Host::new(&cabi::Config::new()).expect("an on-demand host needs no pool");
     // A memory reserves 4 GiB plus guards.
     let loaded = host.load("mmap", &wasm, 0, None);

@@ -24,7 +24,10 @@ impl Castable for sbx_host {
 /// Returns SBX_STATUS_OK; SBX_STATUS_INVALID_ARGUMENT for a NULL `host_out`
 /// or a config `sbx_config_validate` refuses (with the same message);
 /// SBX_STATUS_IO when the cache directory cannot be created;
-/// SBX_STATUS_INTERNAL if the engine cannot be created.
+/// SBX_STATUS_RESOURCE_LIMIT when the OS refuses a pooled host's up-front
+/// address-space reservation (`sbx_config_set_pooling`; for example under
+/// `ulimit -v`); SBX_STATUS_INTERNAL if the engine cannot be created
+/// otherwise (a bug).
 /// On failure, if `error_out` is not NULL, writes an error the caller frees
 /// with `sbx_error_free`.
 #[no_mangle]
