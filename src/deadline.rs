@@ -20,7 +20,7 @@ use std::sync::atomic::{
     fence, AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
     Ordering::SeqCst,
 };
-use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, Weak};
 use std::time::Duration;
 use wasmtime::{Engine, UpdateDeadline};
 
@@ -453,8 +453,11 @@ struct Entry {
 /// What a timer entry bumps the epoch for.
 enum Target {
     /// A call's deadline; `backoff` is 0 until the deadline has passed,
-    /// then the wait before bumping again (see [`RETRY_FIRST_NS`]).
-    Deadline(Arc<Watch>, u64),
+    /// then the wait before bumping again (see [`RETRY_FIRST_NS`]). Weak:
+    /// a finished call's entry stays queued until it falls due, and must
+    /// not keep its module's `Engine` (a pool's whole reservation) alive
+    /// after the host is closed.
+    Deadline(Weak<Watch>, u64),
     /// Spare bumps after an interrupt or a cancel, until `backoff` passes
     /// [`RETRY_LAST_NS`].
     Spare(Engine, u64),
@@ -496,7 +499,7 @@ static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
 impl Timer {
     fn arm(&'static self, watch: &Arc<Watch>, at: u64) -> Result<()> {
         watch.armed_ns.store(at, SeqCst);
-        self.push(at, Target::Deadline(watch.clone(), 0))
+        self.push(at, Target::Deadline(Arc::downgrade(watch), 0))
             .inspect_err(|_| watch.armed_ns.store(0, SeqCst))
     }
 
@@ -551,7 +554,10 @@ impl Timer {
             while queue.heap.peek().is_some_and(|e| e.0.at <= now) {
                 let Reverse(entry) = queue.heap.pop().expect("peeked");
                 let (watch, backoff) = match entry.target {
-                    Target::Deadline(watch, backoff) => (watch, backoff),
+                    Target::Deadline(watch, backoff) => match watch.upgrade() {
+                        Some(watch) => (watch, backoff),
+                        None => continue, // its module is gone
+                    },
                     Target::Spare(engine, backoff) => {
                         engine.increment_epoch();
                         let next = backoff * 2;
@@ -582,7 +588,7 @@ impl Timer {
                 watch.armed_ns.store(at, SeqCst);
                 queue.heap.push(Reverse(Entry {
                     at,
-                    target: Target::Deadline(watch, backoff),
+                    target: Target::Deadline(Arc::downgrade(&watch), backoff),
                 }));
             }
             queue = match queue.heap.peek().map(|e| e.0.at) {
