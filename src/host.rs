@@ -68,8 +68,8 @@ impl Host {
         crate::clock::init();
         let mut wasm_config = wasmtime::Config::new();
         config.limits.configure_engine(&mut wasm_config);
-        let engine = Engine::new(&wasm_config)
-            .map_err(|e| engine_error(e, config.limits.pooling))?;
+        let engine =
+            Engine::new(&wasm_config).map_err(|e| engine_error(e, config.limits.pooling))?;
         let cache = ModuleCache::new(
             &engine,
             config.cache_dir.as_deref(),

@@ -67,7 +67,10 @@ fn a_queued_deadline_does_not_keep_a_closed_host() {
         ..Limits::default()
     });
     let reserved = vm_size().saturating_sub(before);
-    assert!(reserved >= 4 << 30, "the pool reserved only {reserved} bytes");
+    assert!(
+        reserved >= 4 << 30,
+        "the pool reserved only {reserved} bytes"
+    );
     let add = load(&host, "add");
     let timeout = Timeout::After(Duration::from_secs(2));
     assert_eq!(call_with(&add, "add", &[1, 2], timeout).unwrap(), vec![3]);
