@@ -8,6 +8,7 @@ use super::module::{sbx_function_info, sbx_module, FunctionEntry, ModuleHandle};
 use super::{bytes, guarded, guarded_status, out, sbx_error, text, timeout};
 use crate::{CacheSource, CompiledModule, Status};
 use std::ffi::c_char;
+use std::sync::Arc;
 
 /// A compiled module: code compiled once (or found in the cache), ready to
 /// be instantiated many times. Created by `sbx_compile`, owned by the
@@ -20,7 +21,8 @@ pub struct sbx_compiled {
 /// A compiled module with the C copies of its export names.
 pub(crate) struct CompiledHandle {
     compiled: CompiledModule,
-    functions: Box<[FunctionEntry]>,
+    /// Shared by its instances' handles.
+    functions: Arc<[FunctionEntry]>,
     /// Where the compile found its code; its instances report it too.
     source: CacheSource,
 }
@@ -96,7 +98,11 @@ pub extern "C" fn sbx_compiled_instantiate(
         let options = load_options::read(options)?;
         let slot = out(module_out, "module_out")?;
         let module = compiled.compiled.instantiate(name, &options)?;
-        slot.write(into_handle(ModuleHandle::new(module, compiled.source)));
+        slot.write(into_handle(ModuleHandle::with_functions(
+            module,
+            compiled.source,
+            compiled.functions.clone(),
+        )));
         Ok(())
     })
 }

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{CacheSource, Error, LoadOptions, Module, Signature, Status, ValueType};
 use std::ffi::c_char;
+use std::sync::Arc;
 
 /// A loaded module with its own memory, globals and instance.
 /// Created by `sbx_load_module` or `sbx_load_module_with`, owned by the
@@ -32,7 +33,8 @@ pub(crate) struct ModuleHandle {
     module: Module,
     /// The name's bytes and a NUL.
     name: Box<[u8]>,
-    functions: Box<[FunctionEntry]>,
+    /// Shared with the compiled module it came from, if any.
+    functions: Arc<[FunctionEntry]>,
     source: CacheSource,
 }
 
@@ -55,7 +57,7 @@ fn nul_terminated(text: &str) -> Box<[u8]> {
 
 impl FunctionEntry {
     /// The C copies of a module's (or compiled module's) exported functions.
-    pub(crate) fn all(functions: Vec<(String, Signature)>) -> Box<[FunctionEntry]> {
+    pub(crate) fn all(functions: Vec<(String, Signature)>) -> Arc<[FunctionEntry]> {
         functions
             .into_iter()
             .map(|(name, signature)| FunctionEntry {
@@ -87,9 +89,20 @@ impl FunctionEntry {
 
 impl ModuleHandle {
     pub(crate) fn new(module: Module, source: CacheSource) -> ModuleHandle {
+        let functions = FunctionEntry::all(module.exported_functions());
+        ModuleHandle::with_functions(module, source, functions)
+    }
+
+    /// A module made from a compiled module, sharing its C copies of the
+    /// exports: an instantiation then copies no export names.
+    pub(crate) fn with_functions(
+        module: Module,
+        source: CacheSource,
+        functions: Arc<[FunctionEntry]>,
+    ) -> ModuleHandle {
         ModuleHandle {
             name: nul_terminated(module.name()),
-            functions: FunctionEntry::all(module.exported_functions()),
+            functions,
             source,
             module,
         }

@@ -75,9 +75,14 @@ static void test_compile_and_instantiate(void) {
   CHECK(hs.size == sizeof hs);
   CHECK(hs.live_modules == 2 && hs.compiled_modules == 1);
 
-  /* Instances outlive their compiled module. */
+  /* Instances outlive their compiled module, and so does what they lend
+     (they share its copies of the export names). */
+  sbx_function_info lent;
+  CHECK_STATUS(sbx_module_function_at(a, 0, &lent), SBX_STATUS_OK);
   sbx_compiled_free(compiled);
   CHECK(call1(a, "add", params, 2) == 42);
+  CHECK(lent.name_len == 3 && memcmp(lent.name, "add", 4) == 0);
+  CHECK(lent.params_len == 2 && lent.params[0] == SBX_VALUE_TYPE_I32);
   CHECK_STATUS(sbx_host_stats(host, &hs), SBX_STATUS_OK);
   CHECK(hs.compiled_modules == 0);
 
