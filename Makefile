@@ -216,7 +216,7 @@ soak:
 # one. New inputs go to a work corpus there too; fuzz/corpus/ holds the
 # committed seeds (and every input that found a bug), read only.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := load call ops cache wasi
+FUZZ_TARGETS := load call ops cache wasi diff
 FUZZ_GO_TARGETS := FuzzLoadModule FuzzCallWithTimeout
 FUZZ_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sbx/fuzz-target
 # Full runs: AddressSanitizer, one codegen unit. The smoke build trades both
