@@ -23,6 +23,7 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sbx demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	testdata := fs.String("testdata", "", "the fixtures directory (default: testdata or ../testdata)")
+	execTimeout := fs.Duration("exec-timeout", 50*time.Millisecond, "the host's ExecTimeout, which stops the runaway guests")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -45,7 +46,10 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	out("sbx %s: untrusted WebAssembly under hard limits (fixtures in %s)", wasm.Version(), dir)
 
 	// 1. A plain call.
-	host, err := wasm.NewHost(wasm.WithExecTimeout(50 * time.Millisecond))
+	if *execTimeout <= 0 {
+		return fail(stderr, exitUsage, fmt.Errorf("demo: --exec-timeout must be positive"))
+	}
+	host, err := wasm.NewHost(wasm.WithExecTimeout(*execTimeout))
 	if err != nil {
 		return fail(stderr, exitFailure, err)
 	}
@@ -77,7 +81,7 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	out("add(2, 40) = %d                               first call %s; %v per call over %d calls",
 		wasm.DecodeI32(res[0]), first, perCall, calls)
 
-	// 2. A runaway guest, stopped by the 50 ms exec timeout.
+	// 2. A runaway guest, stopped by the exec timeout (50 ms by default).
 	loopBytes, err := read("infinite_loop")
 	if err != nil {
 		return fail(stderr, exitFailure, err)
@@ -91,7 +95,7 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return fail(stderr, exitFailure, fmt.Errorf("demo: loop() returned"))
 	}
-	out("\nloop() never returns; with a 50ms timeout it was stopped after %s (%s)", since(start), errorKind(err))
+	out("\nloop() never returns; with a %s timeout it was stopped after %s (%s)", *execTimeout, since(start), errorKind(err))
 
 	// The same, stopped by cancelling its context after 20 ms.
 	cctx, cancel := context.WithCancel(ctx)

@@ -4,7 +4,7 @@
 //	sbx run [flags] --invoke FUNC module.wasm [ARGS...]
 //	sbx inspect module.wasm
 //	sbx compile --cache-dir DIR [--fuel N] module.wasm...
-//	sbx demo [--testdata DIR]
+//	sbx demo [--testdata DIR] [--exec-timeout D]
 //
 // As with `wasmtime run` and `wazero run`, flags come before the module and
 // every word after it goes to the guest: a WASI command (a module exporting
@@ -52,7 +52,7 @@ const usage = `usage:
   sbx inspect module.wasm                       imports, exports, memories, tables, globals
   sbx compile --cache-dir DIR [--fuel N] module.wasm...
                                                 compile ahead of time into DIR
-  sbx demo [--testdata DIR]                     sbx at work on the repository's fixtures
+  sbx demo [--testdata DIR] [--exec-timeout D]  sbx at work on the repository's fixtures
 
 run flags (before the module; everything after it goes to the guest):
   --invoke FUNC        call the export FUNC instead of _start

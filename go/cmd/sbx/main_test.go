@@ -136,7 +136,9 @@ func TestCommandLine(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	code, stdout, stderr := sbx("demo", "--testdata", filepath.Join("..", "..", "..", "testdata"))
+	// A generous exec timeout: every call of the demo, the reset before one
+	// included, must fit in it, under qemu and on a loaded machine too.
+	code, stdout, stderr := sbx("demo", "--testdata", filepath.Join("..", "..", "..", "testdata"), "--exec-timeout", "1s")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
