@@ -23,9 +23,16 @@ struct World {
     /// a `..` can reach from the preopen is inside the snapshot.
     watched: PathBuf,
     outside: PathBuf,
-    /// Random per process, so no corpus entry can contain it.
+    /// The outside files' contents. Random per process, so no corpus entry
+    /// can contain it (the fuzzer may still learn it from the comparison
+    /// below: an input that hands it to the guest is not checked for it).
     token: String,
+    /// A file name the guest may learn: its paths can name it (`@secret`)
+    /// and the `secret` symlink in the preopen spells it.
     secret_name: String,
+    /// The name of an outside file nothing inside the preopen names: only
+    /// a listing of the outside directory could show it.
+    hidden_name: String,
     outside_inodes: Vec<u64>,
     snapshot: BTreeMap<PathBuf, String>,
     host: HostPtr,
@@ -50,14 +57,23 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .unwrap()
         .as_nanos();
     let token = format!("SECRET{:x}{:x}", nanos, std::process::id());
-    let secret_name = format!("secret_{token}");
+    let secret_name = format!("secret_{:x}", nanos.rotate_left(64));
+    let hidden_name = format!("HIDDEN{:x}{:x}", nanos, std::process::id());
     fs::write(outside.join(&secret_name), &token).unwrap();
+    fs::write(outside.join(&hidden_name), &token).unwrap();
     fs::write(outside.join("sub").join("f"), &token).unwrap();
     fs::write(outside.join("writable"), &token).unwrap();
-    let outside_inodes = [secret_name.as_str(), "sub/f", "writable", "sub", "."]
-        .iter()
-        .map(|p| fs::symlink_metadata(outside.join(p)).unwrap().ino())
-        .collect();
+    let outside_inodes = [
+        secret_name.as_str(),
+        hidden_name.as_str(),
+        "sub/f",
+        "writable",
+        "sub",
+        ".",
+    ]
+    .iter()
+    .map(|p| fs::symlink_metadata(outside.join(p)).unwrap().ino())
+    .collect();
     let mut wasi = Wasi::new();
     assert_eq!(wasi.preopen(&sandbox, ".", true), Status::Ok);
     let host = host_new(&HostSettings {
@@ -71,6 +87,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         outside,
         token,
         secret_name,
+        hidden_name,
         outside_inodes,
         snapshot: BTreeMap::new(),
         host: HostPtr(host),
@@ -117,6 +134,10 @@ fn snapshot(dir: &Path, skip: &Path) -> BTreeMap<PathBuf, String> {
         }
     }
     out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|win| win == needle)
 }
 
 impl World {
@@ -238,8 +259,23 @@ fuzz_target!(|ops: Vec<Op>| {
         },
     )
     .unwrap_or_else(|f| panic!("load: {f:?}"));
-    for op in ops.iter().take(16) {
-        let (a, b) = (op.a.bytes(w), op.b.bytes(w));
+    let ops = &ops[..ops.len().min(16)];
+    // What the guest finds in its memory must not be something its inputs
+    // told it: a path can spell a symlink target the guest then reads back.
+    let paths: Vec<(Vec<u8>, Vec<u8>)> = ops
+        .iter()
+        .map(|op| (op.a.bytes(w), op.b.bytes(w)))
+        .collect();
+    let told = |secret: &str| {
+        let s = secret.as_bytes();
+        paths.iter().any(|(a, b)| contains(a, s) || contains(b, s))
+    };
+    let secrets: Vec<&str> = [w.token.as_str(), w.hidden_name.as_str()]
+        .into_iter()
+        .filter(|s| !told(s))
+        .collect();
+    for (op, (a, b)) in ops.iter().zip(&paths) {
+        let (a, b) = (a.clone(), b.clone());
         assert_eq!(memory_write(module, 0x100, &a), Status::Ok);
         assert_eq!(memory_write(module, 0x600, &b), Status::Ok);
         assert_eq!(memory_write(module, 0x1000, &[0; 0x1000]), Status::Ok);
@@ -263,13 +299,14 @@ fuzz_target!(|ops: Vec<Op>| {
             Err(f) => panic!("op {op:?}: {f:?}"),
         };
         let out = memory_read(module, 0x1000, 0x1000).unwrap();
-        let token = w.token.as_bytes();
-        assert!(
-            !out.windows(token.len()).any(|win| win == token),
-            "the outside secret reached the guest: {op:?} ({:?} {:?})",
-            String::from_utf8_lossy(&a),
-            String::from_utf8_lossy(&b)
-        );
+        for secret in &secrets {
+            assert!(
+                !contains(&out, secret.as_bytes()),
+                "the outside secret {secret:?} reached the guest: {op:?} ({:?} {:?})",
+                String::from_utf8_lossy(&a),
+                String::from_utf8_lossy(&b)
+            );
+        }
         // path_filestat_get: filestat is dev u64, ino u64, ...
         if op.kind % 10 == 8 && errno == [0] {
             let ino = u64::from_le_bytes(out[8..16].try_into().unwrap());
