@@ -409,7 +409,7 @@ func TestHostFunctionConcurrentModules(t *testing.T) {
 func (s *slab[T]) liveEntries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return int(s.next) - len(s.free)
+	return s.idx.inUse()
 }
 
 func TestHostFunctionRegistryIsReleased(t *testing.T) {
@@ -437,7 +437,7 @@ func TestHostFunctionRegistryIsReleased(t *testing.T) {
 func liveModuleIDs() int {
 	modules.mu.Lock()
 	defer modules.mu.Unlock()
-	return int(modules.next) - len(modules.free)
+	return modules.idx.inUse()
 }
 
 // The registry finds a module only while it runs guest code, so it keeps

@@ -15,10 +15,35 @@ const (
 	slabChunks = 4096 // at most 4M live entries per slab
 )
 
+// indexes hands out slot indexes, reusing freed ones first; its owner's
+// mutex guards it.
+type indexes struct {
+	free []uint64
+	next uint64
+}
+
+// take is a free index, or false when all slabChunk*slabChunks are in use.
+func (x *indexes) take() (uint64, bool) {
+	if n := len(x.free); n > 0 {
+		i := x.free[n-1]
+		x.free = x.free[:n-1]
+		return i, true
+	}
+	if x.next >= slabChunk*slabChunks {
+		return 0, false
+	}
+	x.next++
+	return x.next - 1, true
+}
+
+func (x *indexes) give(i uint64) { x.free = append(x.free, i) }
+
+// inUse is how many indexes are taken.
+func (x *indexes) inUse() int { return int(x.next) - len(x.free) }
+
 type slab[T any] struct {
-	mu     sync.Mutex // guards free, next and adding chunks
-	free   []uint64
-	next   uint64
+	mu     sync.Mutex // guards idx and adding chunks
+	idx    indexes
 	chunks [slabChunks]atomic.Pointer[[slabChunk]atomic.Pointer[T]]
 }
 
@@ -26,15 +51,9 @@ type slab[T any] struct {
 func (s *slab[T]) add(v *T) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var i uint64
-	if n := len(s.free); n > 0 {
-		i, s.free = s.free[n-1], s.free[:n-1]
-	} else {
-		if s.next >= slabChunk*slabChunks {
-			return 0
-		}
-		i = s.next
-		s.next++
+	i, ok := s.idx.take()
+	if !ok {
+		return 0
 	}
 	c := s.chunks[i/slabChunk].Load()
 	if c == nil {
@@ -75,7 +94,7 @@ func (s *slab[T]) remove(id uint64, v *T) {
 		return
 	}
 	c[i%slabChunk].Store(nil)
-	s.free = append(s.free, i)
+	s.idx.give(i)
 }
 
 var (
@@ -96,9 +115,8 @@ var (
 // an id moves between goroutines only through mu: plain stores suffice,
 // and a call pays no atomic instruction for them.
 type moduleTable struct {
-	mu     sync.Mutex // guards free, next and adding chunks
-	free   []uint64
-	next   uint64
+	mu     sync.Mutex // guards idx and adding chunks
+	idx    indexes
 	chunks [slabChunks]atomic.Pointer[[slabChunk]*Module]
 }
 
@@ -106,18 +124,12 @@ type moduleTable struct {
 func (t *moduleTable) take() uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var i uint64
-	if n := len(t.free); n > 0 {
-		i, t.free = t.free[n-1], t.free[:n-1]
-	} else {
-		if t.next >= slabChunk*slabChunks {
-			return 0
-		}
-		i = t.next
-		t.next++
-		if t.chunks[i/slabChunk].Load() == nil {
-			t.chunks[i/slabChunk].Store(new([slabChunk]*Module))
-		}
+	i, ok := t.idx.take()
+	if !ok {
+		return 0
+	}
+	if t.chunks[i/slabChunk].Load() == nil {
+		t.chunks[i/slabChunk].Store(new([slabChunk]*Module))
 	}
 	return i + 1
 }
@@ -142,7 +154,7 @@ func (t *moduleTable) release(id uint64) {
 		return
 	}
 	t.mu.Lock()
-	t.free = append(t.free, id-1)
+	t.idx.give(id - 1)
 	t.mu.Unlock()
 }
 
