@@ -592,7 +592,7 @@ typedef struct sbx_host_counters {
    */
   size_t size;
   /**
-   * Modules loaded or instantiated and not closed.
+   * Modules loaded or instantiated and not closed, and loads in flight.
    */
   uint64_t live_modules;
   /**
@@ -852,8 +852,10 @@ sbx_status sbx_host_new(const struct sbx_config *config,
 
 /**
  * Closes a host: interrupts and closes every module loaded from it (a call
- * in flight returns SBX_STATUS_HANDLE_CLOSED), then frees the host handle. Module handles stay valid, return
- * SBX_STATUS_HANDLE_CLOSED, and must still be freed with `sbx_module_free`.
+ * in flight returns SBX_STATUS_HANDLE_CLOSED, and so does a load whose start
+ * function is running), then frees the host handle. Module handles stay
+ * valid, return SBX_STATUS_HANDLE_CLOSED, and must still be freed with
+ * `sbx_module_free`.
  * NULL is a no-op. Do not call it while another thread uses `host`.
  */
 void sbx_close(struct sbx_host *host);

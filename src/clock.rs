@@ -100,6 +100,9 @@ fn tsc_is_constant_rate() -> bool {
 
 /// Converts a number of ticks into nanoseconds.
 pub(crate) fn ticks_to_ns(n: u64) -> u64 {
+    if n == 0 {
+        return 0; // a module never called: no clock read for its stats
+    }
     let rate = &*RATE;
     let per_tick = rate.exact_ns_per_tick.unwrap_or_else(|| {
         if ticks_are_ns() {

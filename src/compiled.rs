@@ -29,7 +29,7 @@ struct Compiled {
     /// The host's WASI world, for instances loaded without their own.
     host_wasi: Option<WasiConfig>,
     /// Linked without WASI (0) and with it (1), each at first use.
-    linked: [OnceLock<InstancePre<StoreData>>; 2],
+    linked: [OnceLock<Arc<Blueprint>>; 2],
     closed: AtomicBool,
 }
 
@@ -83,27 +83,30 @@ impl CompiledModule {
             return Err(Error::closed("compiled module"));
         }
         let wasi = options.wasi.as_ref().or(inner.host_wasi.as_ref());
-        let blueprint = Blueprint {
-            runtime: inner.runtime.clone(),
-            pre: self.linked(wasi.is_some())?,
-            exports: inner.exports.clone(),
-        };
+        let blueprint = self.blueprint(wasi.is_some())?;
         Module::instantiate(blueprint, name, options, wasi.cloned(), deadline)
     }
 
-    fn linked(&self, with_wasi: bool) -> Result<InstancePre<StoreData>> {
+    fn blueprint(&self, with_wasi: bool) -> Result<Arc<Blueprint>> {
         let inner = &*self.inner;
         let cell = &inner.linked[with_wasi as usize];
-        if let Some(pre) = cell.get() {
-            return Ok(pre.clone());
+        if let Some(blueprint) = cell.get() {
+            return Ok(blueprint.clone());
         }
         // A failure is not kept: a host function defined later may fix it.
-        let pre = inner
+        let pre: InstancePre<StoreData> = inner
             .linkers
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .link(&inner.module, with_wasi)?;
-        Ok(cell.get_or_init(|| pre).clone())
+        let blueprint = cell.get_or_init(|| {
+            Arc::new(Blueprint {
+                runtime: inner.runtime.clone(),
+                pre,
+                exports: inner.exports.clone(),
+            })
+        });
+        Ok(blueprint.clone())
     }
 
     /// Closes the compiled module: later instantiations fail with

@@ -49,6 +49,8 @@ pub(crate) struct ExportTable {
     others: NameMap<&'static str>,
     /// The memory host-side reads and writes use: `memory`, else the first.
     memory: Option<ModuleExport>,
+    /// A WASI reactor's `_initialize`, run at every instantiation.
+    pub(crate) initialize: Option<ModuleExport>,
     /// The functions in export order, as the public API lists them.
     functions: Vec<(String, Signature)>,
 }
@@ -60,6 +62,7 @@ impl ExportTable {
             index: NameMap::default(),
             others: NameMap::default(),
             memory: None,
+            initialize: None,
             functions: Vec::new(),
         };
         let mut first_memory = None;
@@ -73,6 +76,9 @@ impl ExportTable {
             };
             let kind = match export.ty() {
                 ExternType::Func(ty) => {
+                    if name == "_initialize" {
+                        table.initialize = Some(handle());
+                    }
                     let signature = Signature::of(&ty);
                     table.functions.push((name.to_owned(), signature.clone()));
                     table.index.insert(key.clone(), table.funcs.len());

@@ -220,7 +220,7 @@ impl Host {
         self.inner.cache.abandoned_compiles()
     }
 
-    /// How many modules are loaded and not closed.
+    /// How many modules are loaded and not closed, loads in flight included.
     pub fn live_modules(&self) -> usize {
         self.inner.runtime.registry.live()
     }

@@ -29,7 +29,7 @@ use crate::store::{ModuleStore, StoreData};
 use crate::value::Signature;
 use crate::wasi::{WasiConfig, WasiState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use wasmtime::{InstancePre, ValRaw};
 
 /// When a module goes back to its state right after load by itself
@@ -78,8 +78,8 @@ pub struct LoadOptions {
     pub reset: ResetPolicy,
 }
 
-/// What a module is instantiated from, again at every reset.
-#[derive(Clone)]
+/// What a module is instantiated from, again at every reset. Made once per
+/// compiled module and WASI choice, and shared by their instances.
 pub(crate) struct Blueprint {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) pre: InstancePre<StoreData>,
@@ -95,7 +95,7 @@ pub struct Module {
 
 struct ModuleInner {
     name: String,
-    blueprint: Blueprint,
+    blueprint: Arc<Blueprint>,
     wasi: Option<WasiConfig>,
     user_data: u64,
     reset: ResetPolicy,
@@ -114,7 +114,7 @@ struct Live {
     next_seq: u64,
     /// Set when the reset policy asks for a reset before the next call.
     stale: bool,
-    /// Dropped with the store: the registry place goes with the instance.
+    /// Dropped after the store: the registry place goes with the instance.
     _slot: Slot,
 }
 
@@ -122,16 +122,15 @@ impl Module {
     /// Instantiates `blueprint` as a new module named `name`; `deadline`
     /// and `options.cancel` bound its start function.
     pub(crate) fn instantiate(
-        blueprint: Blueprint,
+        blueprint: Arc<Blueprint>,
         name: &str,
         options: &LoadOptions,
         wasi: Option<WasiConfig>,
         deadline: Option<u64>,
     ) -> Result<Module> {
         check_name(name)?;
-        let runtime = &blueprint.runtime;
-        check_cancel(runtime, options.cancel.as_ref())?;
-        let slot = runtime.registry.reserve()?;
+        let runtime = blueprint.runtime.clone();
+        check_cancel(&runtime, options.cancel.as_ref())?;
         let inner = Arc::new(ModuleInner {
             name: name.to_owned(),
             watch: Watch::new(&runtime.engine),
@@ -145,11 +144,23 @@ impl Module {
             memory: Arc::default(),
             last_fuel: AtomicU64::new(0),
         });
-        let (mut live, fuel) = inner.start(slot, 1, deadline, options.cancel.as_ref())?;
+        // From here a host close reaches the module, and stops its start function.
+        let member: Weak<dyn Member> = Arc::downgrade(&inner) as Weak<ModuleInner>;
+        let slot = runtime.registry.join(member)?;
+        let started = inner.start(slot, 1, deadline, options.cancel.as_ref());
+        let mut guard = inner.lock();
+        // `close` sets `closed` before it takes this lock: either it finds
+        // the instance here, or this sees `closed`.
+        if inner.closed.load(SeqCst) {
+            return Err(Error::new(
+                Status::HandleClosed,
+                "instantiate: host was closed during the load",
+            ));
+        }
+        let (live, fuel) = started?;
         inner.last_fuel.store(fuel, Relaxed);
-        let member: Arc<dyn Member> = inner.clone();
-        live._slot.register(Arc::downgrade(&member))?;
-        *inner.lock() = Some(live);
+        *guard = Some(live);
+        drop(guard);
         Ok(Module { inner })
     }
 
@@ -443,7 +454,9 @@ impl ModuleInner {
         self.watch.begin(seq, deadline)?;
         // Each failure names what ran: instantiation itself (segments), the
         // start function, or a reactor's `_initialize`.
-        let started = if cancel.is_some_and(|c| c.is_triggered()) {
+        // A close that came first is seen here, one that comes later
+        // interrupts (`Watch::begin` orders the two).
+        let started = if cancel.is_some_and(|c| c.is_triggered()) || self.closed.load(Relaxed) {
             Err((wasmtime::Error::new(Stopped::Interrupted), "instantiate"))
         } else {
             blueprint
@@ -458,10 +471,13 @@ impl ModuleInner {
                     (e, what)
                 })
                 .and_then(|instance| {
-                    // A WASI reactor initialises its libc in `_initialize`.
-                    // Looked up as an Option: a failed typed lookup builds an error,
-                    // and with RUST_BACKTRACE set that captures a backtrace per load.
-                    if let Some(init) = instance.get_func(&mut store, "_initialize") {
+                    // A WASI reactor initialises its libc in `_initialize`,
+                    // found by the export table rather than by name.
+                    if let Some(init) = &blueprint.exports.initialize {
+                        let init = instance
+                            .get_module_export(&mut store, init)
+                            .and_then(|e| e.into_func())
+                            .expect("an export of the instance's own module");
                         init.typed::<(), ()>(&store)
                             .and_then(|init| init.call(&mut store, ()))
                             .map_err(|e| (e, "`_initialize`"))?;

@@ -1,9 +1,9 @@
 //! A host's registry of its modules: the `max_modules` cap, and the list
-//! that host close walks. A [`Slot`] is one module's place in it; dropping
-//! the slot gives the place back, so no path has to remember to.
+//! that host close walks. A [`Slot`] is one module's place in it, taken
+//! when its load starts (so that a host close also stops loads in flight)
+//! and given back when the slot is dropped, so no path has to remember to.
 
 use crate::error::{Error, Result, Status};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// What the registry can do to a member when the host closes.
@@ -19,17 +19,17 @@ pub(crate) struct Registry {
 #[derive(Default)]
 struct State {
     closed: bool,
-    /// Slots reserved by loads that have not registered their module yet.
-    pending: usize,
-    next_id: u64,
-    live: HashMap<u64, Weak<dyn Member>>,
+    /// Indexed by slot id; `None` for a free place.
+    members: Vec<Option<Weak<dyn Member>>>,
+    /// Free places in `members`, reused before it grows.
+    free: Vec<usize>,
+    live: usize,
 }
 
-/// One module's place in the registry, from reservation to drop.
+/// One module's place in the registry, from its load to its drop.
 pub(crate) struct Slot {
     registry: Arc<Registry>,
-    id: u64,
-    registered: bool,
+    id: usize,
 }
 
 impl Registry {
@@ -44,7 +44,7 @@ impl Registry {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Fails as [`Registry::reserve`] would now, without reserving: lets a
+    /// Fails as [`Registry::join`] would now, without joining: lets a
     /// load give up before paying for a compile.
     pub(crate) fn check_room(&self) -> Result<()> {
         self.room(&self.lock())
@@ -54,7 +54,7 @@ impl Registry {
         if state.closed {
             return Err(Error::closed("host"));
         }
-        if state.live.len() + state.pending >= self.max {
+        if state.live >= self.max {
             return Err(Error::new(
                 Status::InstanceLimit,
                 format!(
@@ -66,17 +66,26 @@ impl Registry {
         Ok(())
     }
 
-    /// Reserves a place for a module about to be instantiated. Fails with
-    /// `InstanceLimit` at `max_modules`, `HandleClosed` after close.
-    pub(crate) fn reserve(self: &Arc<Self>) -> Result<Slot> {
+    /// Registers `member`, a module about to be instantiated, so that host
+    /// close reaches it from now on. Fails with `InstanceLimit` at
+    /// `max_modules`, `HandleClosed` after close.
+    pub(crate) fn join(self: &Arc<Self>, member: Weak<dyn Member>) -> Result<Slot> {
         let mut state = self.lock();
         self.room(&state)?;
-        state.pending += 1;
-        state.next_id += 1;
+        state.live += 1;
+        let id = match state.free.pop() {
+            Some(id) => {
+                state.members[id] = Some(member);
+                id
+            }
+            None => {
+                state.members.push(Some(member));
+                state.members.len() - 1
+            }
+        };
         Ok(Slot {
             registry: self.clone(),
-            id: state.next_id,
-            registered: false,
+            id,
         })
     }
 
@@ -86,41 +95,32 @@ impl Registry {
     pub(crate) fn close(&self) -> Vec<Arc<dyn Member>> {
         let mut state = self.lock();
         state.closed = true;
-        state.live.values().filter_map(Weak::upgrade).collect()
+        state
+            .members
+            .iter()
+            .flatten()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
-    /// Modules registered and not yet closed.
+    /// Modules loaded or loading, and not closed.
     pub(crate) fn live(&self) -> usize {
-        self.lock().live.len()
-    }
-}
-
-impl Slot {
-    /// Registers the module holding this slot, so host close reaches it.
-    /// Fails with `HandleClosed` if the host closed meanwhile.
-    pub(crate) fn register(&mut self, member: Weak<dyn Member>) -> Result<()> {
-        let mut state = self.registry.lock();
-        if state.closed {
-            return Err(Error::closed("host"));
-        }
-        state.pending -= 1;
-        state.live.insert(self.id, member);
-        self.registered = true;
-        Ok(())
+        self.lock().live
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut state = self.registry.lock();
-        if self.registered {
-            state.live.remove(&self.id);
-        } else {
-            state.pending -= 1;
-        }
+        let member = state.members[self.id].take();
+        state.free.push(self.id);
+        state.live -= 1;
+        drop(state);
+        // After the lock: dropping the last reference may run the member's drop.
+        drop(member);
     }
 }

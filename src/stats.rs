@@ -69,7 +69,7 @@ impl ModuleStats {
 /// What a host holds now, and the most it has held.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostStats {
-    /// Modules loaded (or instantiated) and not closed.
+    /// Modules loaded (or instantiated) and not closed, and loads in flight.
     pub live_modules: u64,
     /// Compiled modules not yet closed or dropped.
     pub compiled_modules: u64,

@@ -317,27 +317,28 @@ fn concurrent_loads_respect_the_module_cap() {
 }
 
 #[test]
-fn closing_the_host_during_a_start_function_fails_the_load() {
+fn closing_the_host_stops_a_start_function_in_flight() {
+    // No deadline and no token: only the host's close can stop this load.
     let host = default_host();
     let loader = host.clone();
-    let cancel = host.new_cancel();
-    let token = cancel.clone();
-    let worker = thread::spawn(move || {
-        loader
-            .load(
-                "spin",
-                &fixture("start_loop"),
-                Timeout::After(ms(500)),
-                Some(&token),
-            )
-            .map(|m| m.name().to_owned())
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let loaded = loader.load("spin", &fixture("start_loop"), Timeout::Never, None);
+        done.send(loaded.map(|m| m.name().to_owned())).unwrap();
     });
-    thread::sleep(ms(50));
+    // A load in flight holds its place in the host from its start.
+    let start = Instant::now();
+    while host.live_modules() == 0 {
+        assert!(start.elapsed() < GENEROUS, "the load did not start");
+        thread::sleep(ms(1));
+    }
+    thread::sleep(ms(20));
     host.close();
-    let err = worker.join().unwrap().fails();
-    assert!(
-        matches!(err.status(), Status::Timeout | Status::HandleClosed),
-        "{err}"
-    );
+    let err = finished
+        .recv_timeout(GENEROUS)
+        .expect("host close did not stop the start function")
+        .fails();
+    assert_eq!(err.status(), Status::HandleClosed, "{err}");
+    assert!(err.message().contains("host was closed"), "{err}");
     assert_eq!(host.live_modules(), 0);
 }

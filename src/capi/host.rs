@@ -47,8 +47,10 @@ pub extern "C" fn sbx_host_new(
 }
 
 /// Closes a host: interrupts and closes every module loaded from it (a call
-/// in flight returns SBX_STATUS_HANDLE_CLOSED), then frees the host handle. Module handles stay valid, return
-/// SBX_STATUS_HANDLE_CLOSED, and must still be freed with `sbx_module_free`.
+/// in flight returns SBX_STATUS_HANDLE_CLOSED, and so does a load whose start
+/// function is running), then frees the host handle. Module handles stay
+/// valid, return SBX_STATUS_HANDLE_CLOSED, and must still be freed with
+/// `sbx_module_free`.
 /// NULL is a no-op. Do not call it while another thread uses `host`.
 #[no_mangle]
 pub extern "C" fn sbx_close(host: *mut sbx_host) {

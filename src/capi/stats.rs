@@ -51,7 +51,7 @@ pub struct sbx_host_counters {
     /// In: `sizeof(sbx_host_counters)` as the caller knows it. Out: the bytes
     /// the library filled.
     pub size: usize,
-    /// Modules loaded or instantiated and not closed.
+    /// Modules loaded or instantiated and not closed, and loads in flight.
     pub live_modules: u64,
     /// Compiled modules not yet freed.
     pub compiled_modules: u64,
