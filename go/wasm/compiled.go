@@ -7,7 +7,7 @@ import (
 	"context"
 	"runtime"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -65,13 +65,16 @@ type compiledModule struct {
 	host  *Host
 	funcs []Function // immutable
 
-	// mu guards the fields below. ptr is freed when the compiled module is
-	// closed and no Instantiate uses it: Close never waits for a start
-	// function.
-	mu     sync.Mutex
-	ptr    *C.sbx_compiled
-	users  int
-	closed bool
+	// memory says whether the module exports a memory, learnt at the first
+	// instantiation: memoryUnknown, memoryNone or memoryExported.
+	memory atomic.Int32
+
+	// ptr is freed when the compiled module is closed and no Instantiate
+	// uses it: Close never waits for a start function. state counts the
+	// Instantiates using ptr, with compiledClosed set once closed; whoever
+	// brings it to compiledClosed alone frees ptr.
+	ptr   *C.sbx_compiled
+	state atomic.Int64
 }
 
 // CompileModule compiles wasmBytes (or finds them in the compilation
@@ -232,24 +235,32 @@ func (c *CompiledModule) Close() error {
 	return nil
 }
 
+const (
+	memoryUnknown = iota
+	memoryNone
+	memoryExported
+)
+
+// compiledClosed is the closed bit of compiledModule.state.
+const compiledClosed = int64(1) << 62
+
 // acquire marks an Instantiate using ptr; false once closed.
 func (c *compiledModule) acquire() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
+	for {
+		old := c.state.Load()
+		if old&compiledClosed != 0 {
+			return false
+		}
+		if c.state.CompareAndSwap(old, old+1) {
+			return true
+		}
 	}
-	c.users++
-	return true
 }
 
 // release ends an Instantiate, freeing ptr if it was the last user of a
 // closed compiled module.
 func (c *compiledModule) release() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.users--
-	if c.closed && c.users == 0 {
+	if c.state.Add(-1) == compiledClosed {
 		c.free()
 	}
 }
@@ -257,21 +268,16 @@ func (c *compiledModule) release() {
 // close marks the compiled module closed and frees it unless in use;
 // idempotent.
 func (c *compiledModule) close() {
-	c.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		if c.users == 0 {
-			c.free()
-		}
+	if old := c.state.Or(compiledClosed); old == 0 {
+		c.free()
 	}
-	c.mu.Unlock()
 	h := c.host
 	h.mu.Lock()
 	delete(h.mt.compiled, c)
 	h.mu.Unlock()
 }
 
-// free frees ptr; c.mu is held.
+// free frees ptr, once: called by whoever saw state become compiledClosed.
 func (c *compiledModule) free() {
 	C.sbx_compiled_free(c.ptr)
 	c.ptr = nil

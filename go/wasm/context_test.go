@@ -125,9 +125,7 @@ func TestContextAlreadyDone(t *testing.T) {
 		t.Fatalf("get() = %d: a call with a done context ran", got)
 	}
 	// None of the loads took a slot.
-	h.mu.Lock()
-	n := len(h.modules)
-	h.mu.Unlock()
+	n := h.openModules()
 	if n != 1 {
 		t.Errorf("%d modules loaded, want 1", n)
 	}

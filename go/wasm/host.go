@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -26,14 +27,16 @@ type Host struct {
 	rw  sync.RWMutex
 	ptr *C.sbx_host
 
+	// closing is set with closed, for closeStarted to read without mu.
+	closing atomic.Bool
+
 	// mu guards the fields below.
-	mu      sync.Mutex
-	closed  bool
-	modules map[*Module]struct{}
-	loads   map[*C.sbx_cancel]*Module // tokens of loads in flight, with their modules
-	spare   *spareSlots               // slots of closed modules, for later loads
-	open    *openModules              // the handles and ids of the modules in modules
-	mt      tenancy                   // compiled modules, compiles, pools, budget (compiled.go)
+	mu     sync.Mutex
+	closed bool
+	places places       // loads in flight and open modules
+	spare  *spareSlots  // slots of closed modules, for later loads
+	open   *openModules // the handles and ids of the open modules, by place
+	mt     tenancy      // compiled modules, compiles, pools, budget (compiled.go)
 
 	cleanup runtime.Cleanup
 }
@@ -42,10 +45,8 @@ type Host struct {
 // fuel metering, 256 MiB of memory per module and at most 1,000 modules.
 func NewHost(opts ...Option) (*Host, error) {
 	h := &Host{
-		modules: make(map[*Module]struct{}),
-		loads:   make(map[*C.sbx_cancel]*Module),
-		spare:   &spareSlots{},
-		open:    &openModules{m: make(map[*C.sbx_go_slot]openModule)},
+		spare: &spareSlots{},
+		open:  &openModules{},
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -217,14 +218,11 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 	// Every load gets a cancel token, so that ctx and Close can both stop
 	// it; it comes with the module's slot and is then the module's token.
 	m := newModule(h, name)
-	if m.id == 0 {
-		return nil, &Error{Op: loadOp(verb, name), Msg: "too many modules in the process", kind: ErrInstanceLimit}
-	}
 	slot, err := h.takeSlot(m)
 	if err != nil {
-		m.unregister()
 		return nil, err(loadOp(verb, name))
 	}
+	m.id = uint64(slot.module_id)
 	tok := slot.cancel
 
 	var stop func() bool
@@ -238,15 +236,29 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 	}
 	m.callCtx, m.loadTok = ctx, tok
 	var compiledAddr C.uintptr_t
+	memory := int32(memoryUnknown)
 	if compiled != nil {
 		m.funcs = compiled.funcs // immutable: attach need not read them again
 		compiledAddr = cAddr(unsafe.Pointer(compiled.ptr))
+		memory = compiled.memory.Load()
 	}
 	m.enterGuest() // the start function may call host functions
 	r := C.sbx_go_load(cAddr(unsafe.Pointer(h.ptr)), compiledAddr, stringPtr(name), C.size_t(len(name)),
 		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), cAddr(unsafe.Pointer(wc)), C.uint64_t(timeoutNs),
-		lc.reset, cAddr(unsafe.Pointer(tok)), C.uint64_t(m.id))
+		lc.reset, cAddr(unsafe.Pointer(slot)), C.uint64_t(m.id), memory == memoryUnknown)
 	m.leaveGuest()
+	if memory == memoryUnknown {
+		// A module closed meanwhile says neither: ask again next time.
+		switch r.memory_status {
+		case C.SBX_STATUS_OK:
+			memory = memoryExported
+		case C.SBX_STATUS_EXPORT_NOT_FOUND:
+			memory = memoryNone
+		}
+		if compiled != nil && memory != memoryUnknown {
+			compiled.memory.Store(memory)
+		}
+	}
 	st := r.status
 	var hostErr error // read before hostCtx ends
 	if st == C.SBX_STATUS_HOST_ERROR && m.hostErr != nil {
@@ -263,14 +275,11 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 	}
 	if st != C.SBX_STATUS_OK {
 		h.mu.Lock()
-		delete(h.loads, tok)
+		h.leavePlace(m)
 		closed := h.closed
 		h.mu.Unlock()
+		m.id = 0
 		h.putSlot(slot, !triggered)
-		m.unregister()
-		if bool(r.no_options) {
-			return nil, &Error{Op: loadOp(verb, name), Msg: "cannot allocate load options", kind: ErrInternal}
-		}
 		ce := takeError(st, r.error)
 		if hostErr != nil {
 			return nil, hostErr
@@ -279,16 +288,17 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 	}
 
 	if triggered && !m.tokTriggered {
-		// ctx ended as the load returned: calls must not see it. Out of
-		// h.loads first, so that Host.Close cannot trigger it meanwhile.
+		// ctx ended as the load returned: calls must not see it. Not a
+		// load in flight first, so that Host.Close cannot trigger it meanwhile.
 		h.mu.Lock()
-		delete(h.loads, tok)
+		h.places.at(m).loadTok = nil
 		h.mu.Unlock()
 		C.sbx_cancel_reset(tok)
 	}
-	m.attach(r.module, slot, bool(r.has_memory))
+	m.attach(r.module, slot, memory == memoryExported)
 	h.mu.Lock()
-	delete(h.loads, tok) // one lock with the insert: Host.Close sees the load or the module
+	p := h.places.at(m) // one lock for both: Host.Close sees the load or the module
+	p.loadTok = nil
 	if h.closed || m.closeDeferred {
 		// Closed meanwhile, by Host.Close or by a host function of the start function.
 		h.mu.Unlock()
@@ -299,8 +309,8 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 		m.lk.unlock()
 		return nil, closedError(loadOp(verb, name), "module")
 	}
-	h.modules[m] = struct{}{}
-	h.open.m[slot] = openModule{r.module, m.id}
+	p.open = true
+	h.open.set(m.place, openModule{r.module, slot})
 	h.mu.Unlock()
 	return m, nil
 }
@@ -317,22 +327,19 @@ func (h *Host) Close() error {
 		h.mu.Unlock()
 		return nil
 	}
-	for _, m := range h.loads {
-		if m.reentrant() {
+	for _, p := range h.places.s {
+		if p.m != nil && p.m.reentrant() {
 			h.mu.Unlock()
-			return m.reentryError("close host")
-		}
-	}
-	for m := range h.modules {
-		if m.reentrant() {
-			h.mu.Unlock()
-			return m.reentryError("close host")
+			return p.m.reentryError("close host")
 		}
 	}
 	h.closed = true
-	for tok, m := range h.loads {
-		C.sbx_cancel_trigger(tok)
-		m.closeNow() // ends the ctx of host functions the start function runs
+	h.closing.Store(true)
+	for _, p := range h.places.s {
+		if p.loadTok != nil {
+			C.sbx_cancel_trigger(p.loadTok)
+			p.m.closeNow() // ends the ctx of host functions the start function runs
+		}
 	}
 	h.mt.interruptCompiles()
 	h.mu.Unlock()
@@ -340,9 +347,11 @@ func (h *Host) Close() error {
 	h.rw.Lock() // waits for the loads in flight to return
 	defer h.rw.Unlock()
 	h.mu.Lock()
-	modules := make([]*Module, 0, len(h.modules))
-	for m := range h.modules {
-		modules = append(modules, m)
+	var modules []*Module
+	for _, p := range h.places.s {
+		if p.open {
+			modules = append(modules, p.m)
+		}
 	}
 	h.mu.Unlock()
 	for _, m := range modules {
@@ -362,23 +371,20 @@ func (h *Host) Close() error {
 // (waiting for the calls in flight), so a method that would take rw
 // returns ErrClosed at once instead of waiting.
 func (h *Host) closeStarted() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.closed
+	return h.closing.Load()
 }
 
 // forget drops a closed module from the host's set, keeping its slot for
 // a later load if its token is clean (or else freeing it).
 func (h *Host) forget(m *Module, slot *C.sbx_go_slot, clean bool) {
 	h.mu.Lock()
-	delete(h.modules, m)
-	delete(h.open.m, slot)
+	h.leavePlace(m)
 	if slot != nil && clean && !h.closed && len(h.spare.s) < maxSpareSlots {
 		h.spare.s = append(h.spare.s, slot)
 		slot = nil
 	}
 	h.mu.Unlock()
-	C.sbx_go_slot_free(cAddr(unsafe.Pointer(slot))) // NULL: a no-op
+	freeSlot(slot)
 }
 
 // spareSlots are the slots (call frame and cancel token, sbx_go.h) of
@@ -386,25 +392,80 @@ func (h *Host) forget(m *Module, slot *C.sbx_go_slot, clean bool) {
 // makes no token. Guarded by Host.mu.
 type spareSlots struct{ s []*C.sbx_go_slot }
 
-// openModules are the handles and registry ids of a host's open modules,
-// keyed by their slots (a slot has one module at a time and is reused only
-// after its module's entry is gone). Guarded by Host.mu.
+// places are a host's loads in flight and open modules, by index: a
+// module takes its place when its load starts and leaves it when it
+// closes. Guarded by Host.mu.
+type places struct {
+	s   []place
+	idx indexes
+}
+
+type place struct {
+	m *Module
+	// loadTok is the token of m's load while Host.Close may trigger it.
+	loadTok *C.sbx_cancel
+	// open says m is loaded and not closed.
+	open bool
+}
+
+// at is m's place; m has one.
+func (ps *places) at(m *Module) *place { return &ps.s[m.place-1] }
+
+// enterPlace gives m a place, its load in flight with token tok; false if
+// there is none left. h.mu is held.
+func (h *Host) enterPlace(m *Module, tok *C.sbx_cancel) bool {
+	i, ok := h.places.idx.take()
+	if !ok {
+		return false
+	}
+	if i == uint64(len(h.places.s)) {
+		h.places.s = append(h.places.s, place{})
+	}
+	h.places.s[i] = place{m: m, loadTok: tok}
+	m.place = i + 1
+	return true
+}
+
+// leavePlace frees m's place, if it has one; h.mu is held.
+func (h *Host) leavePlace(m *Module) {
+	if m.place == 0 {
+		return
+	}
+	i := m.place - 1
+	h.places.s[i] = place{}
+	h.open.set(m.place, openModule{})
+	h.places.idx.give(i)
+	m.place = 0
+}
+
+// openModules are the handles and slots of a host's open
+// modules, by place (the backstop cleanup frees them, so they hold no
+// *Module). Guarded by Host.mu.
 type openModules struct {
-	m map[*C.sbx_go_slot]openModule
+	s []openModule
 }
 
 type openModule struct {
-	ptr *C.sbx_module
-	id  uint64
+	ptr  *C.sbx_module
+	slot *C.sbx_go_slot
+}
+
+// set records the module at place (numbered from 1).
+func (o *openModules) set(place uint64, mod openModule) {
+	for uint64(len(o.s)) < place {
+		o.s = append(o.s, openModule{})
+	}
+	o.s[place-1] = mod
 }
 
 func (o *openModules) free() {
-	for slot, mod := range o.m {
-		C.sbx_module_free(mod.ptr)
-		C.sbx_go_slot_free(cAddr(unsafe.Pointer(slot)))
-		modules.release(mod.id)
+	for _, mod := range o.s {
+		if mod.ptr != nil {
+			C.sbx_module_free(mod.ptr)
+			freeSlot(mod.slot)
+		}
 	}
-	o.m = nil
+	o.s = nil
 }
 
 // hostHandles is what a Host's backstop cleanup frees.
@@ -416,7 +477,7 @@ type hostHandles struct {
 
 func (sp *spareSlots) free() {
 	for _, s := range sp.s {
-		C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
+		freeSlot(s)
 	}
 	sp.s = nil
 }
@@ -424,9 +485,8 @@ func (sp *spareSlots) free() {
 // maxSpareSlots bounds the slots a host keeps for later loads.
 const maxSpareSlots = 64
 
-// takeSlot is a spare slot or a new one for the load of m, which it
-// records in h.loads (under the same lock, when there is a spare); h.rw is
-// held. Its error takes the op, built only on failure.
+// takeSlot is a spare slot or a new one for the load of m, which it gives
+// its place (under the same lock, when there is a spare); h.rw is held. Its error takes the op, built only on failure.
 func (h *Host) takeSlot(m *Module) (*C.sbx_go_slot, func(op string) error) {
 	h.mu.Lock()
 	if h.closed {
@@ -435,8 +495,11 @@ func (h *Host) takeSlot(m *Module) (*C.sbx_go_slot, func(op string) error) {
 	}
 	if sp := h.spare; len(sp.s) > 0 {
 		s := sp.s[len(sp.s)-1]
+		if !h.enterPlace(m, s.cancel) {
+			h.mu.Unlock()
+			return nil, tooManyModules
+		}
 		sp.s = sp.s[:len(sp.s)-1]
-		h.loads[s.cancel] = m
 		h.mu.Unlock()
 		return s, nil
 	}
@@ -444,13 +507,25 @@ func (h *Host) takeSlot(m *Module) (*C.sbx_go_slot, func(op string) error) {
 	var st C.sbx_status
 	s := C.sbx_go_slot_new(cAddr(unsafe.Pointer(h.ptr)), &st)
 	if s != nil {
+		id := modules.take()
+		if id == 0 {
+			C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
+			return nil, func(op string) error {
+				return &Error{Op: op, Msg: "too many modules in the process", kind: ErrInstanceLimit}
+			}
+		}
+		s.module_id = C.uint64_t(id)
 		h.mu.Lock()
 		if h.closed {
 			h.mu.Unlock()
-			C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
+			freeSlot(s)
 			return nil, func(op string) error { return closedError(op, "host") }
 		}
-		h.loads[s.cancel] = m
+		if !h.enterPlace(m, s.cancel) {
+			h.mu.Unlock()
+			freeSlot(s)
+			return nil, tooManyModules
+		}
 		h.mu.Unlock()
 		return s, nil
 	}
@@ -464,6 +539,10 @@ func (h *Host) takeSlot(m *Module) (*C.sbx_go_slot, func(op string) error) {
 	}
 }
 
+func tooManyModules(op string) error {
+	return &Error{Op: op, Msg: "too many modules in the host", kind: ErrInstanceLimit}
+}
+
 // putSlot keeps a slot nothing uses any more for a later load, unless its
 // token may be triggered (not clean), the host is closed, or it has
 // enough spares: then it frees it.
@@ -474,5 +553,14 @@ func (h *Host) putSlot(s *C.sbx_go_slot, clean bool) {
 		s = nil
 	}
 	h.mu.Unlock()
+	freeSlot(s)
+}
+
+// freeSlot gives back the slot's module id and frees it; nil is a no-op.
+func freeSlot(s *C.sbx_go_slot) {
+	if s == nil {
+		return
+	}
+	modules.release(uint64(s.module_id))
 	C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
 }

@@ -20,6 +20,19 @@ func fixture(t testing.TB, name string) []byte {
 }
 
 // newHost is NewHost that fails the test on error and closes at cleanup.
+// openModules counts the host's open modules.
+func (h *Host) openModules() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, p := range h.places.s {
+		if p.open {
+			n++
+		}
+	}
+	return n
+}
+
 func newHost(t testing.TB, opts ...Option) *Host {
 	t.Helper()
 	h, err := NewHost(opts...)

@@ -207,6 +207,7 @@ func (m *Module) newHostContext(cptr *C.sbx_caller) context.Context {
 		}
 	}
 	ctx, cancel := context.WithCancelCause(parent)
+	m.hostUsed.Store(true) // before closing is read below (see closeNow)
 	m.hostMu.Lock()
 	m.hostCtx, m.hostCancel = ctx, cancel
 	closing := m.closing.closed() // closeNow ran before hostCancel was set
@@ -234,6 +235,11 @@ func (m *Module) endHostContext() {
 // its host functions, for Close (and Host.Close, during a load).
 func (m *Module) closeNow() {
 	m.closing.close()
+	// Either this sees hostUsed, or hostContext (which sets it before it
+	// reads closing) sees closing closed and cancels by itself.
+	if !m.hostUsed.Load() {
+		return
+	}
 	m.hostMu.Lock()
 	if m.hostCancel != nil {
 		m.hostCancel(ErrClosed)

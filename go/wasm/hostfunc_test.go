@@ -299,9 +299,7 @@ func TestHostFunctionClosesItsModule(t *testing.T) {
 	if m.Memory().Size() != 0 {
 		t.Error("memory of a closed module")
 	}
-	h.mu.Lock()
-	n := len(h.modules)
-	h.mu.Unlock()
+	n := h.openModules()
 	if n != 0 {
 		t.Errorf("the host still holds %d modules", n)
 	}

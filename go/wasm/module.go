@@ -20,7 +20,8 @@ import (
 type Module struct {
 	name      string
 	host      *Host
-	id        uint64        // the module's id in the registry, for host functions; 0 once released
+	id        uint64        // its slot's id in the registry, for host functions; 0 once released
+	place     uint64        // its place in host.places, from 1; 0 for none (guarded by host.mu)
 	exec      time.Duration // the host's ExecTimeout
 	execNs    uint64        // exec in ns, or timeoutNone
 	funcs     []Function    // immutable after load
@@ -71,6 +72,9 @@ type Module struct {
 	closing    closeSignal
 	hostMu     sync.Mutex
 	hostCancel context.CancelCauseFunc // hostCtx's
+	// hostUsed is set before hostCancel is first set, so that closeNow
+	// takes hostMu only for a module whose host functions made a hostCtx.
+	hostUsed atomic.Bool
 
 	// Made by the first call or reset whose ctx can end (triggerFunc).
 	trigger func()        // triggers tok, then signals fired
@@ -78,47 +82,45 @@ type Module struct {
 }
 
 // closeSignal is a channel closed once, made only if someone waits on it:
-// most modules close without a caller ever waiting for them.
+// most modules close without a caller ever waiting for them. Lock-free:
+// ch is nil, the waiters' channel, or closedSignal once closed.
 type closeSignal struct {
-	mu   sync.Mutex
-	ch   chan struct{}
-	done bool
+	ch atomic.Pointer[chan struct{}]
 }
+
+// closedSignal is every closeSignal's channel once closed.
+var closedSignal = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
 
 // Done is closed once close has run.
 func (c *closeSignal) Done() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ch == nil {
-		c.ch = make(chan struct{})
-		if c.done {
-			close(c.ch)
-		}
+	if p := c.ch.Load(); p != nil {
+		return *p
 	}
-	return c.ch
+	ch := make(chan struct{})
+	if c.ch.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *c.ch.Load() // another Done, or close, came first
 }
 
 // closed says whether close has run.
 func (c *closeSignal) closed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.done
+	return c.ch.Load() == closedSignal
 }
 
 // close closes Done; idempotent.
 func (c *closeSignal) close() {
-	c.mu.Lock()
-	if !c.done {
-		c.done = true
-		if c.ch != nil {
-			close(c.ch)
-		}
+	if p := c.ch.Swap(closedSignal); p != nil && p != closedSignal {
+		close(*p)
 	}
-	c.mu.Unlock()
 }
 
-// newModule makes the Go side of a module about to be loaded, registered so
-// that host functions called by its start function find it.
+// newModule makes the Go side of a module about to be loaded; its registry
+// id, by which its host functions find it, comes with its slot.
 func newModule(h *Host, name string) *Module {
 	m := &Module{
 		name:   name,
@@ -132,7 +134,6 @@ func newModule(h *Host, name string) *Module {
 	m.mem = Memory{m: m}
 	m.caller = Caller{m: m}
 	m.caller.mem = Memory{m: m, c: &m.caller}
-	m.id = modules.take()
 	return m
 }
 
@@ -163,14 +164,6 @@ func (m *Module) triggerFunc() func() {
 		}
 	}
 	return m.trigger
-}
-
-// unregister gives m's id back to the registry; idempotent.
-func (m *Module) unregister() {
-	if m.id != 0 {
-		modules.release(m.id)
-		m.id = 0
-	}
 }
 
 // reentrant says whether the calling goroutine runs inside a host function
@@ -335,7 +328,7 @@ func (m *Module) release() {
 		m.ptr, m.slot, m.tok, m.frame = nil, nil, nil, nil
 	}
 	m.closeDeferred = false
-	m.unregister()
+	m.id = 0 // the slot's: the next module to take the slot uses it
 	m.host.forget(m, slot, !m.tokTriggered)
 }
 

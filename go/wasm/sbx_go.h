@@ -34,12 +34,15 @@ static inline sbx_status sbx_go_call(uintptr_t module, const char *func, size_t 
 	                             (const sbx_cancel *)cancel, &frame->error);
 }
 
-// A module's C memory: its call frame and its cancel token, which is first
-// its load's. A host keeps the slots of closed modules for later loads, so
-// that a load allocates none and makes no token.
+// A module's C memory: its call frame, its cancel token, which is first
+// its load's, its load's options, and its Go registry id. A host keeps the
+// slots of closed modules for later loads, so that a load allocates none,
+// makes no token, builds no options and takes no id.
 typedef struct sbx_go_slot {
 	sbx_go_frame frame;
 	sbx_cancel *cancel;
+	sbx_load_options *options;
+	uint64_t module_id; // the Go registry id of the module using the slot
 } sbx_go_slot;
 
 // A new slot, or NULL with *status set (SBX_STATUS_OK: no memory for it).
@@ -48,8 +51,14 @@ static inline sbx_go_slot *sbx_go_slot_new(uintptr_t host, sbx_status *status) {
 	sbx_go_slot *slot = (sbx_go_slot *)calloc(1, sizeof(sbx_go_slot));
 	if (slot == NULL)
 		return NULL;
+	slot->options = sbx_load_options_new();
+	if (slot->options == NULL) {
+		free(slot);
+		return NULL;
+	}
 	*status = sbx_cancel_new((const sbx_host *)host, &slot->cancel);
 	if (*status != SBX_STATUS_OK) {
+		sbx_load_options_free(slot->options);
 		free(slot);
 		return NULL;
 	}
@@ -60,6 +69,7 @@ static inline void sbx_go_slot_free(uintptr_t slot) {
 	if (slot == 0)
 		return;
 	sbx_cancel_free(((sbx_go_slot *)slot)->cancel);
+	sbx_load_options_free(((sbx_go_slot *)slot)->options);
 	free((void *)slot);
 }
 
@@ -67,33 +77,27 @@ static inline void sbx_go_slot_free(uintptr_t slot) {
 // stack (which would escape to the heap).
 typedef struct sbx_go_load_result {
 	sbx_status status;
-	bool no_options; // the load options could not be allocated
-	bool has_memory; // the module exports a memory
+	sbx_status memory_status; // sbx_module_memory_size's, when asked
 	sbx_module *module;
 	sbx_error *error;
 } sbx_go_load_result;
 
-// A whole load in one cgo crossing: the load options (timeout, reset
-// policy, cancel token, user data, WASI config if any), then
-// sbx_compiled_instantiate (compiled != 0) or sbx_load_module_with, and
-// whether the module has a memory.
+// A whole load in one cgo crossing: the load options in `slot` (timeout,
+// reset policy, its cancel token, user data, WASI config or NULL for the
+// host's), then sbx_compiled_instantiate (compiled != 0) or
+// sbx_load_module_with, and, if `probe_memory`, whether the module has a
+// memory (SBX_STATUS_OK) or not (SBX_STATUS_EXPORT_NOT_FOUND).
 static inline sbx_go_load_result sbx_go_load(uintptr_t host, uintptr_t compiled, const char *name, size_t name_len,
                                              const uint8_t *wasm, size_t wasm_len, uintptr_t wasi,
-                                             uint64_t timeout_ns, sbx_reset_policy reset, uintptr_t cancel,
-                                             uint64_t user_data) {
+                                             uint64_t timeout_ns, sbx_reset_policy reset, uintptr_t slot_addr,
+                                             uint64_t user_data, bool probe_memory) {
 	sbx_go_load_result r = {0};
-	sbx_load_options *options = sbx_load_options_new();
-	if (options == NULL) {
-		r.status = SBX_STATUS_INTERNAL;
-		r.no_options = true;
-		return r;
-	}
-	if (wasi != 0)
-		sbx_load_options_set_wasi(options, (const sbx_wasi_config *)wasi); // copies it
+	sbx_go_slot *slot = (sbx_go_slot *)slot_addr;
+	sbx_load_options *options = slot->options;
+	sbx_load_options_set_wasi(options, (const sbx_wasi_config *)wasi); // copies it; NULL clears
 	sbx_load_options_set_timeout_ns(options, timeout_ns);
-	if (reset != SBX_RESET_POLICY_NEVER)
-		sbx_load_options_set_reset_policy(options, reset);
-	sbx_load_options_set_cancel(options, (const sbx_cancel *)cancel);
+	sbx_load_options_set_reset_policy(options, reset);
+	sbx_load_options_set_cancel(options, slot->cancel);
 	sbx_load_options_set_user_data(options, user_data);
 	if (compiled != 0)
 		r.status = sbx_compiled_instantiate((const sbx_compiled *)compiled, name, name_len, options, &r.module,
@@ -101,10 +105,11 @@ static inline sbx_go_load_result sbx_go_load(uintptr_t host, uintptr_t compiled,
 	else
 		r.status = sbx_load_module_with((const sbx_host *)host, name, name_len, wasm, wasm_len, options,
 		                                &r.module, &r.error);
-	sbx_load_options_free(options);
-	if (r.status == SBX_STATUS_OK) {
+	if (wasi != 0)
+		sbx_load_options_set_wasi(options, NULL); // frees the copy now
+	if (r.status == SBX_STATUS_OK && probe_memory) {
 		uint64_t size;
-		r.has_memory = sbx_module_memory_size(r.module, &size) == SBX_STATUS_OK;
+		r.memory_status = sbx_module_memory_size(r.module, &size);
 	}
 	return r;
 }

@@ -54,7 +54,7 @@ type ModuleStats struct {
 // HostStats is what a host holds now (Host.Stats).
 type HostStats struct {
 	// LiveModules are the modules loaded or instantiated and not closed,
-	// pool instances included.
+	// pool instances and loads in flight included.
 	LiveModules uint64
 	// CompiledModules are the compiled modules not yet freed.
 	CompiledModules uint64
@@ -78,10 +78,9 @@ type statsHandle struct {
 	final ModuleStats // after detach
 }
 
+// attach sets ptr before the module is published: no lock is needed.
 func (s *statsHandle) attach(ptr *C.sbx_module) {
-	s.mu.Lock()
 	s.ptr = ptr
-	s.mu.Unlock()
 }
 
 // release frees the module (in one cgo crossing), keeping its
