@@ -6,7 +6,6 @@ use crate::error::{Error, Result, Status};
 use crate::value::Signature;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 use wasmtime::{AsContextMut, ExternType, Func, Instance, Memory, ModuleExport};
 
 /// FNV-1a: export names are short, and SipHash's setup cost would dominate.
@@ -136,11 +135,12 @@ impl ExportTable {
     }
 }
 
-/// One instance's exports.
+/// One instance's exports, described by its compiled module's table (which
+/// the caller passes in: the instance lives as long as its module does).
 pub(crate) struct InstanceExports {
-    table: Arc<ExportTable>,
     instance: Instance,
-    funcs: Box<[Option<Func>]>,
+    /// Empty until the first lookup, so that instantiating allocates nothing.
+    funcs: Vec<Option<Func>>,
     /// The last function found: callers tend to call one export repeatedly,
     /// and comparing a short name beats hashing it.
     last: usize,
@@ -149,7 +149,7 @@ pub(crate) struct InstanceExports {
 
 impl InstanceExports {
     pub(crate) fn new(
-        table: Arc<ExportTable>,
+        table: &ExportTable,
         instance: Instance,
         mut store: impl AsContextMut,
     ) -> InstanceExports {
@@ -159,23 +159,26 @@ impl InstanceExports {
                 .and_then(|e| e.into_memory())
         });
         InstanceExports {
-            funcs: vec![None; table.funcs.len()].into(),
-            table,
+            funcs: Vec::new(),
             instance,
             last: 0,
             memory,
         }
     }
 
-    /// The function exported as `name`, with its description.
-    pub(crate) fn get(
+    /// The function exported as `name`, with its description from `table`.
+    pub(crate) fn get<'t>(
         &mut self,
+        table: &'t ExportTable,
         mut store: impl AsContextMut,
         name: &[u8],
-    ) -> Result<(Func, &ExportFunc)> {
-        let i = self.table.find(name, self.last)?;
+    ) -> Result<(Func, &'t ExportFunc)> {
+        let i = table.find(name, self.last)?;
         self.last = i;
-        let export = &self.table.funcs[i];
+        let export = &table.funcs[i];
+        if self.funcs.is_empty() {
+            self.funcs.resize(table.funcs.len(), None);
+        }
         let func = match self.funcs[i] {
             Some(func) => func,
             None => {

@@ -129,11 +129,10 @@ impl Module {
         deadline: Option<u64>,
     ) -> Result<Module> {
         check_name(name)?;
-        let runtime = blueprint.runtime.clone();
-        check_cancel(&runtime, options.cancel.as_ref())?;
+        check_cancel(&blueprint.runtime, options.cancel.as_ref())?;
         let inner = Arc::new(ModuleInner {
             name: name.to_owned(),
-            watch: Watch::new(&runtime.engine),
+            watch: Watch::new(&blueprint.runtime.engine),
             blueprint,
             wasi,
             user_data: options.user_data,
@@ -146,7 +145,7 @@ impl Module {
         });
         // From here a host close reaches the module, and stops its start function.
         let member: Weak<dyn Member> = Arc::downgrade(&inner) as Weak<ModuleInner>;
-        let slot = runtime.registry.join(member)?;
+        let slot = inner.blueprint.runtime.registry.join(member)?;
         let started = inner.start(slot, 1, deadline, options.cancel.as_ref());
         let mut guard = inner.lock();
         // `close` sets `closed` before it takes this lock: either it finds
@@ -250,7 +249,8 @@ impl Module {
         let Some(live) = guard.as_mut() else {
             return Err(Error::closed("module"));
         };
-        let (export_func, export) = live.exports.get(&mut live.store, func)?;
+        let exports = &*inner.blueprint.exports;
+        let (export_func, export) = live.exports.get(exports, &mut live.store, func)?;
         let sig = &export.signature;
         let shown = || String::from_utf8_lossy(func);
         if !export.callable {
@@ -438,7 +438,11 @@ impl ModuleInner {
     ) -> Result<(Live, u64)> {
         let blueprint = &self.blueprint;
         let runtime = &*blueprint.runtime;
-        let wasi = self.wasi.as_ref().map(WasiState::new).transpose()?;
+        let wasi = self
+            .wasi
+            .as_ref()
+            .map(|config| WasiState::new(config).map(Box::new))
+            .transpose()?;
         let limiter =
             ModuleLimiter::new(&runtime.limits, self.memory.clone(), runtime.budget.clone());
         let data = StoreData::new(limiter, self.watch.clone(), wasi, self.user_data);
@@ -493,7 +497,7 @@ impl ModuleInner {
         let instance = started
             .map_err(|(e, what)| classify_instantiate_error(e, what, &store.data().limiter))?;
         store.data_mut().set_call(seq, None);
-        let exports = InstanceExports::new(blueprint.exports.clone(), instance, &mut store);
+        let exports = InstanceExports::new(&blueprint.exports, instance, &mut store);
         let live = Live {
             store,
             exports,

@@ -12,7 +12,8 @@ pub(crate) struct StoreData {
     pub(crate) watch: Arc<Watch>,
     call_seq: u64,
     cancel: Option<Arc<Cancel>>,
-    wasi: Option<WasiState>,
+    /// Boxed: most modules have none, and the store is built per instance.
+    wasi: Option<Box<WasiState>>,
     pub(crate) user_data: u64,
 }
 
@@ -22,7 +23,7 @@ impl StoreData {
     pub(crate) fn new(
         limiter: ModuleLimiter,
         watch: Arc<Watch>,
-        wasi: Option<WasiState>,
+        wasi: Option<Box<WasiState>>,
         user_data: u64,
     ) -> StoreData {
         StoreData {
@@ -62,7 +63,7 @@ impl CallState for StoreData {
 impl WasiStore for StoreData {
     fn wasi(&mut self) -> &mut WasiState {
         self.wasi
-            .as_mut()
+            .as_deref_mut()
             .expect("modules linked with WASI carry a WASI context")
     }
 }
