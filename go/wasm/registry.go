@@ -103,17 +103,20 @@ var (
 	modules     moduleTable
 )
 
-// moduleTable maps module ids to modules. An id is taken when a load
-// starts and freed when the module closes, but its entry holds the module
+// moduleTable maps module ids to modules. An id is taken with a slot and
+// freed with it (a closed module's slot is kept for a later load), but its
+// entry holds the module
 // only while the module runs guest code (its load, a call or a reset):
 // the only time a host function of it can run and look it up. So the
 // table keeps no module alive (a Host and its modules dropped without
 // Close can be collected) and needs no weak pointer per module.
 //
-// An entry is written and read only by the goroutine running the module's
-// guest code (a cgo callback runs on the goroutine that called into C), and
-// an id moves between goroutines only through mu: plain stores suffice,
-// and a call pays no atomic instruction for them.
+// An id belongs to a host's slot (sbx_go.h), and each module using the
+// slot uses its id. An entry is written and read only by the goroutine
+// running the module's guest code (a cgo callback runs on the goroutine
+// that called into C), and an id moves between goroutines only through a
+// mutex (mu, or the host's with its slot): plain stores suffice, and a
+// call pays no atomic instruction for them.
 type moduleTable struct {
 	mu     sync.Mutex // guards idx and adding chunks
 	idx    indexes
