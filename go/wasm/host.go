@@ -245,7 +245,7 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 	m.enterGuest() // the start function may call host functions
 	r := C.sbx_go_load(cAddr(unsafe.Pointer(h.ptr)), compiledAddr, stringPtr(name), C.size_t(len(name)),
 		bytesPtr(wasmBytes), C.size_t(len(wasmBytes)), cAddr(unsafe.Pointer(wc)), C.uint64_t(timeoutNs),
-		lc.reset, cAddr(unsafe.Pointer(slot)), C.uint64_t(m.id), memory == memoryUnknown)
+		lc.reset, cAddr(unsafe.Pointer(slot)), memory == memoryUnknown)
 	m.leaveGuest()
 	if memory == memoryUnknown {
 		// A module closed meanwhile says neither: ask again next time.
@@ -504,39 +504,38 @@ func (h *Host) takeSlot(m *Module) (*C.sbx_go_slot, func(op string) error) {
 		return s, nil
 	}
 	h.mu.Unlock()
+	id := modules.take()
+	if id == 0 {
+		return nil, func(op string) error {
+			return &Error{Op: op, Msg: "too many modules in the process", kind: ErrInstanceLimit}
+		}
+	}
 	var st C.sbx_status
-	s := C.sbx_go_slot_new(cAddr(unsafe.Pointer(h.ptr)), &st)
-	if s != nil {
-		id := modules.take()
-		if id == 0 {
-			C.sbx_go_slot_free(cAddr(unsafe.Pointer(s)))
+	s := C.sbx_go_slot_new(cAddr(unsafe.Pointer(h.ptr)), C.uint64_t(id), &st)
+	if s == nil {
+		modules.release(id)
+		if st != C.SBX_STATUS_OK {
 			return nil, func(op string) error {
-				return &Error{Op: op, Msg: "too many modules in the process", kind: ErrInstanceLimit}
+				return newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
 			}
 		}
-		s.module_id = C.uint64_t(id)
-		h.mu.Lock()
-		if h.closed {
-			h.mu.Unlock()
-			freeSlot(s)
-			return nil, func(op string) error { return closedError(op, "host") }
-		}
-		if !h.enterPlace(m, s.cancel) {
-			h.mu.Unlock()
-			freeSlot(s)
-			return nil, tooManyModules
-		}
-		h.mu.Unlock()
-		return s, nil
-	}
-	if st != C.SBX_STATUS_OK {
 		return nil, func(op string) error {
-			return newError(op, cError{status: status(st), message: "cannot create a cancel token"}, nil, false)
+			return &Error{Op: op, Msg: "cannot allocate a call frame", kind: ErrInternal}
 		}
 	}
-	return nil, func(op string) error {
-		return &Error{Op: op, Msg: "cannot allocate a call frame", kind: ErrInternal}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		freeSlot(s)
+		return nil, func(op string) error { return closedError(op, "host") }
 	}
+	if !h.enterPlace(m, s.cancel) {
+		h.mu.Unlock()
+		freeSlot(s)
+		return nil, tooManyModules
+	}
+	h.mu.Unlock()
+	return s, nil
 }
 
 func tooManyModules(op string) error {

@@ -41,12 +41,17 @@ static inline sbx_status sbx_go_call(uintptr_t module, const char *func, size_t 
 typedef struct sbx_go_slot {
 	sbx_go_frame frame;
 	sbx_cancel *cancel;
-	sbx_load_options *options;
 	uint64_t module_id; // the Go registry id of the module using the slot
+	// The options of its loads: the cancel token and the module id (as the
+	// user data) are set once, a WASI config only for its load; reset is
+	// the policy they hold.
+	sbx_load_options *options;
+	sbx_reset_policy reset;
 } sbx_go_slot;
 
-// A new slot, or NULL with *status set (SBX_STATUS_OK: no memory for it).
-static inline sbx_go_slot *sbx_go_slot_new(uintptr_t host, sbx_status *status) {
+// A new slot for modules with registry id `module_id`, or NULL with
+// *status set (SBX_STATUS_OK: no memory for it).
+static inline sbx_go_slot *sbx_go_slot_new(uintptr_t host, uint64_t module_id, sbx_status *status) {
 	*status = SBX_STATUS_OK;
 	sbx_go_slot *slot = (sbx_go_slot *)calloc(1, sizeof(sbx_go_slot));
 	if (slot == NULL)
@@ -62,6 +67,10 @@ static inline sbx_go_slot *sbx_go_slot_new(uintptr_t host, sbx_status *status) {
 		free(slot);
 		return NULL;
 	}
+	slot->module_id = module_id;
+	slot->reset = SBX_RESET_POLICY_NEVER;
+	sbx_load_options_set_cancel(slot->options, slot->cancel);
+	sbx_load_options_set_user_data(slot->options, module_id);
 	return slot;
 }
 
@@ -83,22 +92,22 @@ typedef struct sbx_go_load_result {
 } sbx_go_load_result;
 
 // A whole load in one cgo crossing: the load options in `slot` (timeout,
-// reset policy, its cancel token, user data, WASI config or NULL for the
-// host's), then sbx_compiled_instantiate (compiled != 0) or
+// reset policy, WASI config or NULL for the host's; its cancel token and
+// module id are set already), then sbx_compiled_instantiate (compiled != 0) or
 // sbx_load_module_with, and, if `probe_memory`, whether the module has a
 // memory (SBX_STATUS_OK) or not (SBX_STATUS_EXPORT_NOT_FOUND).
 static inline sbx_go_load_result sbx_go_load(uintptr_t host, uintptr_t compiled, const char *name, size_t name_len,
                                              const uint8_t *wasm, size_t wasm_len, uintptr_t wasi,
                                              uint64_t timeout_ns, sbx_reset_policy reset, uintptr_t slot_addr,
-                                             uint64_t user_data, bool probe_memory) {
+                                             bool probe_memory) {
 	sbx_go_load_result r = {0};
 	sbx_go_slot *slot = (sbx_go_slot *)slot_addr;
 	sbx_load_options *options = slot->options;
-	sbx_load_options_set_wasi(options, (const sbx_wasi_config *)wasi); // copies it; NULL clears
+	if (wasi != 0)
+		sbx_load_options_set_wasi(options, (const sbx_wasi_config *)wasi); // copies it
 	sbx_load_options_set_timeout_ns(options, timeout_ns);
-	sbx_load_options_set_reset_policy(options, reset);
-	sbx_load_options_set_cancel(options, slot->cancel);
-	sbx_load_options_set_user_data(options, user_data);
+	if (reset != slot->reset && sbx_load_options_set_reset_policy(options, reset) == SBX_STATUS_OK)
+		slot->reset = reset;
 	if (compiled != 0)
 		r.status = sbx_compiled_instantiate((const sbx_compiled *)compiled, name, name_len, options, &r.module,
 		                                    &r.error);

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{CacheSource, Error, LoadOptions, Module, Signature, Status, ValueType};
 use std::ffi::c_char;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A loaded module with its own memory, globals and instance.
 /// Created by `sbx_load_module` or `sbx_load_module_with`, owned by the
@@ -28,11 +28,11 @@ impl Castable for sbx_module {
 }
 
 /// What an `sbx_module` points to: the module, and the C copies of what C
-/// may borrow from it, made once at load so that they outlive a close.
+/// may borrow from it, made once so that they outlive a close.
 pub(crate) struct ModuleHandle {
     module: Module,
-    /// The name's bytes and a NUL.
-    name: Box<[u8]>,
+    /// The name's bytes and a NUL, made at the first `sbx_module_name`.
+    name: OnceLock<Box<[u8]>>,
     /// Shared with the compiled module it came from, if any.
     functions: Arc<[FunctionEntry]>,
     source: CacheSource,
@@ -101,7 +101,7 @@ impl ModuleHandle {
         functions: Arc<[FunctionEntry]>,
     ) -> ModuleHandle {
         ModuleHandle {
-            name: nul_terminated(module.name()),
+            name: OnceLock::new(),
             functions,
             source,
             module,
@@ -398,7 +398,8 @@ pub extern "C" fn sbx_module_name(
     guarded_status(|| {
         let module = handle(module)?;
         let slot = out(name_out, "name_out")?;
-        slot.write(module.name.as_ptr().cast());
+        let name = module.name.get_or_init(|| nul_terminated(module.name()));
+        slot.write(name.as_ptr().cast());
         if !name_len_out.is_null() {
             // SAFETY: non-NULL out-param the caller promises is writable.
             unsafe { name_len_out.write(module.name().len()) };
