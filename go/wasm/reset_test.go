@@ -195,3 +195,44 @@ func TestResetAfterEachCallMemoryWriteLandsInFreshInstance(t *testing.T) {
 		t.Fatalf("remember saw %d, want the 77 written before the call", prev)
 	}
 }
+
+// A closed module's slot serves the next load, its load options kept to
+// save work: nothing of one load's options may reach the next.
+func TestReusedSlotCarriesNoLoadOptions(t *testing.T) {
+	h := newHost(t)
+	ctx := context.Background()
+	spares := func() int {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.spare.s)
+	}
+	each, err := h.LoadModule(ctx, "each", fixture(t, "reset_state"), WithResetAfterEachCall())
+	if err != nil {
+		t.Fatal(err)
+	}
+	each.Close(ctx)
+	if n := spares(); n != 1 {
+		t.Fatalf("%d spare slots after a close, want 1", n)
+	}
+	// The reset policy went with its module.
+	plain := load(t, h, "reset_state")
+	if n := spares(); n != 0 {
+		t.Fatalf("%d spare slots after a load, want 0: the slot was not reused", n)
+	}
+	callI32(t, plain, "remember", 5)
+	if prev := callI32(t, plain, "remember", 6); prev != 5 {
+		t.Fatalf("remember saw %d, want 5: the reused slot kept a reset policy", prev)
+	}
+	plain.Close(ctx)
+
+	// So did a module's own WASI world: this host has none, so a WASI
+	// module loaded without one cannot link.
+	withWASI := loadWASI(t, h, "hello", WithModuleWASI(WASIConfig{}))
+	withWASI.Close(ctx)
+	if n := spares(); n != 1 {
+		t.Fatalf("%d spare slots after a close, want 1", n)
+	}
+	if _, err := h.LoadModule(ctx, "hello", wasiFixture(t, "hello")); !errors.Is(err, ErrLink) {
+		t.Fatalf("WASI module without a WASI world: err = %v, want ErrLink", err)
+	}
+}
