@@ -140,7 +140,8 @@ enum sbx_status
    */
   SBX_STATUS_OUT_OF_BOUNDS = 3,
   /**
-   * The bytes are not valid WebAssembly, or use a feature sbx does not enable.
+   * The bytes are not valid WebAssembly, use a feature sbx does not
+   * enable, or export an `_initialize` that takes or returns values.
    */
   SBX_STATUS_COMPILE_ERROR = 10,
   /**

@@ -54,6 +54,12 @@ impl CompiledModule {
         }
     }
 
+    /// Fails with `CompileError` for a module no instantiation could start
+    /// (see [`ExportTable::check_initialize`]).
+    pub(crate) fn check_instantiable(&self) -> Result<()> {
+        self.inner.exports.check_initialize()
+    }
+
     /// The exported functions with their signatures, in export order.
     pub fn exported_functions(&self) -> Vec<(String, Signature)> {
         self.inner.exports.functions().to_vec()

@@ -21,7 +21,8 @@ pub enum Status {
     HandleClosed = 2,
     /// A guest memory access outside the memory's current size.
     OutOfBounds = 3,
-    /// The bytes are not valid WebAssembly, or use a feature sbx does not enable.
+    /// The bytes are not valid WebAssembly, use a feature sbx does not
+    /// enable, or export an `_initialize` that takes or returns values.
     CompileError = 10,
     /// An import that the host cannot satisfy; the message names it.
     LinkError = 11,

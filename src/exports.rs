@@ -50,6 +50,9 @@ pub(crate) struct ExportTable {
     memory: Option<ModuleExport>,
     /// A WASI reactor's `_initialize`, run at every instantiation.
     pub(crate) initialize: Option<ModuleExport>,
+    /// The signature of an `_initialize` that takes or returns values,
+    /// which no instantiation could run.
+    bad_initialize: Option<Signature>,
     /// The functions in export order, as the public API lists them.
     functions: Vec<(String, Signature)>,
 }
@@ -62,6 +65,7 @@ impl ExportTable {
             others: NameMap::default(),
             memory: None,
             initialize: None,
+            bad_initialize: None,
             functions: Vec::new(),
         };
         let mut first_memory = None;
@@ -75,10 +79,14 @@ impl ExportTable {
             };
             let kind = match export.ty() {
                 ExternType::Func(ty) => {
-                    if name == "_initialize" {
-                        table.initialize = Some(handle());
-                    }
                     let signature = Signature::of(&ty);
+                    if name == "_initialize" {
+                        if signature.params.is_empty() && signature.results.is_empty() {
+                            table.initialize = Some(handle());
+                        } else {
+                            table.bad_initialize = Some(signature.clone());
+                        }
+                    }
                     table.functions.push((name.to_owned(), signature.clone()));
                     table.index.insert(key.clone(), table.funcs.len());
                     table.funcs.push(ExportFunc {
@@ -110,6 +118,18 @@ impl ExportTable {
     /// The exported functions with their signatures, in export order.
     pub(crate) fn functions(&self) -> &[(String, Signature)] {
         &self.functions
+    }
+
+    /// Refuses a module whose `_initialize` takes or returns values: sbx
+    /// runs a reactor's `_initialize` with none at every instantiation.
+    pub(crate) fn check_initialize(&self) -> Result<()> {
+        match &self.bad_initialize {
+            None => Ok(()),
+            Some(signature) => Err(Error::new(
+                Status::CompileError,
+                format!("export `_initialize` has signature {signature}; a reactor's `_initialize` takes and returns nothing"),
+            )),
+        }
     }
 
     fn find(&self, name: &[u8], last: usize) -> Result<usize> {

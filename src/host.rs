@@ -158,6 +158,7 @@ impl Host {
             compiled,
             inner.wasi.clone(),
         );
+        compiled.check_instantiable()?;
         Ok((compiled, source))
     }
 

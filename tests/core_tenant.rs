@@ -476,3 +476,44 @@ fn a_full_host_still_reports_a_foreign_cancel_token() {
         Status::InstanceLimit
     );
 }
+
+/// A reactor's `_initialize` runs once per instance: at each instantiation
+/// of a compiled module and at each reset, never on a call. A non-function
+/// export of that name is not run, and one of the wrong type fails the load.
+#[test]
+fn initialize_runs_once_per_instance() {
+    const REACTOR: &str = r#"(module
+        (global $runs (mut i32) (i32.const 0))
+        (func (export "_initialize")
+            global.get $runs i32.const 1 i32.add global.set $runs)
+        (func (export "runs") (result i32) global.get $runs))"#;
+    let host = default_host();
+    let (compiled, _) = host.compile(&wat(REACTOR), Timeout::Never, None).unwrap();
+    let first = compiled.instantiate("a", &LoadOptions::default()).unwrap();
+    let second = compiled.instantiate("b", &LoadOptions::default()).unwrap();
+    assert_eq!(call(&first, "runs", &[]).unwrap(), vec![1]);
+    assert_eq!(call(&first, "runs", &[]).unwrap(), vec![1]);
+    assert_eq!(call(&second, "runs", &[]).unwrap(), vec![1]);
+    first.reset(Timeout::Never, None).unwrap();
+    assert_eq!(call(&first, "runs", &[]).unwrap(), vec![1]);
+
+    let global = r#"(module (global (export "_initialize") i32 (i32.const 0))
+        (func (export "f") (result i32) i32.const 5))"#;
+    let m = host.load("g", &wat(global), Timeout::Never, None).unwrap();
+    assert_eq!(call(&m, "f", &[]).unwrap(), vec![5]);
+
+    // Refused when compiled: no instantiation could run it.
+    let typed = wat(r#"(module (func (export "_initialize") (param i32)))"#);
+    for err in [
+        host.compile(&typed, Timeout::Never, None).map(|_| ()),
+        host.load("t", &typed, Timeout::Never, None).map(|_| ()),
+    ]
+    .map(Result::unwrap_err)
+    {
+        assert_eq!(err.status(), Status::CompileError, "{err}");
+        assert_eq!(
+            err.message(),
+            "export `_initialize` has signature (i32) -> (); a reactor's `_initialize` takes and returns nothing"
+        );
+    }
+}
