@@ -26,7 +26,8 @@ var (
 	ErrInvalidArgument = errors.New("wasm: invalid argument")
 	// ErrClosed: the Host or Module was closed.
 	ErrClosed = errors.New("wasm: closed")
-	// ErrCompile: the bytes are not valid WebAssembly (or use a disabled feature).
+	// ErrCompile: the bytes are not valid WebAssembly (or use a disabled
+	// feature, or export an _initialize that takes or returns values).
 	ErrCompile = errors.New("wasm: compile error")
 	// ErrLink: the module imports something the host does not provide.
 	ErrLink = errors.New("wasm: link error")
