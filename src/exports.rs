@@ -32,6 +32,7 @@ impl Hasher for NameHasher {
 type NameMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<NameHasher>>;
 
 /// An exported function as the call path needs it.
+#[derive(Clone)]
 pub(crate) struct ExportFunc {
     name: Box<[u8]>,
     export: ModuleExport,
@@ -41,6 +42,7 @@ pub(crate) struct ExportFunc {
 }
 
 /// The exports of one compiled module.
+#[derive(Clone)]
 pub(crate) struct ExportTable {
     funcs: Vec<ExportFunc>,
     index: NameMap<usize>,
@@ -196,12 +198,12 @@ impl InstanceExports {
         let i = table.find(name, self.last)?;
         self.last = i;
         let export = &table.funcs[i];
-        if self.funcs.is_empty() {
-            self.funcs.resize(table.funcs.len(), None);
-        }
-        let func = match self.funcs[i] {
-            Some(func) => func,
-            None => {
+        let func = match self.funcs.get(i) {
+            Some(Some(func)) => *func,
+            _ => {
+                if self.funcs.is_empty() {
+                    self.funcs.resize(table.funcs.len(), None);
+                }
                 let func = self
                     .instance
                     .get_module_export(&mut store, &export.export)

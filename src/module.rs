@@ -30,6 +30,7 @@ use crate::value::Signature;
 use crate::wasi::{WasiConfig, WasiState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 use wasmtime::{InstancePre, ValRaw};
 
 /// When a module goes back to its state right after load by itself
@@ -83,7 +84,9 @@ pub struct LoadOptions {
 pub(crate) struct Blueprint {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) pre: InstancePre<StoreData>,
-    pub(crate) exports: Arc<ExportTable>,
+    /// The compiled module's table, copied: the call path reads it one
+    /// pointer away from the module.
+    pub(crate) exports: ExportTable,
 }
 
 /// A loaded module. Cheap to clone; all clones are the same module.
@@ -96,6 +99,10 @@ pub struct Module {
 struct ModuleInner {
     name: String,
     blueprint: Arc<Blueprint>,
+    /// The host's, copied so that a call reads them without going through
+    /// the blueprint to the runtime.
+    exec_timeout: Option<Duration>,
+    fuel: Option<u64>,
     wasi: Option<WasiConfig>,
     user_data: u64,
     reset: ResetPolicy,
@@ -130,8 +137,11 @@ impl Module {
     ) -> Result<Module> {
         check_name(name)?;
         check_cancel(&blueprint.runtime, options.cancel.as_ref())?;
+        let limits = &blueprint.runtime.limits;
         let inner = Arc::new(ModuleInner {
             name: name.to_owned(),
+            exec_timeout: limits.exec_timeout,
+            fuel: limits.fuel,
             watch: Watch::new(&blueprint.runtime.engine),
             blueprint,
             wasi,
@@ -238,10 +248,11 @@ impl Module {
         cancel: Option<&Arc<Cancel>>,
     ) -> Result<usize> {
         let inner = &*self.inner;
-        let runtime = &*inner.blueprint.runtime;
-        check_cancel(runtime, cancel)?;
+        if cancel.is_some() {
+            check_cancel(&inner.blueprint.runtime, cancel)?;
+        }
         let started = crate::clock::ticks();
-        let deadline = timeout.deadline(runtime.limits.exec_timeout);
+        let deadline = timeout.deadline(inner.exec_timeout);
         let mut guard = inner.lock_outside_call()?;
         if guard.as_ref().is_some_and(|live| live.stale) {
             inner.reset_locked(&mut guard, deadline, cancel)?;
@@ -249,7 +260,7 @@ impl Module {
         let Some(live) = guard.as_mut() else {
             return Err(Error::closed("module"));
         };
-        let exports = &*inner.blueprint.exports;
+        let exports = &inner.blueprint.exports;
         let (export_func, export) = live.exports.get(exports, &mut live.store, func)?;
         let sig = &export.signature;
         let shown = || String::from_utf8_lossy(func);
@@ -293,7 +304,7 @@ impl Module {
         let seq = live.next_seq;
         live.next_seq += 1;
         let store = &mut live.store;
-        let fuel = runtime.limits.fuel;
+        let fuel = inner.fuel;
         if let Some(fuel) = fuel {
             store
                 .set_fuel(fuel)
