@@ -56,6 +56,10 @@ func NewHost(opts ...Option) (*Host, error) {
 	if h.cfg.err != nil {
 		return nil, h.cfg.err
 	}
+	h.cfg.execNs = timeoutNone
+	if h.cfg.execTimeout > 0 {
+		h.cfg.execNs = uint64(h.cfg.execTimeout)
+	}
 
 	cfg := C.sbx_config_new()
 	if cfg == nil {

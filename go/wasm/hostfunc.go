@@ -198,7 +198,7 @@ func (m *Module) newHostContext(cptr *C.sbx_caller) context.Context {
 	if parent == nil {
 		parent = context.Background()
 	}
-	if m.exec > 0 && m.callTimeoutNs == m.execNs {
+	if cfg := &m.host.cfg; cfg.execTimeout > 0 && m.callTimeoutNs == cfg.execNs {
 		// The ExecTimeout, not the caller's deadline, ends the call; it runs
 		// from the call's start, which only the library knows.
 		var left C.uint64_t

@@ -20,13 +20,11 @@ import (
 type Module struct {
 	name      string
 	host      *Host
-	id        uint64        // its slot's id in the registry, for host functions; 0 once released
-	place     uint64        // its place in host.places, from 1; 0 for none (guarded by host.mu)
-	exec      time.Duration // the host's ExecTimeout
-	execNs    uint64        // exec in ns, or timeoutNone
-	funcs     []Function    // immutable after load
-	hasMemory bool          // immutable after load
-	mem       Memory        // the view Memory returns
+	id        uint64     // its slot's id in the registry, for host functions; 0 once released
+	place     uint64     // its place in host.places, from 1; 0 for none (guarded by host.mu)
+	funcs     []Function // immutable after load
+	hasMemory bool       // immutable after load
+	mem       Memory     // the view Memory returns
 
 	// lk is held by every call, for its whole length (the library runs one
 	// call per module at a time anyway), and by Close while it frees the
@@ -122,15 +120,7 @@ func (c *closeSignal) close() {
 // newModule makes the Go side of a module about to be loaded; its registry
 // id, by which its host functions find it, comes with its slot.
 func newModule(h *Host, name string) *Module {
-	m := &Module{
-		name:   name,
-		host:   h,
-		exec:   h.cfg.execTimeout,
-		execNs: timeoutNone,
-	}
-	if m.exec > 0 {
-		m.execNs = uint64(m.exec)
-	}
+	m := &Module{name: name, host: h}
 	m.mem = Memory{m: m}
 	m.caller = Caller{m: m}
 	m.caller.mem = Memory{m: m, c: &m.caller}
@@ -418,15 +408,16 @@ func (m *Module) Run(ctx context.Context) error {
 // a deadline.
 func (m *Module) timeoutNs(ctx context.Context) (uint64, bool) {
 	deadline, ok := ctx.Deadline()
+	cfg := &m.host.cfg
 	if !ok {
-		return m.execNs, true
+		return cfg.execNs, true
 	}
 	left := time.Until(deadline)
 	if left <= 0 {
 		return 0, false
 	}
-	if m.exec > 0 && m.exec < left {
-		return m.execNs, true
+	if cfg.execTimeout > 0 && cfg.execTimeout < left {
+		return cfg.execNs, true
 	}
 	return uint64(left), true
 }

@@ -24,6 +24,7 @@ func (s *setting[T]) put(v T) { s.v, s.set = v, true }
 // the error's (the values are not checked here).
 type hostConfig struct {
 	execTimeout time.Duration
+	execNs      uint64 // execTimeout in ns, or timeoutNone; set by NewHost
 	fuel        uint64
 	memory      setting[uint64]
 	tableElems  setting[uint64]
