@@ -1435,7 +1435,6 @@ sbx_status sbx_load_options_set_wasi(struct sbx_load_options *options,
 sbx_status sbx_load_options_set_user_data(struct sbx_load_options *options, uint64_t user_data);
 
 /**
- * A copy of `options`, or the defaults for NULL.
  * Sets when the module resets itself, an `sbx_reset_policy` value
  * (default SBX_RESET_POLICY_NEVER).
  * Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or an

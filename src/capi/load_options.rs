@@ -6,6 +6,7 @@ use super::wasi_config::{self, sbx_wasi_config};
 use super::{guarded_status, guarded_value, timeout};
 use crate::LoadOptions;
 use crate::{Error, ResetPolicy, Result, Status};
+use std::borrow::Cow;
 
 /// Per-load settings for `sbx_load_module_with`. Created by
 /// `sbx_load_options_new`, owned by the caller, freed by
@@ -90,7 +91,6 @@ pub extern "C" fn sbx_load_options_set_user_data(
     })
 }
 
-/// A copy of `options`, or the defaults for NULL.
 /// Sets when the module resets itself, an `sbx_reset_policy` value
 /// (default SBX_RESET_POLICY_NEVER).
 /// Returns SBX_STATUS_OK, or SBX_STATUS_INVALID_ARGUMENT for NULL or an
@@ -108,6 +108,11 @@ pub extern "C" fn sbx_load_options_set_reset_policy(
     })
 }
 
-pub(crate) fn read(options: *const sbx_load_options) -> Result<LoadOptions> {
-    Ok(optional_handle(options)?.cloned().unwrap_or_default())
+/// The options `options` points to (borrowed for the call: a load reads
+/// them without copying its cancel token's `Arc`), or the defaults for NULL.
+pub(crate) fn read<'a>(options: *const sbx_load_options) -> Result<Cow<'a, LoadOptions>> {
+    Ok(match optional_handle(options)? {
+        Some(options) => Cow::Borrowed(options),
+        None => Cow::Owned(LoadOptions::default()),
+    })
 }
