@@ -109,7 +109,7 @@ impl CompiledModule {
             Arc::new(Blueprint {
                 runtime: inner.runtime.clone(),
                 pre,
-                exports: (*inner.exports).clone(),
+                exports: inner.exports.clone(),
             })
         });
         Ok(blueprint.clone())

@@ -32,7 +32,6 @@ impl Hasher for NameHasher {
 type NameMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<NameHasher>>;
 
 /// An exported function as the call path needs it.
-#[derive(Clone)]
 pub(crate) struct ExportFunc {
     name: Box<[u8]>,
     export: ModuleExport,
@@ -42,7 +41,6 @@ pub(crate) struct ExportFunc {
 }
 
 /// The exports of one compiled module.
-#[derive(Clone)]
 pub(crate) struct ExportTable {
     funcs: Vec<ExportFunc>,
     index: NameMap<usize>,

@@ -84,9 +84,7 @@ pub struct LoadOptions {
 pub(crate) struct Blueprint {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) pre: InstancePre<StoreData>,
-    /// The compiled module's table, copied: the call path reads it one
-    /// pointer away from the module.
-    pub(crate) exports: ExportTable,
+    pub(crate) exports: Arc<ExportTable>,
 }
 
 /// A loaded module. Cheap to clone; all clones are the same module.
