@@ -35,7 +35,7 @@ type Host struct {
 	closed bool
 	places places       // loads in flight and open modules
 	spare  *spareSlots  // slots of closed modules, for later loads
-	open   *openModules // the handles and ids of the open modules, by place
+	open   *openModules // the handles and slots of the open modules, by place
 	mt     tenancy      // compiled modules, compiles, pools, budget (compiled.go)
 
 	cleanup runtime.Cleanup
@@ -442,9 +442,9 @@ func (h *Host) leavePlace(m *Module) {
 	m.place = 0
 }
 
-// openModules are the handles and slots of a host's open
-// modules, by place (the backstop cleanup frees them, so they hold no
-// *Module). Guarded by Host.mu.
+// openModules are the handles and slots of a host's open modules, by
+// place (the backstop cleanup frees them, so they hold no *Module).
+// Guarded by Host.mu.
 type openModules struct {
 	s []openModule
 }
