@@ -49,7 +49,7 @@ pub(crate) struct ExportTable {
     /// The memory host-side reads and writes use: `memory`, else the first.
     memory: Option<ModuleExport>,
     /// A WASI reactor's `_initialize`, run at every instantiation.
-    pub(crate) initialize: Option<ModuleExport>,
+    initialize: Option<ModuleExport>,
     /// The signature of an `_initialize` that takes or returns values,
     /// which no instantiation could run.
     bad_initialize: Option<Signature>,
@@ -118,6 +118,13 @@ impl ExportTable {
     /// The exported functions with their signatures, in export order.
     pub(crate) fn functions(&self) -> &[(String, Signature)] {
         &self.functions
+    }
+
+    /// `instance`'s `_initialize`, if its module exports one that takes and
+    /// returns nothing; found by index, not by name.
+    pub(crate) fn initialize(&self, instance: Instance, store: impl AsContextMut) -> Option<Func> {
+        let init = self.initialize.as_ref()?;
+        Some(own_func(instance, store, init))
     }
 
     /// Refuses a module whose `_initialize` takes or returns values: sbx
@@ -202,15 +209,19 @@ impl InstanceExports {
                 if self.funcs.is_empty() {
                     self.funcs.resize(table.funcs.len(), None);
                 }
-                let func = self
-                    .instance
-                    .get_module_export(&mut store, &export.export)
-                    .and_then(|e| e.into_func())
-                    .expect("an export of the instance's own module");
+                let func = own_func(self.instance, &mut store, &export.export);
                 self.funcs[i] = Some(func);
                 func
             }
         };
         Ok((func, export))
     }
+}
+
+/// The function `instance` exports as `export`, an export of its own module.
+fn own_func(instance: Instance, mut store: impl AsContextMut, export: &ModuleExport) -> Func {
+    instance
+        .get_module_export(&mut store, export)
+        .and_then(|e| e.into_func())
+        .expect("an export of the instance's own module")
 }

@@ -30,7 +30,6 @@ use crate::value::Signature;
 use crate::wasi::{WasiConfig, WasiState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
 use wasmtime::{InstancePre, ValRaw};
 
 /// When a module goes back to its state right after load by itself
@@ -97,10 +96,6 @@ pub struct Module {
 struct ModuleInner {
     name: String,
     blueprint: Arc<Blueprint>,
-    /// The host's, copied so that a call reads them without going through
-    /// the blueprint to the runtime.
-    exec_timeout: Option<Duration>,
-    fuel: Option<u64>,
     wasi: Option<WasiConfig>,
     user_data: u64,
     reset: ResetPolicy,
@@ -135,11 +130,8 @@ impl Module {
     ) -> Result<Module> {
         check_name(name)?;
         check_cancel(&blueprint.runtime, options.cancel.as_ref())?;
-        let limits = &blueprint.runtime.limits;
         let inner = Arc::new(ModuleInner {
             name: name.to_owned(),
-            exec_timeout: limits.exec_timeout,
-            fuel: limits.fuel,
             watch: Watch::new(&blueprint.runtime.engine),
             blueprint,
             wasi,
@@ -246,11 +238,10 @@ impl Module {
         cancel: Option<&Arc<Cancel>>,
     ) -> Result<usize> {
         let inner = &*self.inner;
-        if cancel.is_some() {
-            check_cancel(&inner.blueprint.runtime, cancel)?;
-        }
+        let runtime = &*inner.blueprint.runtime;
+        check_cancel(runtime, cancel)?;
         let started = crate::clock::ticks();
-        let deadline = timeout.deadline(inner.exec_timeout);
+        let deadline = timeout.deadline(runtime.limits.exec_timeout);
         let mut guard = inner.lock_outside_call()?;
         if guard.as_ref().is_some_and(|live| live.stale) {
             inner.reset_locked(&mut guard, deadline, cancel)?;
@@ -302,7 +293,7 @@ impl Module {
         let seq = live.next_seq;
         live.next_seq += 1;
         let store = &mut live.store;
-        let fuel = inner.fuel;
+        let fuel = runtime.limits.fuel;
         if let Some(fuel) = fuel {
             store
                 .set_fuel(fuel)
@@ -484,13 +475,8 @@ impl ModuleInner {
                     (e, what)
                 })
                 .and_then(|instance| {
-                    // A WASI reactor initialises its libc in `_initialize`,
-                    // found by the export table rather than by name.
-                    if let Some(init) = &blueprint.exports.initialize {
-                        let init = instance
-                            .get_module_export(&mut store, init)
-                            .and_then(|e| e.into_func())
-                            .expect("an export of the instance's own module");
+                    // A WASI reactor initialises its libc in `_initialize`.
+                    if let Some(init) = blueprint.exports.initialize(instance, &mut store) {
                         init.typed::<(), ()>(&store)
                             .and_then(|init| init.call(&mut store, ()))
                             .map_err(|e| (e, "`_initialize`"))?;

@@ -23,7 +23,12 @@ struct State {
     members: Vec<Option<Weak<dyn Member>>>,
     /// Free places in `members`, reused before it grows.
     free: Vec<usize>,
-    live: usize,
+}
+
+impl State {
+    fn live(&self) -> usize {
+        self.members.len() - self.free.len()
+    }
 }
 
 /// One module's place in the registry, from its load to its drop.
@@ -54,7 +59,7 @@ impl Registry {
         if state.closed {
             return Err(Error::closed("host"));
         }
-        if state.live >= self.max {
+        if state.live() >= self.max {
             return Err(Error::new(
                 Status::InstanceLimit,
                 format!(
@@ -72,7 +77,6 @@ impl Registry {
     pub(crate) fn join(self: &Arc<Self>, member: Weak<dyn Member>) -> Result<Slot> {
         let mut state = self.lock();
         self.room(&state)?;
-        state.live += 1;
         let id = match state.free.pop() {
             Some(id) => {
                 state.members[id] = Some(member);
@@ -109,7 +113,7 @@ impl Registry {
 
     /// Modules loaded or loading, and not closed.
     pub(crate) fn live(&self) -> usize {
-        self.lock().live
+        self.lock().live()
     }
 }
 
@@ -118,7 +122,6 @@ impl Drop for Slot {
         let mut state = self.registry.lock();
         let member = state.members[self.id].take();
         state.free.push(self.id);
-        state.live -= 1;
         drop(state);
         // After the lock: dropping the last reference may run the member's drop.
         drop(member);
