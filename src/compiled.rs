@@ -26,6 +26,9 @@ struct Compiled {
     linkers: Arc<RwLock<Linkers>>,
     module: wasmtime::Module,
     exports: Arc<ExportTable>,
+    /// Whether instantiating may run code: startup code (see
+    /// `ModuleShape::startup`) or `_initialize`.
+    runs_code: bool,
     /// The host's WASI world, for instances loaded without their own.
     host_wasi: Option<WasiConfig>,
     /// Linked without WASI (0) and with it (1), each at first use.
@@ -38,12 +41,15 @@ impl CompiledModule {
         runtime: Arc<Runtime>,
         linkers: Arc<RwLock<Linkers>>,
         module: wasmtime::Module,
+        startup: bool,
         host_wasi: Option<WasiConfig>,
     ) -> CompiledModule {
         runtime.compiled.fetch_add(1, Relaxed);
+        let exports = Arc::new(ExportTable::new(&module));
         CompiledModule {
             inner: Arc::new(Compiled {
-                exports: Arc::new(ExportTable::new(&module)),
+                runs_code: startup || exports.has_initialize(),
+                exports,
                 runtime,
                 linkers,
                 module,
@@ -110,6 +116,7 @@ impl CompiledModule {
                 runtime: inner.runtime.clone(),
                 pre,
                 exports: inner.exports.clone(),
+                runs_code: inner.runs_code,
             })
         });
         Ok(blueprint.clone())

@@ -9,7 +9,7 @@
 //! *this* call must stop. Calls that are not targeted just re-arm.
 //!
 //! A call blocked in the host instead (a WASI sleep) never sees an epoch
-//! bump: it waits in [`Watch::sleep_until`], which interrupts and cancel
+//! bump: it waits in [`Watched::sleep_until`], which interrupts and cancel
 //! tokens wake as well, and which never sleeps past the call's deadline.
 
 pub(crate) use crate::clock::now_ns;
@@ -22,7 +22,7 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, Condvar, LazyLock, Mutex, Weak};
 use std::time::Duration;
-use wasmtime::{Engine, UpdateDeadline};
+use wasmtime::{Engine, EngineWeak, UpdateDeadline};
 
 fn current_thread() -> u64 {
     // SAFETY: pthread_self has no preconditions.
@@ -31,7 +31,6 @@ fn current_thread() -> u64 {
 
 /// Shared between a store, the timer thread and interrupters.
 pub(crate) struct Watch {
-    engine: Engine,
     /// Deadline of the call in flight, in [`now_ns`] time; 0 for none.
     deadline_ns: AtomicU64,
     /// When the timer thread will next look at this watch; 0 when it won't.
@@ -42,16 +41,15 @@ pub(crate) struct Watch {
     thread: AtomicU64,
     /// The call that [`Watch::interrupt`] targeted.
     interrupted: AtomicU64,
-    /// Wakes a call sleeping in [`Watch::sleep_until`]; a waker takes the
+    /// Wakes a call sleeping in [`Watched::sleep_until`]; a waker takes the
     /// lock after setting its flag, so the sleeper cannot miss it.
     sleep: Mutex<()>,
     wake: Condvar,
 }
 
 impl Watch {
-    pub(crate) fn new(engine: &Engine) -> Arc<Watch> {
-        Arc::new(Watch {
-            engine: engine.clone(),
+    pub(crate) fn new() -> Watch {
+        Watch {
             deadline_ns: AtomicU64::new(0),
             armed_ns: AtomicU64::new(0),
             running: AtomicU64::new(0),
@@ -59,48 +57,7 @@ impl Watch {
             interrupted: AtomicU64::new(0),
             sleep: Mutex::new(()),
             wake: Condvar::new(),
-        })
-    }
-
-    /// Marks call `seq` as in flight, with an optional deadline.
-    ///
-    /// One full fence orders these stores before the loads that follow, here
-    /// and in the caller (`closed`): the timer clears `armed_ns` before it
-    /// reads the deadline, and `close` sets `closed` before it reads
-    /// `running`, so each pair always sees at least one side of the other
-    /// (at worst both act: one spare wake-up or interrupt).
-    ///
-    /// Fails, with nothing left in flight, only if the deadline thread is
-    /// needed and cannot be started.
-    pub(crate) fn begin(self: &Arc<Watch>, seq: u64, deadline_ns: Option<u64>) -> Result<()> {
-        // The thread first: `is_reentry` on another thread that sees this
-        // call running must also see whose it is, not the previous caller.
-        self.thread.store(current_thread(), Relaxed);
-        self.running.store(seq, Release);
-        self.deadline_ns.store(deadline_ns.unwrap_or(0), Relaxed);
-        fence(SeqCst);
-        if let Some(deadline) = deadline_ns {
-            let armed = self.armed_ns.load(Relaxed);
-            if armed == 0 || armed > deadline {
-                if let Err(e) = TIMER.arm(self, deadline) {
-                    self.end();
-                    return Err(e);
-                }
-            }
         }
-        Ok(())
-    }
-
-    /// [`Watch::begin`], returning a guard that calls [`Watch::end`] when
-    /// dropped, so that a panic (from a host function) unwinding out of the
-    /// call cannot leave it marked in flight with its deadline armed.
-    pub(crate) fn begin_guard(
-        self: &Arc<Watch>,
-        seq: u64,
-        deadline_ns: Option<u64>,
-    ) -> Result<InFlight<'_>> {
-        self.begin(seq, deadline_ns)?;
-        Ok(InFlight(self))
     }
 
     /// Nanoseconds left before the deadline of the call in flight: `None`
@@ -126,60 +83,26 @@ impl Watch {
         self.running.load(Acquire) != 0 && self.thread.load(Relaxed) == current_thread()
     }
 
-    /// Stops the call in flight, if there is one; later calls are unaffected.
-    /// Returns whether a call was in flight.
-    pub(crate) fn interrupt(&self) -> bool {
+    /// Stops the call in flight, if there is one, in a store of `engine`;
+    /// later calls are unaffected. Returns whether a call was in flight.
+    pub(crate) fn interrupt(&self, engine: &Engine) -> bool {
         let seq = self.running.load(SeqCst);
         if seq == 0 {
             return false;
         }
         self.interrupted.store(seq, SeqCst);
-        self.engine.increment_epoch();
-        TIMER.bump_again(&self.engine);
+        engine.increment_epoch();
+        TIMER.bump_again(engine);
         self.wake_sleeper();
         true
     }
 
-    /// Wakes the call sleeping in [`Watch::sleep_until`], if any, to look
+    /// Wakes the call sleeping in [`Watched::sleep_until`], if any, to look
     /// at its flags again. Not on the call path: only interrupts, cancels
     /// and closes come here.
     fn wake_sleeper(&self) {
         drop(self.sleep.lock().unwrap_or_else(|p| p.into_inner()));
         self.wake.notify_all();
-    }
-
-    /// Blocks call `seq`, from one of its host functions, until `until_ns`
-    /// ([`now_ns`] time). Returns early with the reason the call must stop,
-    /// exactly as the epoch callback would for guest code: the call's
-    /// deadline (never slept past), an interrupt or close, or `cancel`.
-    pub(crate) fn sleep_until(
-        self: &Arc<Watch>,
-        seq: u64,
-        cancel: Option<&Cancel>,
-        until_ns: u64,
-    ) -> Result<(), Stopped> {
-        let _listening = cancel.map(|c| c.wake_on_trigger(self.clone()));
-        let _precise = PreciseWakeups::new();
-        let mut guard = self.sleep.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if let Some(stopped) = self.verdict(seq, cancel) {
-                return Err(stopped);
-            }
-            let now = now_ns();
-            if now >= until_ns {
-                return Ok(());
-            }
-            let wake_at = match self.deadline_ns.load(SeqCst) {
-                0 => until_ns,
-                deadline => until_ns.min(deadline),
-            };
-            let nap = Duration::from_nanos(wake_at.saturating_sub(now));
-            guard = self
-                .wake
-                .wait_timeout(guard, nap)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
     }
 
     /// Decides, from inside the guest, whether call `seq` must stop now.
@@ -192,6 +115,100 @@ impl Watch {
             return Some(Stopped::Timeout);
         }
         None
+    }
+}
+
+/// What holds a [`Watch`] in its own allocation (a module's state shared
+/// with its stores): the timer keeps it weakly, and a cancel trigger wakes
+/// a sleeping call through it.
+pub(crate) trait Watched: Send + Sync + 'static {
+    fn watch(&self) -> &Watch;
+
+    /// Marks call `seq` as in flight, with an optional deadline.
+    ///
+    /// One full fence orders these stores before the loads that follow, here
+    /// and in the caller (`closed`): the timer clears `armed_ns` before it
+    /// reads the deadline, and `close` sets `closed` before it reads
+    /// `running`, so each pair always sees at least one side of the other
+    /// (at worst both act: one spare wake-up or interrupt).
+    ///
+    /// Fails, with nothing left in flight, only if the deadline thread is
+    /// needed and cannot be started.
+    fn begin(self: &Arc<Self>, engine: &Engine, seq: u64, deadline_ns: Option<u64>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let watch = self.watch();
+        // The thread first: `is_reentry` on another thread that sees this
+        // call running must also see whose it is, not the previous caller.
+        watch.thread.store(current_thread(), Relaxed);
+        watch.running.store(seq, Release);
+        watch.deadline_ns.store(deadline_ns.unwrap_or(0), Relaxed);
+        fence(SeqCst);
+        if let Some(deadline) = deadline_ns {
+            let armed = watch.armed_ns.load(Relaxed);
+            if armed == 0 || armed > deadline {
+                if let Err(e) = TIMER.arm(self, engine, deadline) {
+                    watch.end();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Watched::begin`], returning a guard that calls [`Watch::end`] when
+    /// dropped, so that a panic (from a host function) unwinding out of the
+    /// call cannot leave it marked in flight with its deadline armed.
+    fn begin_guard(
+        self: &Arc<Self>,
+        engine: &Engine,
+        seq: u64,
+        deadline_ns: Option<u64>,
+    ) -> Result<InFlight<'_>>
+    where
+        Self: Sized,
+    {
+        self.begin(engine, seq, deadline_ns)?;
+        Ok(InFlight(self.watch()))
+    }
+
+    /// Blocks call `seq`, from one of its host functions, until `until_ns`
+    /// ([`now_ns`] time). Returns early with the reason the call must stop,
+    /// exactly as the epoch callback would for guest code: the call's
+    /// deadline (never slept past), an interrupt or close, or `cancel`.
+    fn sleep_until(
+        self: &Arc<Self>,
+        seq: u64,
+        cancel: Option<&Cancel>,
+        until_ns: u64,
+    ) -> Result<(), Stopped>
+    where
+        Self: Sized,
+    {
+        let watch = self.watch();
+        let _listening = cancel.map(|c| c.wake_on_trigger(self.clone()));
+        let _precise = PreciseWakeups::new();
+        let mut guard = watch.sleep.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(stopped) = watch.verdict(seq, cancel) {
+                return Err(stopped);
+            }
+            let now = now_ns();
+            if now >= until_ns {
+                return Ok(());
+            }
+            let wake_at = match watch.deadline_ns.load(SeqCst) {
+                0 => until_ns,
+                deadline => until_ns.min(deadline),
+            };
+            let nap = Duration::from_nanos(wake_at.saturating_sub(now));
+            guard = watch
+                .wake
+                .wait_timeout(guard, nap)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 }
 
@@ -232,7 +249,7 @@ impl Drop for PreciseWakeups {
     }
 }
 
-/// A call in flight; see [`Watch::begin_guard`].
+/// A call in flight; see [`Watched::begin_guard`].
 pub(crate) struct InFlight<'a>(&'a Watch);
 
 impl Drop for InFlight<'_> {
@@ -243,7 +260,11 @@ impl Drop for InFlight<'_> {
 
 /// What the epoch callback needs from the store's data.
 pub(crate) trait CallState {
-    fn watch(&self) -> &Arc<Watch>;
+    type Watched: Watched;
+    fn watched(&self) -> &Arc<Self::Watched>;
+    fn watch(&self) -> &Watch {
+        self.watched().watch()
+    }
     fn call_seq(&self) -> u64;
     fn cancel(&self) -> Option<&Cancel>;
 }
@@ -353,9 +374,9 @@ pub(crate) trait Sleeper: Send + Sync {
     fn wake(&self);
 }
 
-impl Sleeper for Watch {
+impl<W: Watched> Sleeper for W {
     fn wake(&self) {
-        self.wake_sleeper();
+        self.watch().wake_sleeper();
     }
 }
 
@@ -452,12 +473,12 @@ struct Entry {
 
 /// What a timer entry bumps the epoch for.
 enum Target {
-    /// A call's deadline; `backoff` is 0 until the deadline has passed,
-    /// then the wait before bumping again (see [`RETRY_FIRST_NS`]). Weak:
-    /// a finished call's entry stays queued until it falls due, and must
-    /// not keep its module's `Engine` (a pool's whole reservation) alive
-    /// after the host is closed.
-    Deadline(Weak<Watch>, u64),
+    /// A call's deadline in a store of the engine; `backoff` is 0 until the
+    /// deadline has passed, then the wait before bumping again (see
+    /// [`RETRY_FIRST_NS`]). Weak: a finished call's entry stays queued
+    /// until it falls due, and must not keep its module, or its `Engine`
+    /// (a pool's whole reservation), alive after the host is closed.
+    Deadline(Weak<dyn Watched>, EngineWeak, u64),
     /// Spare bumps after an interrupt or a cancel, until `backoff` passes
     /// [`RETRY_LAST_NS`].
     Spare(Engine, u64),
@@ -497,9 +518,11 @@ static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
 });
 
 impl Timer {
-    fn arm(&'static self, watch: &Arc<Watch>, at: u64) -> Result<()> {
+    fn arm(&'static self, owner: &Arc<impl Watched>, engine: &Engine, at: u64) -> Result<()> {
+        let watch = owner.watch();
         watch.armed_ns.store(at, SeqCst);
-        self.push(at, Target::Deadline(Arc::downgrade(watch), 0))
+        let owner: Weak<dyn Watched> = Arc::downgrade(owner) as Weak<_>;
+        self.push(at, Target::Deadline(owner, engine.weak(), 0))
             .inspect_err(|_| watch.armed_ns.store(0, SeqCst))
     }
 
@@ -553,11 +576,8 @@ impl Timer {
             let now = now_ns();
             while queue.heap.peek().is_some_and(|e| e.0.at <= now) {
                 let Reverse(entry) = queue.heap.pop().expect("peeked");
-                let (watch, backoff) = match entry.target {
-                    Target::Deadline(watch, backoff) => match watch.upgrade() {
-                        Some(watch) => (watch, backoff),
-                        None => continue, // its module is gone
-                    },
+                let (owner, engine, backoff) = match entry.target {
+                    Target::Deadline(owner, engine, backoff) => (owner, engine, backoff),
                     Target::Spare(engine, backoff) => {
                         engine.increment_epoch();
                         let next = backoff * 2;
@@ -571,14 +591,21 @@ impl Timer {
                         continue;
                     }
                 };
-                // Clear first, then read the deadline (see `Watch::begin`).
+                let Some(watched) = owner.upgrade() else {
+                    continue; // its module is gone
+                };
+                // Clear first, then read the deadline (see `Watched::begin`).
+                let watch = watched.watch();
                 watch.armed_ns.store(0, SeqCst);
                 let deadline = watch.deadline_ns.load(SeqCst);
                 if deadline == 0 {
                     continue; // the call ended; nothing to watch
                 }
                 let (at, backoff) = if deadline <= now {
-                    watch.engine.increment_epoch();
+                    let Some(live_engine) = engine.upgrade() else {
+                        continue; // its host is gone
+                    };
+                    live_engine.increment_epoch();
                     // Again until the call ends (see RETRY_FIRST_NS).
                     let next = (backoff * 2).clamp(RETRY_FIRST_NS, RETRY_MAX_NS);
                     (now + next, next)
@@ -588,7 +615,7 @@ impl Timer {
                 watch.armed_ns.store(at, SeqCst);
                 queue.heap.push(Reverse(Entry {
                     at,
-                    target: Target::Deadline(Arc::downgrade(&watch), backoff),
+                    target: Target::Deadline(owner, engine, backoff),
                 }));
             }
             queue = match queue.heap.peek().map(|e| e.0.at) {

@@ -120,6 +120,11 @@ impl ExportTable {
         &self.functions
     }
 
+    /// Whether the module exports an `_initialize` that takes and returns nothing.
+    pub(crate) fn has_initialize(&self) -> bool {
+        self.initialize.is_some()
+    }
+
     /// `instance`'s `_initialize`, if its module exports one that takes and
     /// returns nothing; found by index, not by name.
     pub(crate) fn initialize(&self, instance: Instance, store: impl AsContextMut) -> Option<Func> {

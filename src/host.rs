@@ -147,7 +147,7 @@ impl Host {
         module::check_cancel(runtime, cancel)?;
         // Before compiling: a pooled engine's compile rejects what does not
         // fit its slots with a compile error, and a refusal costs no compile.
-        ModuleShape::check(wasm, &runtime.limits)?;
+        let shape = ModuleShape::check(wasm, &runtime.limits)?;
         let (compiled, source) =
             inner
                 .cache
@@ -156,6 +156,7 @@ impl Host {
             runtime.clone(),
             inner.linkers.clone(),
             compiled,
+            shape.is_none_or(|shape| shape.startup),
             inner.wasi.clone(),
         );
         compiled.check_instantiable()?;

@@ -15,18 +15,14 @@
 
 use crate::limits::{Limits, MAX_MEMORIES_PER_MODULE};
 use crate::stats::MemoryMeter;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use wasmtime::ResourceLimiter;
 
-/// The memory of all of a host's modules, against its budget, and how
-/// many stores (each with at most one instance) hold it.
+/// The memory of all of a host's modules, against its budget.
 #[derive(Default)]
 pub(crate) struct HostBudget {
     pub(crate) meter: MemoryMeter,
     /// `u64::MAX` for no budget.
     pub(crate) limit: u64,
-    pub(crate) stores: AtomicU64,
 }
 
 impl HostBudget {
@@ -34,6 +30,31 @@ impl HostBudget {
         HostBudget {
             limit: limits.host_memory_bytes.unwrap_or(u64::MAX),
             ..HostBudget::default()
+        }
+    }
+}
+
+/// Where one module's stores charge their memory: the module's own meter,
+/// which its stats read across resets, and its host's budget.
+pub(crate) struct MemoryAccounts {
+    pub(crate) module: MemoryMeter,
+    host: Arc<HostBudget>,
+}
+
+impl MemoryAccounts {
+    pub(crate) fn new(host: Arc<HostBudget>) -> MemoryAccounts {
+        MemoryAccounts {
+            module: MemoryMeter::default(),
+            host,
+        }
+    }
+
+    fn give_back(&self, bytes: u64) {
+        // Most stores of a module without memory end here with nothing:
+        // no atomic writes for them on the instantiate path.
+        if bytes > 0 {
+            self.module.shrank(bytes);
+            self.host.meter.shrank(bytes);
         }
     }
 }
@@ -77,11 +98,12 @@ enum Resource {
     Table,
 }
 
-/// The limiter in each module's `StoreData`.
+/// The limiter in each module's `StoreData`, which answers Wasmtime's
+/// `ResourceLimiter` questions with it and the module's [`MemoryAccounts`]
+/// (kept with the module's other shared state, so a store takes one
+/// reference for all of it).
 pub(crate) struct ModuleLimiter {
     memory: Tally,
-    module: Arc<MemoryMeter>,
-    host: Arc<HostBudget>,
     tables: Tally,
     /// Bytes the last granted memory grow added, taken back if it then fails.
     memory_granted: u64,
@@ -90,19 +112,12 @@ pub(crate) struct ModuleLimiter {
 }
 
 impl ModuleLimiter {
-    pub(crate) fn new(
-        limits: &Limits,
-        module: Arc<MemoryMeter>,
-        host: Arc<HostBudget>,
-    ) -> ModuleLimiter {
-        host.stores.fetch_add(1, Relaxed);
+    pub(crate) fn new(limits: &Limits) -> ModuleLimiter {
         ModuleLimiter {
             memory: Tally {
                 used: 0,
                 limit: limits.memory_bytes,
             },
-            module,
-            host,
             tables: Tally {
                 used: 0,
                 limit: limits.table_elements,
@@ -112,21 +127,22 @@ impl ModuleLimiter {
         }
     }
 
-    fn grow_memory(&mut self, current: usize, desired: usize) -> bool {
+    fn grow_memory(&mut self, accounts: &MemoryAccounts, current: usize, desired: usize) -> bool {
+        let host = &*accounts.host;
         match self.memory.grow(current, desired) {
-            Ok(delta) if !self.host.meter.try_grow(delta, self.host.limit) => {
+            Ok(delta) if !host.meter.try_grow(delta, host.limit) => {
                 self.memory.used -= delta;
                 self.refused = Some((
                     Resource::HostMemory,
                     Refused {
-                        need: self.host.meter.current().saturating_add(delta),
-                        limit: self.host.limit,
+                        need: host.meter.current().saturating_add(delta),
+                        limit: host.limit,
                     },
                 ));
                 false
             }
             Ok(delta) => {
-                self.module.grew(delta);
+                accounts.module.grew(delta);
                 self.memory_granted = delta;
                 true
             }
@@ -157,65 +173,60 @@ impl ModuleLimiter {
     }
 }
 
-impl ResourceLimiter for ModuleLimiter {
-    fn memory_growing(
+/// Wasmtime's `ResourceLimiter`, given the module's accounts.
+impl ModuleLimiter {
+    pub(crate) fn memory_growing(
         &mut self,
+        accounts: &MemoryAccounts,
         current: usize,
         desired: usize,
         maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    ) -> bool {
         // Past its own maximum the grow fails after we said yes; saying no
         // keeps the total exact without relying on the failure callback.
         if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
+            return false;
         }
-        Ok(self.grow_memory(current, desired))
+        self.grow_memory(accounts, current, desired)
     }
 
-    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+    pub(crate) fn memory_grow_failed(&mut self, accounts: &MemoryAccounts) {
         // A granted grow the OS then refused. Wasmtime also calls this,
         // without asking first, for a size the memory type cannot express,
         // but only with custom page sizes, which the engine disables
         // (`Limits::configure_engine`); so the grant is this grow's.
         let granted = std::mem::take(&mut self.memory_granted);
         self.memory.used -= granted;
-        self.module.shrank(granted);
-        self.host.meter.shrank(granted);
-        Ok(())
+        accounts.give_back(granted);
     }
 
-    fn table_growing(
+    pub(crate) fn table_growing(
         &mut self,
         current: usize,
         desired: usize,
         maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    ) -> bool {
         // As for memories. With that, Wasmtime never reports a failure
         // after a grant (`table_grow_failed` is only for an overflowing
         // request, which was never granted), so nothing needs taking back.
         if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
+            return false;
         }
         match self.tables.grow(current, desired) {
-            Ok(_) => Ok(true),
+            Ok(_) => true,
             Err(refused) => {
                 self.refused = Some((Resource::Table, refused));
-                Ok(false)
+                false
             }
         }
     }
 
-    fn memories(&self) -> usize {
-        MAX_MEMORIES_PER_MODULE as usize
-    }
-}
+    /// How many memories a store may make; the limit is on their sum.
+    pub(crate) const MEMORIES: usize = MAX_MEMORIES_PER_MODULE as usize;
 
-impl Drop for ModuleLimiter {
-    fn drop(&mut self) {
-        // The store and its memories are going away with this limiter.
-        self.module.shrank(self.memory.used);
-        self.host.meter.shrank(self.memory.used);
-        self.host.stores.fetch_sub(1, Relaxed);
+    /// Gives the store's memory back: call as the store goes away.
+    pub(crate) fn release(&mut self, accounts: &MemoryAccounts) {
+        accounts.give_back(std::mem::take(&mut self.memory.used));
     }
 }
 
@@ -225,14 +236,55 @@ mod tests {
 
     const PAGE: usize = 64 * 1024;
 
-    fn limiter(memory_bytes: u64, table_elements: u64) -> ModuleLimiter {
+    /// A limiter with its accounts, as a store holds them.
+    struct Limited {
+        limiter: ModuleLimiter,
+        accounts: Arc<MemoryAccounts>,
+    }
+
+    impl Limited {
+        fn new(limits: &Limits, accounts: Arc<MemoryAccounts>) -> Limited {
+            Limited {
+                limiter: ModuleLimiter::new(limits),
+                accounts,
+            }
+        }
+
+        fn memory_growing(&mut self, current: usize, desired: usize, max: Option<usize>) -> bool {
+            self.limiter
+                .memory_growing(&self.accounts, current, desired, max)
+        }
+
+        fn memory_grow_failed(&mut self) {
+            self.limiter.memory_grow_failed(&self.accounts)
+        }
+
+        fn table_growing(&mut self, current: usize, desired: usize, max: Option<usize>) -> bool {
+            self.limiter.table_growing(current, desired, max)
+        }
+    }
+
+    impl std::ops::Deref for Limited {
+        type Target = ModuleLimiter;
+        fn deref(&self) -> &ModuleLimiter {
+            &self.limiter
+        }
+    }
+
+    impl Drop for Limited {
+        fn drop(&mut self) {
+            self.limiter.release(&self.accounts);
+        }
+    }
+
+    fn limiter(memory_bytes: u64, table_elements: u64) -> Limited {
         let limits = Limits {
             memory_bytes,
             table_elements,
             ..Limits::default()
         };
         let host = Arc::new(HostBudget::new(&limits));
-        ModuleLimiter::new(&limits, Arc::default(), host)
+        Limited::new(&limits, Arc::new(MemoryAccounts::new(host)))
     }
 
     #[test]
@@ -242,11 +294,11 @@ mod tests {
             ..Limits::default()
         };
         let host = Arc::new(HostBudget::new(&limits));
-        let module = Arc::new(MemoryMeter::default());
-        let mut a = ModuleLimiter::new(&limits, module.clone(), host.clone());
-        let mut b = ModuleLimiter::new(&limits, Arc::default(), host.clone());
-        assert!(a.memory_growing(0, 2 * PAGE, None).unwrap());
-        assert!(!b.memory_growing(0, 2 * PAGE, None).unwrap());
+        let accounts = Arc::new(MemoryAccounts::new(host.clone()));
+        let mut a = Limited::new(&limits, accounts.clone());
+        let mut b = Limited::new(&limits, Arc::new(MemoryAccounts::new(host.clone())));
+        assert!(a.memory_growing(0, 2 * PAGE, None));
+        assert!(!b.memory_growing(0, 2 * PAGE, None));
         assert_eq!(
             b.refusal().unwrap(),
             format!(
@@ -256,23 +308,24 @@ mod tests {
             )
         );
         assert_eq!(b.memory.used, 0, "a refused grow is not counted");
-        assert!(b.memory_growing(0, PAGE, None).unwrap());
+        assert!(b.memory_growing(0, PAGE, None));
         assert_eq!(host.meter.current(), 3 * PAGE as u64);
-        assert_eq!(module.current(), 2 * PAGE as u64);
+        assert_eq!(accounts.module.current(), 2 * PAGE as u64);
         drop(a);
         assert_eq!(host.meter.current(), PAGE as u64);
         assert_eq!(host.meter.peak(), 3 * PAGE as u64);
+        let module = &accounts.module;
         assert_eq!((module.current(), module.peak()), (0, 2 * PAGE as u64));
-        assert!(b.memory_growing(PAGE, 3 * PAGE, None).unwrap());
+        assert!(b.memory_growing(PAGE, 3 * PAGE, None));
     }
 
     #[test]
     fn memories_share_one_limit() {
         let mut l = limiter(3 * PAGE as u64, 10);
-        assert!(l.memory_growing(0, PAGE, None).unwrap());
-        assert!(l.memory_growing(0, PAGE, None).unwrap());
-        assert!(l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
-        assert!(!l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
+        assert!(l.memory_growing(0, PAGE, None));
+        assert!(l.memory_growing(0, PAGE, None));
+        assert!(l.memory_growing(PAGE, 2 * PAGE, None));
+        assert!(!l.memory_growing(PAGE, 2 * PAGE, None));
         assert_eq!(l.memory.used, 3 * PAGE as u64);
         assert_eq!(
             l.refusal().unwrap(),
@@ -287,32 +340,31 @@ mod tests {
     #[test]
     fn a_failed_grow_gives_its_bytes_back() {
         let mut l = limiter(2 * PAGE as u64, 10);
-        assert!(l.memory_growing(0, PAGE, None).unwrap());
-        assert!(l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
-        l.memory_grow_failed(wasmtime::Error::msg("mmap failed"))
-            .unwrap();
+        assert!(l.memory_growing(0, PAGE, None));
+        assert!(l.memory_growing(PAGE, 2 * PAGE, None));
+        l.memory_grow_failed();
         assert_eq!(l.memory.used, PAGE as u64);
-        assert!(l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
+        assert!(l.memory_growing(PAGE, 2 * PAGE, None));
         assert_eq!(l.memory.used, 2 * PAGE as u64);
     }
 
     #[test]
     fn growing_past_the_own_maximum_is_refused_and_not_counted() {
         let mut l = limiter(4 * PAGE as u64, 10);
-        assert!(l.memory_growing(0, PAGE, Some(PAGE)).unwrap());
-        assert!(!l.memory_growing(PAGE, 2 * PAGE, Some(PAGE)).unwrap());
+        assert!(l.memory_growing(0, PAGE, Some(PAGE)));
+        assert!(!l.memory_growing(PAGE, 2 * PAGE, Some(PAGE)));
         assert_eq!(l.memory.used, PAGE as u64);
-        assert!(!l.table_growing(2, 3, Some(2)).unwrap());
+        assert!(!l.table_growing(2, 3, Some(2)));
         assert_eq!(l.tables.used, 0);
     }
 
     #[test]
     fn tables_share_one_limit() {
         let mut l = limiter(PAGE as u64, 10);
-        assert!(l.table_growing(0, 4, None).unwrap());
-        assert!(l.table_growing(0, 6, None).unwrap());
-        assert!(!l.table_growing(6, 7, None).unwrap());
-        assert!(l.table_growing(4, 4, None).unwrap());
+        assert!(l.table_growing(0, 4, None));
+        assert!(l.table_growing(0, 6, None));
+        assert!(!l.table_growing(6, 7, None));
+        assert!(l.table_growing(4, 4, None));
         assert_eq!(l.tables.used, 10);
         assert_eq!(
             l.refusal().unwrap(),
@@ -323,16 +375,16 @@ mod tests {
     #[test]
     fn a_limit_between_pages_allows_the_whole_pages_below_it() {
         let mut l = limiter(100 * 1024, 10);
-        assert!(l.memory_growing(0, PAGE, None).unwrap());
-        assert!(!l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
+        assert!(l.memory_growing(0, PAGE, None));
+        assert!(!l.memory_growing(PAGE, 2 * PAGE, None));
     }
 
     #[test]
     fn requests_that_overflow_are_refused() {
         let mut l = limiter(PAGE as u64, u32::MAX as u64);
-        assert!(!l.memory_growing(0, usize::MAX, None).unwrap());
-        assert!(l.table_growing(0, u32::MAX as usize, None).unwrap());
-        assert!(!l.table_growing(0, usize::MAX, None).unwrap());
+        assert!(!l.memory_growing(0, usize::MAX, None));
+        assert!(l.table_growing(0, u32::MAX as usize, None));
+        assert!(!l.table_growing(0, usize::MAX, None));
         assert_eq!(l.tables.used, u32::MAX as u64);
     }
 }

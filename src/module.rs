@@ -17,15 +17,15 @@
 //!   `Live` itself when it returns. Handles stay valid after close and
 //!   report `HandleClosed`.
 
-use crate::deadline::{Cancel, Timeout, Watch};
+use crate::deadline::{Cancel, Timeout, Watch, Watched};
 use crate::error::{Error, HostFuncError, Result, Status, Stopped};
 use crate::exports::{ExportTable, InstanceExports};
-use crate::limiter::ModuleLimiter;
+use crate::limiter::{MemoryAccounts, ModuleLimiter};
 use crate::memory;
 use crate::registry::{Member, Slot};
 use crate::runtime::Runtime;
-use crate::stats::{CallCounters, MemoryMeter, ModuleStats};
-use crate::store::{ModuleStore, StoreData};
+use crate::stats::{CallCounters, ModuleStats};
+use crate::store::{ModuleShared, ModuleStore, StoreData};
 use crate::value::Signature;
 use crate::wasi::{WasiConfig, WasiState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
@@ -84,6 +84,10 @@ pub(crate) struct Blueprint {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) pre: InstancePre<StoreData>,
     pub(crate) exports: Arc<ExportTable>,
+    /// Whether instantiating may run code (a start function, Wasmtime's
+    /// startup code for initialisers, `_initialize`), which then runs as a
+    /// call does: metered, under the deadline, interruptible.
+    pub(crate) runs_code: bool,
 }
 
 /// A loaded module. Cheap to clone; all clones are the same module.
@@ -99,11 +103,10 @@ struct ModuleInner {
     wasi: Option<WasiConfig>,
     user_data: u64,
     reset: ResetPolicy,
-    watch: Arc<Watch>,
+    shared: Arc<ModuleShared>,
     closed: AtomicBool,
     live: Mutex<Option<Live>>,
     counters: CallCounters,
-    memory: Arc<MemoryMeter>,
     last_fuel: AtomicU64,
 }
 
@@ -130,9 +133,14 @@ impl Module {
     ) -> Result<Module> {
         check_name(name)?;
         check_cancel(&blueprint.runtime, options.cancel.as_ref())?;
+        let runtime = &blueprint.runtime;
+        let shared = Arc::new(ModuleShared {
+            watch: Watch::new(),
+            memory: MemoryAccounts::new(runtime.budget.clone()),
+        });
         let inner = Arc::new(ModuleInner {
             name: name.to_owned(),
-            watch: Watch::new(&blueprint.runtime.engine),
+            shared,
             blueprint,
             wasi,
             user_data: options.user_data,
@@ -140,7 +148,6 @@ impl Module {
             closed: AtomicBool::new(false),
             live: Mutex::new(None),
             counters: CallCounters::default(),
-            memory: Arc::default(),
             last_fuel: AtomicU64::new(0),
         });
         // From here a host close reaches the module, and stops its start function.
@@ -180,7 +187,11 @@ impl Module {
         if self.is_closed() {
             return Err(Error::closed("module"));
         }
-        Ok(self.inner.watch.interrupt())
+        Ok(self
+            .inner
+            .shared
+            .watch
+            .interrupt(&self.inner.blueprint.runtime.engine))
     }
 
     /// Closes the module: interrupts the call in flight, waits for it, and
@@ -205,7 +216,7 @@ impl Module {
     /// What the module has done since it was loaded. Lock-free: readable
     /// while a call runs, and after close.
     pub fn stats(&self) -> ModuleStats {
-        self.inner.counters.read(&self.inner.memory)
+        self.inner.counters.read(&self.inner.shared.memory.module)
     }
 
     /// Makes the module exactly what it was right after it was loaded: a new
@@ -301,7 +312,7 @@ impl Module {
         }
         store.set_epoch_deadline(1);
         store.data_mut().set_call(seq, cancel);
-        let in_flight = inner.watch.begin_guard(seq, deadline)?;
+        let in_flight = inner.shared.begin_guard(&runtime.engine, seq, deadline)?;
         let outcome = if inner.closed.load(Relaxed) {
             Err(Error::closed("module"))
         } else if cancel.is_some_and(|c| c.is_triggered()) {
@@ -418,7 +429,7 @@ impl ModuleInner {
     /// [`ModuleInner::lock`], refusing instead of deadlocking when a host
     /// function of this module's own call tries to use the module again.
     fn lock_outside_call(&self) -> Result<MutexGuard<'_, Option<Live>>> {
-        if self.watch.is_reentry() {
+        if self.shared.watch.is_reentry() {
             return Err(Error::invalid(
                 "the module is running a call on this thread; inside a host function use the caller",
             ));
@@ -443,23 +454,27 @@ impl ModuleInner {
             .as_ref()
             .map(|config| WasiState::new(config).map(Box::new))
             .transpose()?;
-        let limiter =
-            ModuleLimiter::new(&runtime.limits, self.memory.clone(), runtime.budget.clone());
-        let data = StoreData::new(limiter, self.watch.clone(), wasi, self.user_data);
+        let limiter = ModuleLimiter::new(&runtime.limits);
+        let data = StoreData::new(limiter, self.shared.clone(), wasi, self.user_data);
         let mut store = ModuleStore::new(&runtime.engine, data);
-        store.limiter(|data| &mut data.limiter);
+        store.limiter(|data| data);
         crate::deadline::install_callback(&mut store);
-        if let Some(fuel) = runtime.limits.fuel {
+        // Code that runs here runs as a call does; every call sets its own fuel.
+        let fuel = runtime.limits.fuel.filter(|_| blueprint.runs_code);
+        if let Some(fuel) = fuel {
             store
                 .set_fuel(fuel)
                 .expect("fuel is enabled on this engine");
         }
-        store.data_mut().set_call(seq, cancel);
-        self.watch.begin(seq, deadline)?;
+        if blueprint.runs_code {
+            store.data_mut().set_call(seq, cancel);
+            self.shared.begin(&runtime.engine, seq, deadline)?;
+        }
         // Each failure names what ran: instantiation itself (segments), the
         // start function, or a reactor's `_initialize`.
         // A close that came first is seen here, one that comes later
-        // interrupts (`Watch::begin` orders the two).
+        // interrupts (`Watched::begin` orders the two); with no code to run,
+        // `Module::instantiate` sees it after.
         let started = if cancel.is_some_and(|c| c.is_triggered()) || self.closed.load(Relaxed) {
             Err((wasmtime::Error::new(Stopped::Interrupted), "instantiate"))
         } else {
@@ -484,14 +499,13 @@ impl ModuleInner {
                     Ok(instance)
                 })
         };
-        self.watch.end();
-        let fuel = runtime
-            .limits
-            .fuel
-            .map_or(0, |f| f - store.get_fuel().unwrap_or(0));
+        let fuel = fuel.map_or(0, |f| f - store.get_fuel().unwrap_or(0));
+        if blueprint.runs_code {
+            self.shared.watch.end();
+            store.data_mut().set_call(seq, None);
+        }
         let instance = started
             .map_err(|(e, what)| classify_instantiate_error(e, what, &store.data().limiter))?;
-        store.data_mut().set_call(seq, None);
         let exports = InstanceExports::new(&blueprint.exports, instance, &mut store);
         let live = Live {
             store,
@@ -568,8 +582,8 @@ impl ModuleInner {
         }
         // A call that marked itself running before `closed` was set is
         // interrupted here; one that starts after sees `closed` (Module::call).
-        self.watch.interrupt();
-        if self.watch.is_reentry() {
+        self.shared.watch.interrupt(&self.blueprint.runtime.engine);
+        if self.shared.watch.is_reentry() {
             // Closed from a host function of this module's own call: that
             // call drops the instance when it returns (see Module::call).
             return;

@@ -34,11 +34,10 @@ impl Runtime {
         HostStats {
             live_modules: self.registry.live() as u64,
             compiled_modules: self.compiled.load(Relaxed),
-            pooled_instances: if self.limits.pooling {
-                self.budget.stores.load(Relaxed)
-            } else {
-                0
-            },
+            pooled_instances: self
+                .engine
+                .pooling_allocator_metrics()
+                .map_or(0, |pool| pool.core_instances()),
             memory_bytes: self.budget.meter.current(),
             memory_peak_bytes: self.budget.meter.peak(),
             memory_limit_bytes: self.limits.host_memory_bytes.unwrap_or(0),

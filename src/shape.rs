@@ -18,6 +18,11 @@ pub(crate) struct ModuleShape {
     /// the tables before the first one with an initializer expression
     /// (skipping an expression needs a full decoder), so it can be low.
     pub(crate) initial_table_elements: u64,
+    /// Whether instantiating it may run code: its start function, or the
+    /// startup code Wasmtime compiles for initialisers (of globals, tables,
+    /// elements, data). Read from which sections it has, so it can be true
+    /// for a module that runs none; also true when they cannot be read.
+    pub(crate) startup: bool,
 }
 
 use crate::error::{Error, Result, Status};
@@ -25,6 +30,9 @@ use crate::limits::{Limits, MAX_MEMORIES_PER_MODULE};
 
 const SECTION_TABLE: u8 = 4;
 const SECTION_MEMORY: u8 = 5;
+/// The sections whose presence may give a module startup code: globals,
+/// start, elements, data (a table with an initializer is seen apart).
+const STARTUP_SECTIONS: [u8; 4] = [6, 8, 9, 11];
 const PAGE_BYTES: u64 = 64 * 1024;
 
 impl ModuleShape {
@@ -32,10 +40,11 @@ impl ModuleShape {
     /// cannot fit: too many of them, or initial sizes that together exceed
     /// the limits. The message names the need and the limit. Bytes that are
     /// not a core module pass, for the compiler to reject; whatever this
-    /// misses, the store's limiter refuses at instantiation.
-    pub(crate) fn check(wasm: &[u8], limits: &Limits) -> Result<()> {
+    /// misses, the store's limiter refuses at instantiation. Returns the
+    /// shape, if it could be read.
+    pub(crate) fn check(wasm: &[u8], limits: &Limits) -> Result<Option<ModuleShape>> {
         let Some(shape) = ModuleShape::read(wasm) else {
-            return Ok(());
+            return Ok(None);
         };
         let refuse = |message: String| Err(Error::new(Status::ResourceLimit, message));
         let (max_memories, max_tables, per) = if limits.pooling {
@@ -75,7 +84,7 @@ impl ModuleShape {
                 limits.table_elements
             ));
         }
-        Ok(())
+        Ok(Some(shape))
     }
 
     /// Reads the shape of a core module; `None` if `wasm` is not one or is
@@ -100,6 +109,7 @@ impl ModuleShape {
                 _ => {}
             }
         }
+        shape.startup |= Reader(&wasm[8..]).has_startup_sections().unwrap_or(true);
         Some(shape)
     }
 
@@ -116,6 +126,7 @@ impl ModuleShape {
             let (min, _) = r.limits(0x01 | 0x04)?;
             self.initial_table_elements = self.initial_table_elements.saturating_add(min);
             if has_init {
+                self.startup = true;
                 break;
             }
         }
@@ -147,6 +158,20 @@ impl<'a> Reader<'a> {
 
     fn byte(&mut self) -> Option<u8> {
         Some(self.bytes(1)?[0])
+    }
+
+    /// Whether any of the sections still to read is one of
+    /// [`STARTUP_SECTIONS`].
+    fn has_startup_sections(&mut self) -> Option<bool> {
+        while !self.0.is_empty() {
+            let id = self.byte()?;
+            let len = self.u32()? as usize;
+            self.bytes(len)?;
+            if STARTUP_SECTIONS.contains(&id) {
+                return Some(true);
+            }
+        }
+        Some(false)
     }
 
     /// An unsigned LEB128 of at most `bits` bits, in at most as many bytes
@@ -256,6 +281,32 @@ mod tests {
         .unwrap();
         assert_eq!(s.tables, 3);
         assert_eq!(s.initial_table_elements, 5);
+    }
+
+    #[test]
+    fn sees_what_may_run_startup_code() {
+        let startup = |wat: &str| shape(wat).unwrap().startup;
+        assert!(!startup(r#"(module (func (export "f")))"#));
+        assert!(!startup(
+            r#"(module (memory 1) (table 2 funcref) (func (export "f")))"#
+        ));
+        assert!(startup("(module (func $s) (start $s))"));
+        assert!(startup(r#"(module (import "m" "f" (func $s)) (start $s))"#));
+        assert!(startup("(module (global i32 (i32.const 1)))"));
+        assert!(startup(r#"(module (memory 1) (data (i32.const 0) "x"))"#));
+        assert!(startup(
+            "(module (table 1 funcref) (func $f) (elem (i32.const 0) $f))"
+        ));
+        assert!(startup(
+            "(module (type $f (func)) (table 1 (ref $f) (ref.func $g)) (func $g (type $f)))"
+        ));
+        // A section header that cannot be read.
+        let mut wasm = wat::parse_str(r#"(module (memory 1) (func (export "f")))"#).unwrap();
+        wasm.push(0x00);
+        assert_eq!(
+            ModuleShape::read(&wasm).map(|s| (s.memories, s.startup)),
+            Some((1, true))
+        );
     }
 
     #[test]

@@ -1,15 +1,31 @@
 //! The data every module's Wasmtime store carries: its limiter, the state
 //! of the call in flight (read by the epoch callback and WASI sleeps), its
-//! WASI state and the embedder's user data.
+//! WASI state and the embedder's user data; and what a module shares with
+//! its stores across resets.
 
-use crate::deadline::{CallState, Cancel, Watch};
-use crate::limiter::ModuleLimiter;
+use crate::deadline::{CallState, Cancel, Watch, Watched};
+use crate::limiter::{MemoryAccounts, ModuleLimiter};
 use crate::wasi::{WasiState, WasiStore};
 use std::sync::Arc;
+use wasmtime::ResourceLimiter;
+
+/// What a module shares with its stores and with other threads: the watch
+/// over its calls and its memory accounts. One allocation per module, one
+/// reference per store.
+pub(crate) struct ModuleShared {
+    pub(crate) watch: Watch,
+    pub(crate) memory: MemoryAccounts,
+}
+
+impl Watched for ModuleShared {
+    fn watch(&self) -> &Watch {
+        &self.watch
+    }
+}
 
 pub(crate) struct StoreData {
     pub(crate) limiter: ModuleLimiter,
-    pub(crate) watch: Arc<Watch>,
+    pub(crate) shared: Arc<ModuleShared>,
     call_seq: u64,
     cancel: Option<Arc<Cancel>>,
     /// Boxed: most modules have none, and the store is built per instance.
@@ -22,13 +38,13 @@ pub(crate) type ModuleStore = wasmtime::Store<StoreData>;
 impl StoreData {
     pub(crate) fn new(
         limiter: ModuleLimiter,
-        watch: Arc<Watch>,
+        shared: Arc<ModuleShared>,
         wasi: Option<Box<WasiState>>,
         user_data: u64,
     ) -> StoreData {
         StoreData {
             limiter,
-            watch,
+            shared,
             call_seq: 0,
             cancel: None,
             wasi,
@@ -48,9 +64,49 @@ impl StoreData {
     }
 }
 
+impl Drop for StoreData {
+    fn drop(&mut self) {
+        // The store and its memories are going away with this data.
+        self.limiter.release(&self.shared.memory);
+    }
+}
+
+impl ResourceLimiter for StoreData {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let accounts = &self.shared.memory;
+        Ok(self
+            .limiter
+            .memory_growing(accounts, current, desired, maximum))
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limiter.memory_grow_failed(&self.shared.memory);
+        Ok(())
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(self.limiter.table_growing(current, desired, maximum))
+    }
+
+    fn memories(&self) -> usize {
+        ModuleLimiter::MEMORIES
+    }
+}
+
 impl CallState for StoreData {
-    fn watch(&self) -> &Arc<Watch> {
-        &self.watch
+    type Watched = ModuleShared;
+    fn watched(&self) -> &Arc<ModuleShared> {
+        &self.shared
     }
     fn call_seq(&self) -> u64 {
         self.call_seq

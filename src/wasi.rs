@@ -7,7 +7,7 @@
 //! blocks the thread where no deadline, interrupt or close can reach it.
 
 use crate::clock::now_ns;
-use crate::deadline::CallState;
+use crate::deadline::{CallState, Watched};
 use crate::error::{Error, Result, Status};
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -295,7 +295,7 @@ fn bound_blocking_calls<T: WasiStore>(linker: &mut Linker<T>) -> wasmtime::Resul
 
 /// `poll_oneoff` as wasmtime-wasi implements it (same errnos, traps and
 /// events), except that a wait on clocks alone sleeps in
-/// [`crate::deadline::Watch::sleep_until`], so that the call's deadline, an
+/// [`crate::deadline::Watched::sleep_until`], so that the call's deadline, an
 /// interrupt, a cancel token or close end it like they end guest code.
 /// Subscriptions with a file descriptor go to wasmtime-wasi: every stream
 /// sbx gives a guest is always ready, so they do not wait.
@@ -357,7 +357,7 @@ fn poll_oneoff<T: WasiStore>(
 
     let first_due = clocks.iter().map(|c| c.1).min().expect("n > 0");
     let data = caller.data();
-    data.watch()
+    data.watched()
         .sleep_until(data.call_seq(), data.cancel(), first_due)
         .map_err(wasmtime::Error::new)?;
 

@@ -132,3 +132,41 @@ fn fuel_bounds_a_start_function() {
     assert_eq!(err.status(), Status::FuelExhausted, "{err}");
     assert_eq!(host.live_modules(), 0);
 }
+
+/// Instantiation is metered whenever it may run code: a start function, or
+/// the startup code Wasmtime compiles for some initialisers (here a passive
+/// element segment). A module with neither is instantiated without the
+/// call machinery, and uses no fuel.
+#[test]
+fn instantiation_is_metered_when_it_runs_code() {
+    let host = fuel_host(1_000_000);
+    let startup = host
+        .load(
+            "startup",
+            &wat(r#"(module (func $f) (elem func $f) (func (export "f")))"#),
+            Timeout::Never,
+            None,
+        )
+        .unwrap();
+    assert!(
+        startup.last_call_fuel().unwrap() > 0,
+        "Wasmtime's startup code ran, metered"
+    );
+    call(&startup, "f", &[]).unwrap();
+
+    let err = host
+        .load(
+            "spin",
+            &wat("(module (func $s (loop br 0)) (start $s))"),
+            Timeout::Never,
+            None,
+        )
+        .fails();
+    assert_eq!(err.status(), Status::FuelExhausted, "{err}");
+    assert_eq!(err.message(), "start function: all fuel consumed");
+
+    let plain = load(&host, "add");
+    assert_eq!(plain.last_call_fuel().unwrap(), 0);
+    assert_eq!(call(&plain, "add", &[2, 3]).unwrap(), vec![5]);
+    assert!(plain.last_call_fuel().unwrap() > 0);
+}
