@@ -25,7 +25,8 @@ import "C"
 
 import (
 	"context"
-	"sync"
+	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -70,13 +71,20 @@ type HostStats struct {
 }
 
 // statsHandle is the module handle Stats reads. Stats takes none of the
-// module's call lock: it reads the library's atomic counters, and mu only
-// keeps Close from freeing the handle during that one cgo call.
+// module's call lock: it reads the library's atomic counters, and state
+// only keeps Close from freeing the handle during that one cgo call.
 type statsHandle struct {
-	mu    sync.RWMutex
+	// state counts the Stats calls reading ptr, or is statsFreeing while
+	// release frees it, then statsFreed.
+	state atomic.Int32
 	ptr   *C.sbx_module
-	final ModuleStats // after detach
+	final ModuleStats // after release
 }
+
+const (
+	statsFreeing = -1
+	statsFreed   = -2
+)
 
 // attach sets ptr before the module is published: no lock is needed.
 func (s *statsHandle) attach(ptr *C.sbx_module) {
@@ -86,24 +94,34 @@ func (s *statsHandle) attach(ptr *C.sbx_module) {
 // release frees the module (in one cgo crossing), keeping its
 // last stats.
 func (s *statsHandle) release(mod *C.sbx_module) {
-	s.mu.Lock()
+	for !s.state.CompareAndSwap(0, statsFreeing) {
+		runtime.Gosched() // a Stats call is reading: one short cgo call
+	}
 	c := C.sbx_go_release(cAddr(unsafe.Pointer(mod)))
 	s.final = moduleStats(c)
 	s.final.MemoryBytes = 0
 	s.ptr = nil
-	s.mu.Unlock()
+	s.state.Store(statsFreed)
 }
 
 // Stats reads the module's counters: one cgo call, no lock a running call
 // holds, so it answers at once, also while a call runs and after Close.
 func (m *Module) Stats() ModuleStats {
 	s := &m.stats
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.ptr == nil {
-		return s.final
+	for {
+		switch n := s.state.Load(); n {
+		case statsFreed:
+			return s.final
+		case statsFreeing:
+			runtime.Gosched() // Close is freeing the handle: one cgo call
+		default:
+			if s.state.CompareAndSwap(n, n+1) {
+				stats := readModuleStats(s.ptr)
+				s.state.Add(-1)
+				return stats
+			}
+		}
 	}
-	return readModuleStats(s.ptr)
 }
 
 func readModuleStats(ptr *C.sbx_module) ModuleStats {
