@@ -114,6 +114,34 @@ func TestCloseDuringCall(t *testing.T) {
 	}
 }
 
+// Every Close returns with the module freed, also the ones that lost the
+// race to close it: they wait for the one that won.
+func TestConcurrentClosesAllWaitForTheFree(t *testing.T) {
+	h := newHost(t)
+	for range 20 {
+		m := load(t, h, "infinite_loop")
+		running := make(chan struct{})
+		go func() {
+			close(running)
+			m.CallWithTimeout(context.Background(), "loop") // stopped by the Closes
+		}()
+		<-running
+		time.Sleep(time.Millisecond) // most rounds close during the call
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.Close(context.Background())
+				if n := h.Stats().LiveModules; n != 0 {
+					t.Errorf("LiveModules = %d after Close returned, want 0", n)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+}
+
 func TestHostCloseWithLiveModules(t *testing.T) {
 	h, err := NewHost()
 	if err != nil {

@@ -307,7 +307,7 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 		// Closed meanwhile, by Host.Close or by a host function of the start function.
 		h.mu.Unlock()
 		m.closed.Store(true)
-		m.closeOnce.Do(func() {})
+		m.closeDone.close()
 		m.lk.lock()
 		m.release()
 		m.lk.unlock()

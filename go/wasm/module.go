@@ -62,8 +62,10 @@ type Module struct {
 
 	stats statsHandle // what Stats reads, without m.lk (stats.go)
 
-	closed    atomic.Bool
-	closeOnce sync.Once
+	closed atomic.Bool
+	// closeDone ends when the Close that set closed (or a failed reset's
+	// close) has finished: a concurrent Close waits for it.
+	closeDone closeSignal
 	// closing ends when Close starts (or Host.Close, during the load): it
 	// wakes the callers waiting for the module. Then closeNow cancels
 	// hostCancel, which hostMu guards since closeNow runs on any goroutine.
@@ -281,29 +283,31 @@ func (m *Module) FuelConsumed() (uint64, error) {
 // From a host function of the module's own call, Close stops that call and
 // returns at once; the module is freed as the call returns.
 func (m *Module) Close(ctx context.Context) error {
-	m.closeOnce.Do(func() {
-		m.closed.Store(true)
-		m.closeNow()
-		if m.reentrant() {
-			// This goroutine runs the call (or the load): it frees the
-			// module once the library returns.
-			if m.ptr == nil && m.loadTok != nil {
-				C.sbx_cancel_trigger(m.loadTok) // stops the start function
-				m.tokTriggered = true
-			}
-			C.sbx_module_close(m.ptr) // interrupts the call; NULL during a load
-			m.closeDeferred = true
-			return
+	if !m.closed.CompareAndSwap(false, true) {
+		<-m.closeDone.Done() // the first Close may still be freeing
+		return nil
+	}
+	defer m.closeDone.close()
+	m.closeNow()
+	if m.reentrant() {
+		// This goroutine runs the call (or the load): it frees the
+		// module once the library returns.
+		if m.ptr == nil && m.loadTok != nil {
+			C.sbx_cancel_trigger(m.loadTok) // stops the start function
+			m.tokTriggered = true
 		}
-		if !m.lk.tryLock() {
-			// A call is in flight (freeing the module would do the same
-			// when none is: sbx_module_free closes it).
-			C.sbx_module_close(m.ptr) // interrupts and waits for the running call
-			m.lk.lock()               // waits for the Go caller still inside
-		}
-		m.release()
-		m.lk.unlock()
-	})
+		C.sbx_module_close(m.ptr) // interrupts the call; NULL during a load
+		m.closeDeferred = true
+		return nil
+	}
+	if !m.lk.tryLock() {
+		// A call is in flight (freeing the module would do the same
+		// when none is: sbx_module_free closes it).
+		C.sbx_module_close(m.ptr) // interrupts and waits for the running call
+		m.lk.lock()               // waits for the Go caller still inside
+	}
+	m.release()
+	m.lk.unlock()
 	return nil
 }
 

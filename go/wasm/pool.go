@@ -210,9 +210,14 @@ func (p *Pool) put(m *Module, err error) {
 	if err != nil && !m.closed.Load() {
 		if m.lock() {
 			if m.libraryClosed() {
-				m.closed.Store(true)
-				m.closeOnce.Do(m.closeNow)
+				first := m.closed.CompareAndSwap(false, true) // else a Close is under way
+				if first {
+					m.closeNow()
+				}
 				m.release()
+				if first {
+					m.closeDone.close()
+				}
 			}
 			m.lk.unlock()
 		}

@@ -106,9 +106,14 @@ func (m *Module) Reset(ctx context.Context) error {
 	} else if err != nil && m.libraryClosed() {
 		// The failed reset closed the module in the library: close it here
 		// too, so that its methods say ErrClosed and its handles are freed.
-		m.closed.Store(true)
-		m.closeOnce.Do(m.closeNow)
+		first := m.closed.CompareAndSwap(false, true) // else a Close is under way
+		if first {
+			m.closeNow()
+		}
 		m.release()
+		if first {
+			m.closeDone.close()
+		}
 	}
 	return err
 }
