@@ -213,11 +213,20 @@ func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, co
 	if h.closeStarted() {
 		return nil, closedError(loadOp(verb, name), "host")
 	}
+	return h.loadLocked(ctx, verb, name, wasmBytes, compiled, lc, wc, timeoutNs)
+}
+
+// loadLocked is the rest of load, under h.rw. Apart so that each of the
+// two has few enough returns for Go to open-code its defer: together they
+// had too many, and runtime.deferreturn showed up in Instantiate profiles.
+func (h *Host) loadLocked(ctx context.Context, verb, name string, wasmBytes []byte, compiled *compiledModule,
+	lc loadConfig, wc *C.sbx_wasi_config, timeoutNs uint64) (*Module, error) {
 	h.rw.RLock()
 	defer h.rw.RUnlock()
 	if h.ptr == nil {
 		return nil, closedError(loadOp(verb, name), "host")
 	}
+	done := ctx.Done()
 
 	// Every load gets a cancel token, so that ctx and Close can both stop
 	// it; it comes with the module's slot and is then the module's token.
