@@ -98,7 +98,7 @@ pub struct Module {
 }
 
 struct ModuleInner {
-    name: String,
+    name: Name,
     blueprint: Arc<Blueprint>,
     wasi: Option<WasiConfig>,
     user_data: u64,
@@ -139,7 +139,7 @@ impl Module {
             memory: MemoryAccounts::new(runtime.budget.clone()),
         });
         let inner = Arc::new(ModuleInner {
-            name: name.to_owned(),
+            name: Name::new(name),
             shared,
             blueprint,
             wasi,
@@ -172,7 +172,7 @@ impl Module {
 
     /// The name given at load.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.inner.name.as_str()
     }
 
     /// The exported functions with their signatures, in export order.
@@ -401,6 +401,40 @@ impl Module {
         self.with_memory(true, |store, m| {
             memory::write(m.data_mut(store), offset, data)
         })
+    }
+}
+
+/// A module's name, kept inline when short (most are), so that an
+/// instantiation allocates once less.
+enum Name {
+    Short { len: u8, bytes: [u8; SHORT_NAME] },
+    Long(Box<str>),
+}
+
+const SHORT_NAME: usize = 30;
+
+impl Name {
+    fn new(name: &str) -> Name {
+        let mut bytes = [0; SHORT_NAME];
+        match bytes.get_mut(..name.len()) {
+            Some(short) => {
+                short.copy_from_slice(name.as_bytes());
+                Name::Short {
+                    len: name.len() as u8,
+                    bytes,
+                }
+            }
+            None => Name::Long(name.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Name::Short { len, bytes } => {
+                std::str::from_utf8(&bytes[..*len as usize]).expect("copied from a str")
+            }
+            Name::Long(name) => name,
+        }
     }
 }
 
@@ -634,5 +668,25 @@ fn classify_instantiate_error(err: wasmtime::Error, what: &str, limiter: &Module
     } else {
         // Not the guest's code: memory or table allocation failed.
         Error::new(Status::ResourceLimit, format!("instantiate: {err:#}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_every_length_read_back() {
+        for name in [
+            "a",
+            "ü",
+            &"x".repeat(SHORT_NAME),
+            &"y".repeat(SHORT_NAME + 1),
+        ] {
+            assert_eq!(Name::new(name).as_str(), name);
+        }
+        let long = "é".repeat(SHORT_NAME);
+        assert!(matches!(Name::new(&long), Name::Long(_)));
+        assert_eq!(Name::new(&long).as_str(), long);
     }
 }
