@@ -273,14 +273,12 @@ func (h *Host) loadLocked(ctx context.Context, verb, name string, wasmBytes []by
 		}
 	}
 	st := r.status
-	var hostErr error // read before hostCtx ends
-	if st == C.SBX_STATUS_HOST_ERROR && m.hostErr != nil {
+	var hostErr error // read before the host functions' ctx ends
+	if st == C.SBX_STATUS_HOST_ERROR && m.hostFailed() {
 		hostErr = m.hostError(loadOp(verb, name))
 	}
-	if m.hostCtx != nil {
-		m.endHostContext()
-	}
-	m.callCtx, m.hostErr, m.loadTok = nil, nil, nil
+	m.endHostCalls()
+	m.callCtx, m.loadTok = nil, nil
 	triggered := m.tokTriggered
 	if stop != nil && !stop() {
 		<-fired // the trigger ran or is running: let it finish before the reuse

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -156,27 +157,84 @@ func invokeHostFunc(fid uint64, mid uint64, thread uintptr, cptr *C.sbx_caller, 
 	return m.invoke(hf, thread, cptr, raw)
 }
 
+// hostCallState is what the host functions of a module's calls use. The
+// first one to run makes it: most modules never run one (a fresh instance
+// per request, say), and without it a Module fits a smaller size class.
+type hostCallState struct {
+	// Used only by the goroutine of the call in flight.
+	ctx       context.Context    // what host functions get; made by the first one
+	stopTimer context.CancelFunc // nil unless ctx has a deadline of its own
+	err       *HostFunctionError // the first host function failure of the call
+	caller    Caller             // given to host functions
+	stack     []uint64           // host functions' stack
+
+	// cancel ends ctx; closeNow calls it from any goroutine, so mu guards it.
+	mu     sync.Mutex
+	cancel context.CancelCauseFunc
+}
+
+// hostState is m's hostCallState, made at the first host function; only
+// the goroutine of the call in flight calls it.
+func (m *Module) hostState() *hostCallState {
+	if s := m.hostCalls.Load(); s != nil {
+		return s
+	}
+	s := &hostCallState{}
+	s.caller = Caller{m: m}
+	s.caller.mem = Memory{m: m, c: &s.caller}
+	m.hostCalls.Store(s) // before closing is read (see closeNow)
+	return s
+}
+
+// hostFailed says whether a host function of the call that returned failed.
+func (m *Module) hostFailed() bool {
+	s := m.hostCalls.Load()
+	return s != nil && s.err != nil
+}
+
+// endHostCalls clears the host function state of the call (or load) that
+// returned: its ctx ends, its failure is forgotten.
+func (m *Module) endHostCalls() {
+	s := m.hostCalls.Load()
+	if s == nil {
+		return
+	}
+	if s.ctx != nil {
+		s.mu.Lock()
+		cancel := s.cancel
+		s.cancel = nil
+		s.mu.Unlock()
+		cancel(nil)
+		if s.stopTimer != nil {
+			s.stopTimer()
+		}
+		s.ctx, s.stopTimer = nil, nil
+	}
+	s.err = nil
+}
+
 // invoke runs hf on the goroutine of the module's call in flight (which
 // holds m.lk, or is loading m), so the call state needs no lock.
 func (m *Module) invoke(hf *hostFunc, thread uintptr, cptr *C.sbx_caller, raw []uint64) bool {
-	if cap(m.stack) < len(raw) {
-		m.stack = make([]uint64, len(raw))
+	s := m.hostState()
+	if cap(s.stack) < len(raw) {
+		s.stack = make([]uint64, len(raw))
 	}
-	stack := m.stack[:len(raw)]
+	stack := s.stack[:len(raw)]
 	copy(stack, raw)
-	ctx := m.hostCtx
+	ctx := s.ctx
 	if ctx == nil {
-		ctx = m.newHostContext(cptr)
+		ctx = m.newHostContext(s, cptr)
 	}
-	c := &m.caller
+	c := &s.caller
 	c.ptr, c.thread = cptr, thread
 	m.inHost.Store(thread)
 	err := hf.call(ctx, c, stack)
 	m.inHost.Store(0)
 	c.ptr, c.thread = nil, 0
 	if err != nil {
-		if m.hostErr == nil {
-			m.hostErr = err
+		if s.err == nil {
+			s.err = err
 		}
 		// The library prefixes "host function `module.name`: ".
 		if err.Err != nil {
@@ -193,7 +251,7 @@ func (m *Module) invoke(hf *hostFunc, thread uintptr, cptr *C.sbx_caller, raw []
 // newHostContext makes the ctx of the host functions of the call in flight,
 // at the first one: calls that run none pay nothing for it. It ends at the
 // call's deadline, when the caller's ctx ends, and when the module closes.
-func (m *Module) newHostContext(cptr *C.sbx_caller) context.Context {
+func (m *Module) newHostContext(s *hostCallState, cptr *C.sbx_caller) context.Context {
 	parent := m.callCtx
 	if parent == nil {
 		parent = context.Background()
@@ -203,64 +261,52 @@ func (m *Module) newHostContext(cptr *C.sbx_caller) context.Context {
 		// from the call's start, which only the library knows.
 		var left C.uint64_t
 		if C.sbx_caller_time_left(cptr, &left) == C.SBX_STATUS_OK && uint64(left) != timeoutNone {
-			parent, m.hostStopTimer = context.WithDeadline(parent, time.Now().Add(time.Duration(left)))
+			parent, s.stopTimer = context.WithDeadline(parent, time.Now().Add(time.Duration(left)))
 		}
 	}
 	ctx, cancel := context.WithCancelCause(parent)
-	m.hostUsed.Store(true) // before closing is read below (see closeNow)
-	m.hostMu.Lock()
-	m.hostCtx, m.hostCancel = ctx, cancel
-	closing := m.closing.closed() // closeNow ran before hostCancel was set
-	m.hostMu.Unlock()
+	s.mu.Lock()
+	s.ctx, s.cancel = ctx, cancel
+	closing := m.closing.closed() // closeNow ran before cancel was set
+	s.mu.Unlock()
 	if closing {
 		cancel(ErrClosed)
 	}
 	return ctx
 }
 
-// endHostContext releases hostCtx as its call returns.
-func (m *Module) endHostContext() {
-	m.hostMu.Lock()
-	cancel := m.hostCancel
-	m.hostCancel = nil
-	m.hostMu.Unlock()
-	cancel(nil)
-	if m.hostStopTimer != nil {
-		m.hostStopTimer()
-	}
-	m.hostCtx, m.hostStopTimer = nil, nil
-}
-
 // closeNow wakes the callers waiting for the module and cancels the ctx of
 // its host functions, for Close (and Host.Close, during a load).
 func (m *Module) closeNow() {
 	m.closing.close()
-	// Either this sees hostUsed, or hostContext (which sets it before it
-	// reads closing) sees closing closed and cancels by itself.
-	if !m.hostUsed.Load() {
+	// Either this sees hostCalls, or hostState (which sets it before
+	// newHostContext reads closing) sees closing closed and cancels by itself.
+	s := m.hostCalls.Load()
+	if s == nil {
 		return
 	}
-	m.hostMu.Lock()
-	if m.hostCancel != nil {
-		m.hostCancel(ErrClosed)
+	s.mu.Lock()
+	if s.cancel != nil {
+		s.cancel(ErrClosed)
 	}
-	m.hostMu.Unlock()
+	s.mu.Unlock()
 }
 
 // hostError is the error of a call (or load) op that a host function
-// failed. A function that returned hostCtx's error stopped because the call
+// failed. A function that returned its ctx's error stopped because the call
 // had to: the error says why, as it would had the guest been running.
 func (m *Module) hostError(op string) error {
-	e := *m.hostErr
+	s := m.hostCalls.Load()
+	e := *s.err
 	e.Op = op
-	if m.hostCtx == nil || e.Err == nil {
+	if s.ctx == nil || e.Err == nil {
 		return &e
 	}
-	err := m.hostCtx.Err()
+	err := s.ctx.Err()
 	if err == nil {
 		return &e
 	}
-	cause := context.Cause(m.hostCtx)
+	cause := context.Cause(s.ctx)
 	if !errors.Is(e.Err, err) && !errors.Is(e.Err, cause) {
 		return &e
 	}
@@ -268,9 +314,9 @@ func (m *Module) hostError(op string) error {
 	case err == context.Canceled && cause == ErrClosed:
 		return &Error{Op: op, Msg: e.message(), kind: ErrClosed, cause: []error{ErrInterrupted}}
 	case err == context.DeadlineExceeded:
-		return &Error{Op: op, Msg: e.message(), kind: ErrTimeout, cause: ctxCauses(m.hostCtx, err)}
+		return &Error{Op: op, Msg: e.message(), kind: ErrTimeout, cause: ctxCauses(s.ctx, err)}
 	default:
-		return &Error{Op: op, Msg: e.message(), kind: ErrInterrupted, cause: ctxCauses(m.hostCtx, err)}
+		return &Error{Op: op, Msg: e.message(), kind: ErrInterrupted, cause: ctxCauses(s.ctx, err)}
 	}
 }
 

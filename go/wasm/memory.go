@@ -45,7 +45,8 @@ func (mem *Memory) Size() uint64 {
 	if mem.c != nil {
 		st = C.sbx_go_caller_size(mem.c.addr(), C.uintptr_t(mem.c.thread), &size)
 	} else if m := mem.m; m.reentrant() {
-		st = C.sbx_go_caller_size(m.caller.addr(), C.uintptr_t(m.caller.thread), &size)
+		c := &m.hostCalls.Load().caller // a host function runs: they exist
+		st = C.sbx_go_caller_size(c.addr(), C.uintptr_t(c.thread), &size)
 	} else {
 		if !m.lock() {
 			return 0
@@ -114,7 +115,7 @@ func (mem *Memory) callerNow() *Caller {
 		return mem.c
 	}
 	if mem.m.reentrant() {
-		return &mem.m.caller
+		return &mem.m.hostCalls.Load().caller // a host function runs: they exist
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -47,13 +46,12 @@ type Module struct {
 	// The state of the call (or load) in flight, used by its goroutine and
 	// by the host functions it runs, which run on that same goroutine.
 	callCtx       context.Context
-	callTimeoutNs uint64             // the timeout the call passed to the library
-	hostCtx       context.Context    // what host functions get; made by the first one
-	hostStopTimer context.CancelFunc // nil unless hostCtx has a deadline of its own
-	hostErr       *HostFunctionError // the first host function failure of the call
-	caller        Caller             // given to host functions
-	stack         []uint64           // host functions' stack
-	closeDeferred bool               // Close was called from a host function
+	callTimeoutNs uint64 // the timeout the call passed to the library
+	closeDeferred bool   // Close was called from a host function
+
+	// hostCalls is what host functions use, made by the first one to run;
+	// set once, and read by closeNow from any goroutine.
+	hostCalls atomic.Pointer[hostCallState]
 
 	// inHost is the thread running a host function of this module, or 0:
 	// a goroutine in a cgo callback stays on its thread, so a method seeing
@@ -67,14 +65,9 @@ type Module struct {
 	// close) has finished: a concurrent Close waits for it.
 	closeDone closeSignal
 	// closing ends when Close starts (or Host.Close, during the load): it
-	// wakes the callers waiting for the module. Then closeNow cancels
-	// hostCancel, which hostMu guards since closeNow runs on any goroutine.
-	closing    closeSignal
-	hostMu     sync.Mutex
-	hostCancel context.CancelCauseFunc // hostCtx's
-	// hostUsed is set before hostCancel is first set, so that closeNow
-	// takes hostMu only for a module whose host functions made a hostCtx.
-	hostUsed atomic.Bool
+	// wakes the callers waiting for the module. Then closeNow cancels the
+	// ctx of the host functions running, if any.
+	closing closeSignal
 
 	// Made by the first call or reset whose ctx can end (triggerFunc).
 	trigger func()        // triggers tok, then signals fired
@@ -124,8 +117,6 @@ func (c *closeSignal) close() {
 func newModule(h *Host, name string) *Module {
 	m := &Module{name: name, host: h}
 	m.mem = Memory{m: m}
-	m.caller = Caller{m: m}
-	m.caller.mem = Memory{m: m, c: &m.caller}
 	return m
 }
 
@@ -388,10 +379,8 @@ func (m *Module) CallWithTimeout(ctx context.Context, fnName string, params ...u
 			C.sbx_cancel_reset(m.tok)
 		}
 	}
-	if m.hostCtx != nil {
-		m.endHostContext()
-	}
-	m.callCtx, m.hostErr = nil, nil
+	m.endHostCalls()
+	m.callCtx = nil
 	if m.closeDeferred {
 		m.release()
 	}
@@ -492,7 +481,7 @@ func (m *Module) callLarge(ctx context.Context, fnName string, params []uint64, 
 
 // callError is the error of a failed call; the op already names the call.
 func (m *Module) callError(ctx context.Context, fnName string, ce cError) error {
-	if ce.status == statusHostError && m.hostErr != nil {
+	if ce.status == statusHostError && m.hostFailed() {
 		return m.hostError(m.callOp(fnName))
 	}
 	ce.message = strings.TrimPrefix(ce.message, "call `"+fnName+"`: ")

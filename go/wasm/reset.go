@@ -91,16 +91,14 @@ func (m *Module) Reset(ctx context.Context) error {
 	var err error
 	if st != C.SBX_STATUS_OK {
 		ce := takeError(st, cerr)
-		if ce.status == statusHostError && m.hostErr != nil {
+		if ce.status == statusHostError && m.hostFailed() {
 			err = m.hostError(op)
 		} else {
 			err = newError(op, ce, ctx, m.closed.Load())
 		}
 	}
-	if m.hostCtx != nil {
-		m.endHostContext()
-	}
-	m.callCtx, m.hostErr = nil, nil
+	m.endHostCalls()
+	m.callCtx = nil
 	if m.closeDeferred {
 		m.release()
 	} else if err != nil && m.libraryClosed() {
