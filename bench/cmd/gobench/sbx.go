@@ -64,18 +64,18 @@ func (h sbxHost) close() { h.h.Close() }
 // instantiator: sbx has no separate instantiate; LoadModule of bytes it has
 // compiled before hits its in-memory cache (a SHA-256 of the bytes) and
 // instantiates.
-func (h sbxHost) instantiator(ctx context.Context, wasmBytes []byte) (func(name string) (func(), error), error) {
+func (h sbxHost) instantiator(ctx context.Context, wasmBytes []byte) (func(name string) (closer, error), error) {
 	first, err := h.h.LoadModule(ctx, "warm", wasmBytes)
 	if err != nil {
 		return nil, err
 	}
 	first.Close(ctx)
-	return func(name string) (func(), error) {
+	return func(name string) (closer, error) {
 		m, err := h.h.LoadModule(ctx, name, wasmBytes)
 		if err != nil {
 			return nil, err
 		}
-		return func() { m.Close(ctx) }, nil
+		return m, nil
 	}, nil
 }
 
@@ -104,17 +104,17 @@ func (s sbxMemory) write(off uint32, data []byte) bool { return s.m.Write(off, d
 
 func (s sbxMemory) read(off uint32, into []byte) bool { return s.m.ReadInto(off, into) }
 
-func (h sbxHost) compiledInstantiator(ctx context.Context, wasmBytes []byte) (func(name string) (func(), error), error) {
+func (h sbxHost) compiledInstantiator(ctx context.Context, wasmBytes []byte) (func(name string) (closer, error), error) {
 	cm, err := h.h.CompileModule(ctx, wasmBytes)
 	if err != nil {
 		return nil, err
 	}
-	return func(name string) (func(), error) {
+	return func(name string) (closer, error) {
 		m, err := cm.Instantiate(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		return func() { m.Close(ctx) }, nil
+		return m, nil
 	}, nil
 }
 

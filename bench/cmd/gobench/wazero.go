@@ -89,23 +89,23 @@ func (h *wazeroHost) close() {
 
 // instantiator: a fresh instance from an already-compiled module, the
 // cheapest path wazero offers (D035's LoadModule would also re-decode).
-func (h *wazeroHost) instantiator(ctx context.Context, wasmBytes []byte) (func(name string) (func(), error), error) {
+func (h *wazeroHost) instantiator(ctx context.Context, wasmBytes []byte) (func(name string) (closer, error), error) {
 	compiled, err := h.runtime.CompileModule(ctx, wasmBytes)
 	if err != nil {
 		return nil, err
 	}
-	return func(name string) (func(), error) {
+	return func(name string) (closer, error) {
 		inst, err := h.runtime.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName(name))
 		if err != nil {
 			return nil, err
 		}
-		return func() { inst.Close(ctx) }, nil
+		return inst, nil
 	}, nil
 }
 
 // compiledInstantiator: wazero's only instantiation path is already
 // compile-once.
-func (h *wazeroHost) compiledInstantiator(ctx context.Context, wasmBytes []byte) (func(name string) (func(), error), error) {
+func (h *wazeroHost) compiledInstantiator(ctx context.Context, wasmBytes []byte) (func(name string) (closer, error), error) {
 	return h.instantiator(ctx, wasmBytes)
 }
 
