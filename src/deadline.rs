@@ -124,7 +124,8 @@ impl Watch {
 pub(crate) trait Watched: Send + Sync + 'static {
     fn watch(&self) -> &Watch;
 
-    /// Marks call `seq` as in flight, with an optional deadline.
+    /// Marks call `seq`, in a store of `engine`, as in flight, with an
+    /// optional deadline.
     ///
     /// One full fence orders these stores before the loads that follow, here
     /// and in the caller (`closed`): the timer clears `armed_ns` before it
