@@ -6,10 +6,8 @@ import "C"
 import (
 	"context"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 )
 
 // tenancy is what a Host keeps for compiled modules and pools. Its maps
@@ -214,8 +212,8 @@ func (c *CompiledModule) ExportedFunctions() []Function {
 // with ErrClosed. Safe for concurrent use, also with Close.
 func (c *CompiledModule) Instantiate(ctx context.Context, name string, opts ...LoadOption) (*Module, error) {
 	const verb = "instantiate module"
-	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
-		return nil, &Error{Op: loadOp(verb, name), Msg: "the name must be UTF-8, not empty and not only whitespace", kind: ErrInvalidName}
+	if err := checkModuleName(verb, name); err != nil {
+		return nil, err
 	}
 	cm := c.c
 	if !cm.acquire() {

@@ -147,7 +147,24 @@ func (h *Host) ExecTimeout() time.Duration { return h.cfg.execTimeout }
 // functions the start function calls receive ctx. opts (WithModuleWASI)
 // configure this load only. Safe for concurrent use.
 func (h *Host) LoadModule(ctx context.Context, name string, wasmBytes []byte, opts ...LoadOption) (*Module, error) {
-	return h.load(ctx, "load module", name, wasmBytes, nil, opts)
+	const verb = "load module"
+	if err := checkModuleName(verb, name); err != nil {
+		return nil, err
+	}
+	return h.load(ctx, verb, name, wasmBytes, nil, opts)
+}
+
+// checkModuleName refuses a name that is not UTF-8, is empty or is only
+// whitespace, with ErrInvalidName; verb starts the op (loadOp).
+func checkModuleName(verb, name string) error {
+	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
+		return &Error{
+			Op:   loadOp(verb, name),
+			Msg:  "the name must be UTF-8, not empty and not only whitespace",
+			kind: ErrInvalidName,
+		}
+	}
+	return nil
 }
 
 // loadOp is the op of a load's errors, e.g. `load module "name"`: built
@@ -171,16 +188,9 @@ func loadConfigOf(opts []LoadOption) loadConfig {
 // load is LoadModule and CompiledModule.Instantiate (compiled non-nil; the
 // caller keeps it alive): one path that differs only in the C call,
 // sbx_load_module_with or sbx_compiled_instantiate. verb starts the op of
-// its errors (loadOp).
+// its errors (loadOp); the caller has checked name (checkModuleName).
 func (h *Host) load(ctx context.Context, verb, name string, wasmBytes []byte, compiled *compiledModule,
 	opts []LoadOption) (*Module, error) {
-	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) {
-		return nil, &Error{
-			Op:   loadOp(verb, name),
-			Msg:  "the name must be UTF-8, not empty and not only whitespace",
-			kind: ErrInvalidName,
-		}
-	}
 	lc := loadConfigOf(opts)
 	if ctx == nil {
 		ctx = context.Background()
