@@ -210,14 +210,7 @@ func (p *Pool) put(m *Module, err error) {
 	if err != nil && !m.closed.Load() {
 		if m.lock() {
 			if m.libraryClosed() {
-				first := m.closed.CompareAndSwap(false, true) // else a Close is under way
-				if first {
-					m.closeNow()
-				}
-				m.release()
-				if first {
-					m.closeDone.close()
-				}
+				m.closeAfterLibrary()
 			}
 			m.lk.unlock()
 		}

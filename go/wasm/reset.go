@@ -102,18 +102,23 @@ func (m *Module) Reset(ctx context.Context) error {
 	if m.closeDeferred {
 		m.release()
 	} else if err != nil && m.libraryClosed() {
-		// The failed reset closed the module in the library: close it here
-		// too, so that its methods say ErrClosed and its handles are freed.
-		first := m.closed.CompareAndSwap(false, true) // else a Close is under way
-		if first {
-			m.closeNow()
-		}
-		m.release()
-		if first {
-			m.closeDone.close()
-		}
+		m.closeAfterLibrary()
 	}
 	return err
+}
+
+// closeAfterLibrary closes m, which the library closed (a failed reset
+// does), so that its methods say ErrClosed and its handles are freed; m.lk
+// is held. A Close already under way keeps the claim, and waits on m.lk.
+func (m *Module) closeAfterLibrary() {
+	first := m.closed.CompareAndSwap(false, true)
+	if first {
+		m.closeNow()
+	}
+	m.release()
+	if first {
+		m.closeDone.close()
+	}
 }
 
 // libraryClosed says whether the library closed the module (a failed
