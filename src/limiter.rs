@@ -233,58 +233,29 @@ impl ModuleLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadline::Watch;
+    use crate::store::{ModuleShared, StoreData};
+    use wasmtime::ResourceLimiter;
 
     const PAGE: usize = 64 * 1024;
 
-    /// A limiter with its accounts, as a store holds them.
-    struct Limited {
-        limiter: ModuleLimiter,
-        accounts: Arc<MemoryAccounts>,
+    /// A store's data: the limiter as Wasmtime drives it, through the
+    /// delegation in `StoreData`, with the accounts of a module over `host`.
+    fn store_data(limits: &Limits, host: &Arc<HostBudget>) -> StoreData {
+        let shared = Arc::new(ModuleShared {
+            watch: Watch::new(),
+            memory: MemoryAccounts::new(host.clone()),
+        });
+        StoreData::new(ModuleLimiter::new(limits), shared, None, 0)
     }
 
-    impl Limited {
-        fn new(limits: &Limits, accounts: Arc<MemoryAccounts>) -> Limited {
-            Limited {
-                limiter: ModuleLimiter::new(limits),
-                accounts,
-            }
-        }
-
-        fn memory_growing(&mut self, current: usize, desired: usize, max: Option<usize>) -> bool {
-            self.limiter
-                .memory_growing(&self.accounts, current, desired, max)
-        }
-
-        fn memory_grow_failed(&mut self) {
-            self.limiter.memory_grow_failed(&self.accounts)
-        }
-
-        fn table_growing(&mut self, current: usize, desired: usize, max: Option<usize>) -> bool {
-            self.limiter.table_growing(current, desired, max)
-        }
-    }
-
-    impl std::ops::Deref for Limited {
-        type Target = ModuleLimiter;
-        fn deref(&self) -> &ModuleLimiter {
-            &self.limiter
-        }
-    }
-
-    impl Drop for Limited {
-        fn drop(&mut self) {
-            self.limiter.release(&self.accounts);
-        }
-    }
-
-    fn limiter(memory_bytes: u64, table_elements: u64) -> Limited {
+    fn limiter(memory_bytes: u64, table_elements: u64) -> StoreData {
         let limits = Limits {
             memory_bytes,
             table_elements,
             ..Limits::default()
         };
-        let host = Arc::new(HostBudget::new(&limits));
-        Limited::new(&limits, Arc::new(MemoryAccounts::new(host)))
+        store_data(&limits, &Arc::new(HostBudget::new(&limits)))
     }
 
     #[test]
@@ -294,41 +265,41 @@ mod tests {
             ..Limits::default()
         };
         let host = Arc::new(HostBudget::new(&limits));
-        let accounts = Arc::new(MemoryAccounts::new(host.clone()));
-        let mut a = Limited::new(&limits, accounts.clone());
-        let mut b = Limited::new(&limits, Arc::new(MemoryAccounts::new(host.clone())));
-        assert!(a.memory_growing(0, 2 * PAGE, None));
-        assert!(!b.memory_growing(0, 2 * PAGE, None));
+        let mut a = store_data(&limits, &host);
+        let mut b = store_data(&limits, &host);
+        let shared = a.shared.clone();
+        assert!(a.memory_growing(0, 2 * PAGE, None).unwrap());
+        assert!(!b.memory_growing(0, 2 * PAGE, None).unwrap());
         assert_eq!(
-            b.refusal().unwrap(),
+            b.limiter.refusal().unwrap(),
             format!(
                 "the host's modules would need {} bytes of memory in all; its memory budget is {} bytes",
                 4 * PAGE,
                 3 * PAGE
             )
         );
-        assert_eq!(b.memory.used, 0, "a refused grow is not counted");
-        assert!(b.memory_growing(0, PAGE, None));
+        assert_eq!(b.limiter.memory.used, 0, "a refused grow is not counted");
+        assert!(b.memory_growing(0, PAGE, None).unwrap());
         assert_eq!(host.meter.current(), 3 * PAGE as u64);
-        assert_eq!(accounts.module.current(), 2 * PAGE as u64);
+        assert_eq!(shared.memory.module.current(), 2 * PAGE as u64);
         drop(a);
         assert_eq!(host.meter.current(), PAGE as u64);
         assert_eq!(host.meter.peak(), 3 * PAGE as u64);
-        let module = &accounts.module;
+        let module = &shared.memory.module;
         assert_eq!((module.current(), module.peak()), (0, 2 * PAGE as u64));
-        assert!(b.memory_growing(PAGE, 3 * PAGE, None));
+        assert!(b.memory_growing(PAGE, 3 * PAGE, None).unwrap());
     }
 
     #[test]
     fn memories_share_one_limit() {
         let mut l = limiter(3 * PAGE as u64, 10);
-        assert!(l.memory_growing(0, PAGE, None));
-        assert!(l.memory_growing(0, PAGE, None));
-        assert!(l.memory_growing(PAGE, 2 * PAGE, None));
-        assert!(!l.memory_growing(PAGE, 2 * PAGE, None));
-        assert_eq!(l.memory.used, 3 * PAGE as u64);
+        assert!(l.memory_growing(0, PAGE, None).unwrap());
+        assert!(l.memory_growing(0, PAGE, None).unwrap());
+        assert!(l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
+        assert!(!l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
+        assert_eq!(l.limiter.memory.used, 3 * PAGE as u64);
         assert_eq!(
-            l.refusal().unwrap(),
+            l.limiter.refusal().unwrap(),
             format!(
                 "the module's memories need {} bytes in all; the memory limit is {} bytes",
                 4 * PAGE,
@@ -340,34 +311,35 @@ mod tests {
     #[test]
     fn a_failed_grow_gives_its_bytes_back() {
         let mut l = limiter(2 * PAGE as u64, 10);
-        assert!(l.memory_growing(0, PAGE, None));
-        assert!(l.memory_growing(PAGE, 2 * PAGE, None));
-        l.memory_grow_failed();
-        assert_eq!(l.memory.used, PAGE as u64);
-        assert!(l.memory_growing(PAGE, 2 * PAGE, None));
-        assert_eq!(l.memory.used, 2 * PAGE as u64);
+        assert!(l.memory_growing(0, PAGE, None).unwrap());
+        assert!(l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
+        l.memory_grow_failed(wasmtime::Error::msg("mmap failed"))
+            .unwrap();
+        assert_eq!(l.limiter.memory.used, PAGE as u64);
+        assert!(l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
+        assert_eq!(l.limiter.memory.used, 2 * PAGE as u64);
     }
 
     #[test]
     fn growing_past_the_own_maximum_is_refused_and_not_counted() {
         let mut l = limiter(4 * PAGE as u64, 10);
-        assert!(l.memory_growing(0, PAGE, Some(PAGE)));
-        assert!(!l.memory_growing(PAGE, 2 * PAGE, Some(PAGE)));
-        assert_eq!(l.memory.used, PAGE as u64);
-        assert!(!l.table_growing(2, 3, Some(2)));
-        assert_eq!(l.tables.used, 0);
+        assert!(l.memory_growing(0, PAGE, Some(PAGE)).unwrap());
+        assert!(!l.memory_growing(PAGE, 2 * PAGE, Some(PAGE)).unwrap());
+        assert_eq!(l.limiter.memory.used, PAGE as u64);
+        assert!(!l.table_growing(2, 3, Some(2)).unwrap());
+        assert_eq!(l.limiter.tables.used, 0);
     }
 
     #[test]
     fn tables_share_one_limit() {
         let mut l = limiter(PAGE as u64, 10);
-        assert!(l.table_growing(0, 4, None));
-        assert!(l.table_growing(0, 6, None));
-        assert!(!l.table_growing(6, 7, None));
-        assert!(l.table_growing(4, 4, None));
-        assert_eq!(l.tables.used, 10);
+        assert!(l.table_growing(0, 4, None).unwrap());
+        assert!(l.table_growing(0, 6, None).unwrap());
+        assert!(!l.table_growing(6, 7, None).unwrap());
+        assert!(l.table_growing(4, 4, None).unwrap());
+        assert_eq!(l.limiter.tables.used, 10);
         assert_eq!(
-            l.refusal().unwrap(),
+            l.limiter.refusal().unwrap(),
             "the module's tables need 11 elements in all; the table elements limit is 10"
         );
     }
@@ -375,16 +347,16 @@ mod tests {
     #[test]
     fn a_limit_between_pages_allows_the_whole_pages_below_it() {
         let mut l = limiter(100 * 1024, 10);
-        assert!(l.memory_growing(0, PAGE, None));
-        assert!(!l.memory_growing(PAGE, 2 * PAGE, None));
+        assert!(l.memory_growing(0, PAGE, None).unwrap());
+        assert!(!l.memory_growing(PAGE, 2 * PAGE, None).unwrap());
     }
 
     #[test]
     fn requests_that_overflow_are_refused() {
         let mut l = limiter(PAGE as u64, u32::MAX as u64);
-        assert!(!l.memory_growing(0, usize::MAX, None));
-        assert!(l.table_growing(0, u32::MAX as usize, None));
-        assert!(!l.table_growing(0, usize::MAX, None));
-        assert_eq!(l.tables.used, u32::MAX as u64);
+        assert!(!l.memory_growing(0, usize::MAX, None).unwrap());
+        assert!(l.table_growing(0, u32::MAX as usize, None).unwrap());
+        assert!(!l.table_growing(0, usize::MAX, None).unwrap());
+        assert_eq!(l.limiter.tables.used, u32::MAX as u64);
     }
 }
